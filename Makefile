@@ -1,0 +1,65 @@
+# A thin wrapper over meson: installs the Debian packages the build needs,
+# configures once, builds, and runs. Meson is the build; see meson.build.
+#
+#   make run    build, then run the main job on its built-in default
+#   make test   build, then run the whole test suite
+#   make bench  build, then run the benchmarks in bench/
+#   make asan   the test suite in an ASan+UBSan build (build-asan/)
+#   make fuzz   the libFuzzer targets for a while (clang, build-fuzz/)
+#   make deps   only install the missing Debian packages
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+# Everything the build, the tests and the benchmarks need.
+DEB_PACKAGES := gcc make meson ninja-build cmake pkg-config \
+                libzydis-dev libcmocka-dev libxxhash-dev
+FUZZ_PACKAGES := clang libclang-rt-dev
+
+.PHONY: all deps build run test bench asan fuzz clean
+
+all: build
+
+# Installs what is missing with apt-get when run as root; otherwise prints
+# the exact command to run and stops.
+deps:
+	@./tools/install-deps.sh $(DEB_PACKAGES)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	meson compile -C $(BUILD)
+
+run: build
+	$(BUILD)/tools/svmx decode
+
+test: build
+	meson test -C $(BUILD) --print-errorlogs
+
+bench: build
+	meson test -C $(BUILD) --benchmark --verbose
+
+asan: deps
+	@test -f $(ASAN_BUILD)/build.ninja || \
+	    meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
+	        -Db_lundef=false -Dbuildtype=debug -Dbench=disabled
+	meson compile -C $(ASAN_BUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1 \
+	    meson test -C $(ASAN_BUILD) --print-errorlogs
+
+fuzz: deps
+	@./tools/install-deps.sh $(FUZZ_PACKAGES)
+	@test -f $(FUZZ_BUILD)/build.ninja || \
+	    CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=enabled -Dbench=disabled \
+	        -Db_sanitize=address,undefined -Db_lundef=false
+	meson compile -C $(FUZZ_BUILD)
+	mkdir -p $(FUZZ_BUILD)/corpus
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=32 $(FUZZ_BUILD)/corpus
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,283 @@
+/*
+ * svmx/cpu.h - the modelled CPU: one opaque svmx_cpu with its architectural
+ * state, its personality (AMD with SVM or Intel with VMX) and its guest
+ * memory.
+ *
+ * The state API is shaped like KVM's: get/set of general registers, of
+ * segment and control registers, of debug registers, of MSRs and of the
+ * event state. Nothing here aborts, and there is no global mutable state:
+ * two svmx_cpu objects may be used from two threads at once; one object
+ * belongs to one thread at a time.
+ */
+#ifndef SVMX_CPU_H
+#define SVMX_CPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "svmx/decode.h"
+#include "svmx/mem.h"
+#include "svmx/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The CPU personality: vendor, CPUID table, MSRs, virtualization. */
+typedef enum svmx_vendor {
+    SVMX_VENDOR_AMD,   /* AuthenticAMD, SVM (APM Vol. 2 15)            */
+    SVMX_VENDOR_INTEL, /* GenuineIntel, VMX (SDM Vol. 3C 24-33)        */
+    SVMX_VENDOR_COUNT
+} svmx_vendor;
+
+/* Name of a vendor ("amd", "intel"); "?" outside the enum. */
+SVMX_API const char *svmx_vendor_name(svmx_vendor vendor);
+
+/* General registers, in hardware numbering (SDM Vol. 2A Table 2-2). */
+typedef enum svmx_gpr {
+    SVMX_RAX, SVMX_RCX, SVMX_RDX, SVMX_RBX, SVMX_RSP, SVMX_RBP, SVMX_RSI,
+    SVMX_RDI, SVMX_R8, SVMX_R9, SVMX_R10, SVMX_R11, SVMX_R12, SVMX_R13,
+    SVMX_R14, SVMX_R15,
+    SVMX_GPR_COUNT
+} svmx_gpr;
+
+typedef struct svmx_regs {
+    uint64_t gpr[SVMX_GPR_COUNT];
+    uint64_t rip;
+    uint64_t rflags;
+} svmx_regs;
+
+/* RFLAGS bits (SDM Vol. 1 3.4.3, APM Vol. 2 3.1.6). */
+#define SVMX_RFLAGS_CF   (1ull << 0)
+#define SVMX_RFLAGS_FIXED (1ull << 1)  /* reads as 1 */
+#define SVMX_RFLAGS_PF   (1ull << 2)
+#define SVMX_RFLAGS_AF   (1ull << 4)
+#define SVMX_RFLAGS_ZF   (1ull << 6)
+#define SVMX_RFLAGS_SF   (1ull << 7)
+#define SVMX_RFLAGS_TF   (1ull << 8)
+#define SVMX_RFLAGS_IF   (1ull << 9)
+#define SVMX_RFLAGS_DF   (1ull << 10)
+#define SVMX_RFLAGS_OF   (1ull << 11)
+#define SVMX_RFLAGS_IOPL (3ull << 12)
+#define SVMX_RFLAGS_NT   (1ull << 14)
+#define SVMX_RFLAGS_RF   (1ull << 16)
+#define SVMX_RFLAGS_VM   (1ull << 17)
+#define SVMX_RFLAGS_AC   (1ull << 18)
+#define SVMX_RFLAGS_VIF  (1ull << 19)
+#define SVMX_RFLAGS_VIP  (1ull << 20)
+#define SVMX_RFLAGS_ID   (1ull << 21)
+/* Bits a program can ever see set; the rest read as zero. */
+#define SVMX_RFLAGS_DEFINED 0x3f7fd5ull
+
+/* Segment registers with their hidden parts, in hardware order. */
+typedef enum svmx_sreg {
+    SVMX_ES, SVMX_CS, SVMX_SS, SVMX_DS, SVMX_FS, SVMX_GS, SVMX_LDTR, SVMX_TR,
+    SVMX_SREG_COUNT
+} svmx_sreg;
+
+/*
+ * A segment register: selector and descriptor cache. `attr` is the 12-bit
+ * attribute form of the VMCB (APM Vol. 2 15.5.1 / appendix B), bit 12 marks
+ * a VMX "unusable" segment (SDM Vol. 3C 24.4.1, access-rights bit 16):
+ *   [3:0] type  [4] S  [6:5] DPL  [7] P  [8] AVL  [9] L  [10] D/B  [11] G
+ *   [12] unusable
+ */
+typedef struct svmx_segment {
+    uint64_t base;
+    uint32_t limit;     /* expanded byte limit (G applied)              */
+    uint16_t selector;
+    uint16_t attr;
+} svmx_segment;
+
+#define SVMX_SEG_ATTR_TYPE(a)  ((a) & 0xfu)
+#define SVMX_SEG_ATTR_S        0x010u
+#define SVMX_SEG_ATTR_DPL(a)   (((a) >> 5) & 3u)
+#define SVMX_SEG_ATTR_P        0x080u
+#define SVMX_SEG_ATTR_AVL      0x100u
+#define SVMX_SEG_ATTR_L        0x200u
+#define SVMX_SEG_ATTR_DB       0x400u
+#define SVMX_SEG_ATTR_G        0x800u
+#define SVMX_SEG_ATTR_UNUSABLE 0x1000u
+#define SVMX_SEG_ATTR_MASK     0x1fffu
+
+/* GDTR or IDTR. */
+typedef struct svmx_dtable {
+    uint64_t base;
+    uint16_t limit;
+} svmx_dtable;
+
+/*
+ * System state: segments, descriptor tables, control registers, EFER and
+ * XCR0. CR8 is the task-priority register (4 bits).
+ */
+typedef struct svmx_sregs {
+    svmx_segment seg[SVMX_SREG_COUNT];
+    svmx_dtable  gdt, idt;
+    uint64_t     cr0, cr2, cr3, cr4, cr8;
+    uint64_t     efer;
+    uint64_t     xcr0;
+} svmx_sregs;
+
+/* DR0-DR3, DR6, DR7. */
+typedef struct svmx_dregs {
+    uint64_t dr[4];
+    uint64_t dr6, dr7;
+} svmx_dregs;
+
+/* Activity states (SDM Vol. 3C 24.4.2 Table 24-3 for VMX's numbering). */
+typedef enum svmx_activity {
+    SVMX_ACTIVITY_ACTIVE,
+    SVMX_ACTIVITY_HLT,
+    SVMX_ACTIVITY_SHUTDOWN,
+    SVMX_ACTIVITY_WAIT_SIPI,
+    SVMX_ACTIVITY_COUNT
+} svmx_activity;
+
+/* svmx_events.shadow: what blocks interrupts for one instruction. */
+#define SVMX_SHADOW_STI   0x1u  /* after STI that set IF                  */
+#define SVMX_SHADOW_MOVSS 0x2u  /* after MOV SS or POP SS                 */
+
+/*
+ * Event state: the activity state, the global interrupt flag (SVM, APM
+ * Vol. 2 15.17; 1 on Intel), the interrupt shadow and the events that wait
+ * for delivery.
+ */
+typedef struct svmx_events {
+    uint8_t  activity;        /* svmx_activity                           */
+    bool     gif;
+    uint8_t  shadow;          /* SVMX_SHADOW_*                           */
+    bool     nmi_pending;
+    bool     nmi_masked;      /* an NMI handler runs (until IRET)        */
+    bool     smi_pending;
+    bool     irq_pending;     /* an external interrupt waits for IF=1    */
+    uint8_t  irq_vector;
+    bool     exc_pending;     /* an exception waits to be delivered      */
+    uint8_t  exc_vector;
+    bool     exc_has_error;
+    uint32_t exc_error;
+    uint64_t exc_payload;     /* CR2 for #PF, DR6 bits for #DB           */
+} svmx_events;
+
+/* Configuration of a new CPU. */
+typedef struct svmx_config {
+    svmx_vendor        vendor;
+    void              *ram;       /* guest RAM at physical 0, embedder-owned */
+    uint64_t           ram_size;
+    const svmx_io_ops *io;        /* may be NULL                          */
+} svmx_config;
+
+typedef struct svmx_cpu svmx_cpu;
+
+/* Bytes and alignment svmx_cpu_init() needs. */
+SVMX_API size_t svmx_cpu_size(void);
+#define SVMX_CPU_ALIGN 64
+
+/*
+ * Creates a CPU in its reset state (SDM Vol. 3A 10.1.1 Table 10-1, APM
+ * Vol. 2 14.1.3): real mode at F000:FFF0, RFLAGS = 2, CR0 = 0x60000010,
+ * EDX = the family/model/stepping signature. SVMX_E_ARG for bad arguments,
+ * SVMX_E_NOMEM if allocation fails.
+ */
+SVMX_API svmx_status svmx_cpu_create(const svmx_config *cfg,
+                                     svmx_cpu **out);
+
+/* The same in caller memory of svmx_cpu_size() bytes, SVMX_CPU_ALIGN. */
+SVMX_API svmx_status svmx_cpu_init(void *mem, size_t size,
+                                   const svmx_config *cfg, svmx_cpu **out);
+
+/* Frees a CPU from svmx_cpu_create(); NULL is ignored. */
+SVMX_API void svmx_cpu_destroy(svmx_cpu *cpu);
+
+/* Puts the CPU back in its reset state (RESET, not INIT). */
+SVMX_API svmx_status svmx_cpu_reset(svmx_cpu *cpu);
+
+/*
+ * The personality and the guest memory of a CPU (SVMX_VENDOR_COUNT and
+ * NULL for a NULL cpu).
+ */
+SVMX_API svmx_vendor svmx_cpu_vendor(const svmx_cpu *cpu);
+SVMX_API const svmx_mem *svmx_cpu_mem(const svmx_cpu *cpu);
+
+/*
+ * General registers, RIP and RFLAGS. Setting RFLAGS forces bit 1 and clears
+ * the bits no program can set (SVMX_RFLAGS_DEFINED); RIP is stored as given.
+ */
+SVMX_API svmx_status svmx_cpu_get_regs(const svmx_cpu *cpu, svmx_regs *regs);
+SVMX_API svmx_status svmx_cpu_set_regs(svmx_cpu *cpu, const svmx_regs *regs);
+
+/*
+ * Segment, descriptor-table and control registers, EFER and XCR0.
+ * Setting refuses, with SVMX_E_STATE and nothing changed, values no
+ * register of this personality can hold: reserved CR0 bits 63:32, CR4 or
+ * EFER bits this personality does not define, CR3 bits above the physical
+ * address width, CR8 above 15, XCR0 without bit 0 or with bits the
+ * personality does not support. Combinations that are each representable
+ * but that the CPU would never reach by itself (CR0.PG without CR0.PE,
+ * EFER.LMA disagreeing with LME and PG) are accepted: the model checks them
+ * where the architecture does (for example at VMRUN and VM entry).
+ */
+SVMX_API svmx_status svmx_cpu_get_sregs(const svmx_cpu *cpu,
+                                        svmx_sregs *sregs);
+SVMX_API svmx_status svmx_cpu_set_sregs(svmx_cpu *cpu,
+                                        const svmx_sregs *sregs);
+
+/*
+ * Debug registers. Setting refuses DR6/DR7 with bits 63:32 set
+ * (SDM Vol. 3B 18.2.6) with SVMX_E_STATE; DR6 and DR7 fixed bits are forced.
+ */
+SVMX_API svmx_status svmx_cpu_get_dregs(const svmx_cpu *cpu,
+                                        svmx_dregs *dregs);
+SVMX_API svmx_status svmx_cpu_set_dregs(svmx_cpu *cpu,
+                                        const svmx_dregs *dregs);
+
+/*
+ * Event state. Setting refuses, with SVMX_E_STATE and nothing changed, an
+ * activity out of range, an exception vector above 31 or shadow bits other
+ * than SVMX_SHADOW_*. A personality without SVM has no GIF: it stays 1.
+ */
+SVMX_API svmx_status svmx_cpu_get_events(const svmx_cpu *cpu,
+                                         svmx_events *events);
+SVMX_API svmx_status svmx_cpu_set_events(svmx_cpu *cpu,
+                                         const svmx_events *events);
+
+/*
+ * Model-specific registers. The personality's MSR table says which exist
+ * and which bits are writable. SVMX_E_FIELD for an MSR this personality
+ * does not have; SVMX_E_STATE (nothing changed) for a write to reserved
+ * bits or to a read-only MSR. These are host accesses: a guest RDMSR/WRMSR
+ * turns the same answers into #GP(0). EFER (0xC0000080) is the same
+ * register as svmx_sregs.efer, IA32_TSC (0x10) the time-stamp counter.
+ */
+SVMX_API svmx_status svmx_cpu_get_msr(const svmx_cpu *cpu, uint32_t index,
+                                      uint64_t *value);
+SVMX_API svmx_status svmx_cpu_set_msr(svmx_cpu *cpu, uint32_t index,
+                                      uint64_t value);
+
+/*
+ * CPUID as this personality answers it for leaf/subleaf (EAX/ECX in),
+ * from the personality's single table. A leaf above the maximum returns
+ * the highest basic leaf's values on Intel (SDM Vol. 2A CPUID) and zeros on
+ * AMD (APM Vol. 3 E.1); subleaves of leaves that have none are ignored.
+ * The values a CPU reports for its own APIC ID, OSXSAVE (CR4.OSXSAVE) and
+ * similar state-dependent bits are applied.
+ */
+typedef struct svmx_cpuid_result {
+    uint32_t eax, ebx, ecx, edx;
+} svmx_cpuid_result;
+
+SVMX_API svmx_status svmx_cpu_cpuid(const svmx_cpu *cpu, uint32_t leaf,
+                                    uint32_t subleaf,
+                                    svmx_cpuid_result *out);
+
+/*
+ * The machine mode the CPU is in now (see svmx_mode_derive());
+ * SVMX_MODE_COUNT for a NULL cpu.
+ */
+SVMX_API svmx_mode svmx_cpu_mode(const svmx_cpu *cpu);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SVMX_CPU_H */

@@ -1,0 +1,269 @@
+/*
+ * src/cpu/cpu.c - creating a CPU, its reset state, and the state API
+ * (get/set of registers, segments, debug registers, events and MSRs).
+ *
+ * The setters are the host's door into the CPU, so they refuse what no
+ * register of the personality can hold and leave the CPU unchanged when
+ * they do; combinations that are each representable are accepted and
+ * checked where the architecture checks them (VMRUN, VM entry).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svmx/cpu.h"
+#include "svmx/decode.h"
+#include "cpu/cpu_internal.h"
+#include "cpu/msr.h"
+#include "cpu/personality.h"
+
+const char *svmx_vendor_name(svmx_vendor vendor)
+{
+    const cpu_personality *pers = cpu_personality_get(vendor);
+    return pers ? pers->name : "?";
+}
+
+size_t svmx_cpu_size(void)
+{
+    return sizeof(struct svmx_cpu);
+}
+
+/*
+ * The power-up/RESET state: SDM Vol. 3A 10.1.1 Table 10-1 and APM Vol. 2
+ * 14.1.3 Table 14-1, which agree on everything set here.
+ */
+static void reset_state(svmx_cpu *cpu)
+{
+    memset(&cpu->regs, 0, sizeof cpu->regs);
+    memset(&cpu->sregs, 0, sizeof cpu->sregs);
+    memset(&cpu->dregs, 0, sizeof cpu->dregs);
+    memset(&cpu->events, 0, sizeof cpu->events);
+
+    cpu->regs.rip = 0xfff0;
+    cpu->regs.rflags = SVMX_RFLAGS_FIXED;
+
+    /* Present, accessed read/write data (type 3) / execute-read code (11). */
+    const uint16_t data = SVMX_SEG_ATTR_P | SVMX_SEG_ATTR_S | 0x3;
+    const uint16_t code = SVMX_SEG_ATTR_P | SVMX_SEG_ATTR_S | 0xb;
+    for (unsigned i = 0; i < SVMX_SREG_COUNT; i++) {
+        cpu->sregs.seg[i].limit = 0xffff;
+        cpu->sregs.seg[i].attr = data;
+    }
+    cpu->sregs.seg[SVMX_CS].selector = 0xf000;
+    cpu->sregs.seg[SVMX_CS].base = 0xffff0000;
+    cpu->sregs.seg[SVMX_CS].attr = code;
+    /* Present system segments: LDT (type 2), busy 32/64-bit TSS (11). */
+    cpu->sregs.seg[SVMX_LDTR].attr = SVMX_SEG_ATTR_P | 0x2;
+    cpu->sregs.seg[SVMX_TR].attr = SVMX_SEG_ATTR_P | 0xb;
+    cpu->sregs.gdt.limit = 0xffff;
+    cpu->sregs.idt.limit = 0xffff;
+    cpu->sregs.cr0 = CPU_CR0_CD | CPU_CR0_NW | CPU_CR0_ET; /* 60000010h */
+    cpu->sregs.xcr0 = 1;                                   /* x87 only  */
+
+    cpu->dregs.dr6 = CPU_DR6_FIXED1;
+    cpu->dregs.dr7 = CPU_DR7_FIXED1;
+
+    cpu->events.activity = SVMX_ACTIVITY_ACTIVE;
+    cpu->events.gif = true; /* APM Vol. 2 15.17: GIF is 1 after reset */
+
+    cpu_msr_reset(cpu); /* TSC 0, PAT, APIC base, ...; EFER 0 above */
+
+    /* EDX holds the family/model/stepping signature, CPUID.1:EAX. */
+    svmx_cpuid_result id;
+    svmx_cpu_cpuid(cpu, 1, 0, &id);
+    cpu->regs.gpr[SVMX_RDX] = id.eax;
+}
+
+svmx_status svmx_cpu_init(void *mem, size_t size, const svmx_config *cfg,
+                          svmx_cpu **out)
+{
+    if (!mem || !cfg || !out)
+        return SVMX_E_ARG;
+    if (size < sizeof(struct svmx_cpu) ||
+        (uintptr_t)mem % SVMX_CPU_ALIGN != 0)
+        return SVMX_E_ARG;
+    const cpu_personality *pers = cpu_personality_get(cfg->vendor);
+    if (!pers)
+        return SVMX_E_ARG;
+    svmx_mem gmem;
+    SVMX_TRY(svmx_mem_setup(&gmem, cfg->ram, cfg->ram_size, cfg->io));
+
+    svmx_cpu *cpu = mem;
+    memset(cpu, 0, sizeof *cpu);
+    cpu->vendor = cfg->vendor;
+    cpu->pers = pers;
+    cpu->mem = gmem;
+    reset_state(cpu);
+    *out = cpu;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_create(const svmx_config *cfg, svmx_cpu **out)
+{
+    if (!cfg || !out)
+        return SVMX_E_ARG;
+    /* sizeof is a multiple of the alignment, as aligned_alloc wants. */
+    void *mem = aligned_alloc(SVMX_CPU_ALIGN, sizeof(struct svmx_cpu));
+    if (!mem)
+        return SVMX_E_NOMEM;
+    svmx_status st = svmx_cpu_init(mem, sizeof(struct svmx_cpu), cfg, out);
+    if (st != SVMX_OK) {
+        free(mem);
+        return st;
+    }
+    (*out)->owned = true;
+    return SVMX_OK;
+}
+
+void svmx_cpu_destroy(svmx_cpu *cpu)
+{
+    /* A CPU in caller memory (svmx_cpu_init) is the caller's to free. */
+    if (cpu && cpu->owned)
+        free(cpu);
+}
+
+svmx_status svmx_cpu_reset(svmx_cpu *cpu)
+{
+    if (!cpu)
+        return SVMX_E_ARG;
+    reset_state(cpu);
+    return SVMX_OK;
+}
+
+svmx_vendor svmx_cpu_vendor(const svmx_cpu *cpu)
+{
+    return cpu ? cpu->vendor : SVMX_VENDOR_COUNT;
+}
+
+const svmx_mem *svmx_cpu_mem(const svmx_cpu *cpu)
+{
+    return cpu ? &cpu->mem : NULL;
+}
+
+svmx_status svmx_cpu_get_regs(const svmx_cpu *cpu, svmx_regs *regs)
+{
+    if (!cpu || !regs)
+        return SVMX_E_ARG;
+    *regs = cpu->regs;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_set_regs(svmx_cpu *cpu, const svmx_regs *regs)
+{
+    if (!cpu || !regs)
+        return SVMX_E_ARG;
+    cpu->regs = *regs;
+    /* SDM Vol. 1 3.4.3: bit 1 reads 1, undefined bits read 0. */
+    cpu->regs.rflags = (regs->rflags & SVMX_RFLAGS_DEFINED) |
+                       SVMX_RFLAGS_FIXED;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_get_sregs(const svmx_cpu *cpu, svmx_sregs *sregs)
+{
+    if (!cpu || !sregs)
+        return SVMX_E_ARG;
+    *sregs = cpu->sregs;
+    return SVMX_OK;
+}
+
+/* Values no register of this personality can hold (cpu.h). */
+static bool sregs_valid(const cpu_personality *pers, const svmx_sregs *s)
+{
+    /* SDM Vol. 3A 2.5, APM Vol. 2 3.1.1: CR0[63:32] reserved. */
+    if (s->cr0 >> 32)
+        return false;
+    /* CR4 and EFER: only the bits the personality's features define. */
+    if (s->cr4 & ~pers->cr4_defined)
+        return false;
+    if (s->efer & ~pers->efer_defined)
+        return false;
+    /* SDM Vol. 3A 4.5, APM Vol. 2 3.1.2: CR3 above MAXPHYADDR reserved. */
+    if (s->cr3 >> pers->maxphyaddr)
+        return false;
+    /* SDM Vol. 3A 2.5: CR8[3:0] is the TPR, the rest reserved. */
+    if (s->cr8 > 15)
+        return false;
+    /* SDM Vol. 1 13.3: XCR0[0] is always 1; unsupported bits reserved. */
+    if (!(s->xcr0 & 1) || (s->xcr0 & ~pers->xcr0_supported))
+        return false;
+    for (unsigned i = 0; i < SVMX_SREG_COUNT; i++)
+        if (s->seg[i].attr & ~SVMX_SEG_ATTR_MASK)
+            return false;
+    return true;
+}
+
+svmx_status svmx_cpu_set_sregs(svmx_cpu *cpu, const svmx_sregs *sregs)
+{
+    if (!cpu || !sregs)
+        return SVMX_E_ARG;
+    if (!sregs_valid(cpu->pers, sregs))
+        return SVMX_E_STATE;
+    cpu->sregs = *sregs;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_get_dregs(const svmx_cpu *cpu, svmx_dregs *dregs)
+{
+    if (!cpu || !dregs)
+        return SVMX_E_ARG;
+    *dregs = cpu->dregs;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_set_dregs(svmx_cpu *cpu, const svmx_dregs *dregs)
+{
+    if (!cpu || !dregs)
+        return SVMX_E_ARG;
+    /* SDM Vol. 3B 18.2.6: MOV to DR6/DR7 with bits 63:32 set is #GP. */
+    if ((dregs->dr6 >> 32) || (dregs->dr7 >> 32))
+        return SVMX_E_STATE;
+    cpu->dregs = *dregs;
+    cpu->dregs.dr6 = (dregs->dr6 & CPU_DR6_WRITABLE) | CPU_DR6_FIXED1;
+    cpu->dregs.dr7 = (dregs->dr7 & CPU_DR7_WRITABLE) | CPU_DR7_FIXED1;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_get_events(const svmx_cpu *cpu, svmx_events *events)
+{
+    if (!cpu || !events)
+        return SVMX_E_ARG;
+    *events = cpu->events;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_set_events(svmx_cpu *cpu, const svmx_events *events)
+{
+    if (!cpu || !events)
+        return SVMX_E_ARG;
+    if (events->activity >= SVMX_ACTIVITY_COUNT ||
+        events->exc_vector > 31 ||
+        (events->shadow & ~(SVMX_SHADOW_STI | SVMX_SHADOW_MOVSS)))
+        return SVMX_E_STATE;
+    cpu->events = *events;
+    /* A CPU without SVM has no GIF: it is always 1 (a fixed bit). */
+    if (cpu->vendor != SVMX_VENDOR_AMD)
+        cpu->events.gif = true;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_get_msr(const svmx_cpu *cpu, uint32_t index,
+                             uint64_t *value)
+{
+    return cpu_msr_read(cpu, index, value);
+}
+
+svmx_status svmx_cpu_set_msr(svmx_cpu *cpu, uint32_t index, uint64_t value)
+{
+    return cpu_msr_write(cpu, index, value, true);
+}
+
+svmx_mode svmx_cpu_mode(const svmx_cpu *cpu)
+{
+    if (!cpu)
+        return SVMX_MODE_COUNT;
+    uint16_t cs = cpu->sregs.seg[SVMX_CS].attr;
+    return svmx_mode_derive(cpu->sregs.cr0, cpu->regs.rflags,
+                            cpu->sregs.efer, (cs & SVMX_SEG_ATTR_L) != 0,
+                            (cs & SVMX_SEG_ATTR_DB) != 0);
+}

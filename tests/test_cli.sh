@@ -1,0 +1,71 @@
+#!/bin/sh
+# tests/test_cli.sh - the svmx command as a user runs it: output lines for
+# known bytes, one clear error line and a non-zero status for bad input.
+# Usage: test_cli.sh PATH-TO-SVMX
+set -u
+svmx=$1
+fails=0
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+# expect_ok DESCRIPTION PATTERN ARGS... : exit 0, stdout matches PATTERN
+expect_ok() {
+    desc=$1 pattern=$2
+    shift 2
+    if ! "$svmx" "$@" >"$out" 2>"$err"; then
+        echo "FAIL $desc: exit status $? ($(cat "$err"))"; fails=$((fails + 1)); return
+    fi
+    if ! grep -q -- "$pattern" "$out"; then
+        echo "FAIL $desc: no line matching '$pattern' in:"; cat "$out"; fails=$((fails + 1))
+    fi
+}
+
+# expect_err DESCRIPTION STATUS PATTERN ARGS... : that status, one stderr
+# line matching PATTERN, nothing on stdout
+expect_err() {
+    desc=$1 status=$2 pattern=$3
+    shift 3
+    "$svmx" "$@" >"$out" 2>"$err"
+    got=$?
+    if [ "$got" -ne "$status" ]; then
+        echo "FAIL $desc: exit status $got, expected $status"; fails=$((fails + 1)); return
+    fi
+    if ! grep -q -- "$pattern" "$err" || [ "$(wc -l <"$err")" -ne 1 ] || [ -s "$out" ]; then
+        echo "FAIL $desc: expected one error line matching '$pattern', got:"
+        cat "$err" "$out"; fails=$((fails + 1))
+    fi
+}
+
+expect_ok "version" "^svmx [0-9]*\.[0-9]*\.[0-9]*$" version
+expect_ok "help" "decode" help
+expect_ok "demo sample" "VMMCALL len=3" decode
+expect_ok "demo sample io" "IN len=2 io port=0x80 size=1 in a64 svm=0x00800211 vmxq=0x00800048" decode
+expect_ok "bytes in one arg" "CPUID len=2" decode 0fa2
+expect_ok "bytes split" "VMRUN len=3" decode 0f 01 d8
+expect_ok "0x and commas" "VMMCALL len=3" decode 0x0f,0x01,0xd9
+expect_ok "mode 32" "PUSHA len=1" decode --mode 32 60
+expect_ok "mode 16 string io" "INS len=1 io port=dx size=1 in str a16 seg=es" decode --mode 16 6c
+expect_ok "mode names" "INTO len=1" decode --mode compat32 ce
+expect_ok "intel lock mov cr0" "#UD" decode --mode 32 --cpu intel f0 0f 22 c0
+expect_ok "amd lock mov cr0" "MOV_CR len=4 lock cr8 <- rax" decode --mode 32 --cpu amd f0 0f 22 c0
+expect_ok "sequence offsets" "^0002 .*HLT len=1" decode 0fa2 f4
+expect_ok "truncated tail" "truncated: at least 3 more bytes" decode e8 00
+expect_ok "undecodable" "#UD" decode 0f 0a
+expect_ok "too long" "#GP(0) len=15" decode 66666666666666666666666666666666 90
+expect_ok "decode help" "usage: svmx decode" decode --help
+
+expect_err "no command" 2 "missing command"
+expect_err "unknown command" 2 "unknown command 'frobnicate'" frobnicate
+expect_err "bad hex digit" 2 "'g' is not a hex digit" decode 0fg2
+expect_err "odd digits" 2 "odd number of hex digits" decode 0fa
+expect_err "bad mode" 2 "unknown mode '48'" decode --mode 48 90
+expect_err "missing mode value" 2 "--mode needs a value" decode --mode
+expect_err "bad cpu" 2 "unknown cpu 'via'" decode --cpu via 90
+expect_err "unknown option" 2 "unknown option '--frob'" decode --frob
+
+if [ "$fails" -ne 0 ]; then
+    echo "$fails CLI check(s) failed"
+    exit 1
+fi
+echo "all CLI checks passed"
