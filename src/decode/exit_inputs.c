@@ -211,6 +211,14 @@ static uint32_t vmx_rm_info(const svmx_insn *insn, const svmx_operand *rm)
     return vmx_mem_info(insn, rm);
 }
 
+/* Bits 29:28 "instruction identity" of the descriptor-table formats. */
+static const uint8_t table_identity[SVMX_INSN_CLASS_COUNT] = {
+    [SVMX_INSN_SGDT] = 0, [SVMX_INSN_SIDT] = 1,
+    [SVMX_INSN_LGDT] = 2, [SVMX_INSN_LIDT] = 3,
+    [SVMX_INSN_SLDT] = 0, [SVMX_INSN_STR] = 1,
+    [SVMX_INSN_LLDT] = 2, [SVMX_INSN_LTR] = 3,
+};
+
 static void vmx_info(svmx_insn *insn)
 {
     const svmx_operand *o0 = &insn->operands[0], *o1 = &insn->operands[1];
@@ -222,26 +230,18 @@ static void vmx_info(svmx_insn *insn)
     case SVMX_INSN_SGDT:
     case SVMX_INSN_SIDT:
     case SVMX_INSN_LGDT:
-    case SVMX_INSN_LIDT: {
-        uint32_t ident = insn->cls == SVMX_INSN_SGDT ? 0u
-                       : insn->cls == SVMX_INSN_SIDT ? 1u
-                       : insn->cls == SVMX_INSN_LGDT ? 2u : 3u;
-        v = vmx_mem_info(insn, o0) | ident << 28;
+    case SVMX_INSN_LIDT:
+        v = vmx_mem_info(insn, o0) | (uint32_t)table_identity[insn->cls] << 28;
         if (insn->mode != SVMX_MODE_LONG64 && insn->operand_size == 4)
             v |= 1u << 11;
         break;
-    }
     /* LLDT/LTR/SLDT/STR: [29:28] 0: SLDT, 1: STR, 2: LLDT, 3: LTR. */
     case SVMX_INSN_SLDT:
     case SVMX_INSN_STR:
     case SVMX_INSN_LLDT:
-    case SVMX_INSN_LTR: {
-        uint32_t ident = insn->cls == SVMX_INSN_SLDT ? 0u
-                       : insn->cls == SVMX_INSN_STR ? 1u
-                       : insn->cls == SVMX_INSN_LLDT ? 2u : 3u;
-        v = vmx_rm_info(insn, o0) | ident << 28;
+    case SVMX_INSN_LTR:
+        v = vmx_rm_info(insn, o0) | (uint32_t)table_identity[insn->cls] << 28;
         break;
-    }
     /* INVEPT/INVPCID/INVVPID r, m128: [31:28] reg2 = the type register. */
     case SVMX_INSN_INVEPT:
     case SVMX_INSN_INVPCID:
