@@ -18,6 +18,7 @@
 #include "svmx/cpu.h"
 #include "svmx/mem.h"
 #include "cpu/msr.h"
+#include "cpu/paging.h"
 #include "cpu/personality.h"
 
 /* CR0 bits (SDM Vol. 3A 2.5, APM Vol. 2 3.1.1). */
@@ -89,6 +90,7 @@ struct svmx_cpu {
     const cpu_personality *pers;
     svmx_mem      mem;
     bool          owned;        /* from svmx_cpu_create: destroy frees it */
+    cpu_tlb       tlb;          /* software TLB (paging.c)                */
 };
 
 /*

@@ -1,0 +1,46 @@
+/*
+ * src/cpu/fault.h - how an operation inside the model reports what the
+ * guest sees. No longjmp: every step that can fault returns a cpu_res and
+ * fills a cpu_fault, which the caller passes up until the instruction
+ * ends and the exception is delivered (STYLE.md 3.6).
+ */
+#ifndef SVMX_CPU_FAULT_H
+#define SVMX_CPU_FAULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum cpu_res {
+    CPU_OK = 0,   /* done                                                 */
+    CPU_FAULT,    /* an exception: see the cpu_fault                      */
+    CPU_STOP,     /* the run loop must stop (embedder handler failed, a
+                     feature not modelled); see the CPU's stop record      */
+} cpu_res;
+
+/* Exception vectors (SDM Vol. 3A 6.3.1 Table 6-1, APM Vol. 2 8.2). */
+enum {
+    CPU_VEC_DE = 0, CPU_VEC_DB = 1, CPU_VEC_NMI = 2, CPU_VEC_BP = 3,
+    CPU_VEC_OF = 4, CPU_VEC_BR = 5, CPU_VEC_UD = 6, CPU_VEC_NM = 7,
+    CPU_VEC_DF = 8, CPU_VEC_TS = 10, CPU_VEC_NP = 11, CPU_VEC_SS = 12,
+    CPU_VEC_GP = 13, CPU_VEC_PF = 14, CPU_VEC_MF = 16, CPU_VEC_AC = 17,
+    CPU_VEC_MC = 18, CPU_VEC_XM = 19, CPU_VEC_VE = 20, CPU_VEC_CP = 21,
+};
+
+typedef struct cpu_fault {
+    uint8_t  vector;
+    bool     has_error;
+    uint32_t error;
+    uint64_t cr2;        /* #PF: the faulting linear address              */
+} cpu_fault;
+
+static inline cpu_res cpu_raise(cpu_fault *f, uint8_t vector, bool has_error,
+                                uint32_t error)
+{
+    f->vector = vector;
+    f->has_error = has_error;
+    f->error = error;
+    f->cr2 = 0;
+    return CPU_FAULT;
+}
+
+#endif /* SVMX_CPU_FAULT_H */
