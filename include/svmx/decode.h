@@ -240,6 +240,9 @@ SVMX_API const char *svmx_mode_name(svmx_mode mode);
     X(MCOMMIT,    SVMX_ICF_ICPT)                                              \
     X(GETSEC,     SVMX_ICF_SYS | SVMX_ICF_ICPT)                               \
     X(ENCLS,      SVMX_ICF_SYS | SVMX_ICF_ICPT)                               \
+    X(ENCLV,      SVMX_ICF_SYS | SVMX_ICF_ICPT)                               \
+    X(PCONFIG,    SVMX_ICF_SYS | SVMX_ICF_ICPT)                               \
+    X(LOADIWKEY,  SVMX_ICF_SYS | SVMX_ICF_ICPT)                               \
     /* AMD SVM (APM Vol. 2 15) */                                             \
     X(VMRUN,      SVMX_ICF_SYS | SVMX_ICF_SVM | SVMX_ICF_BR | SVMX_ICF_ICPT)  \
     X(VMMCALL,    SVMX_ICF_SVM | SVMX_ICF_ICPT)                               \
@@ -435,8 +438,8 @@ typedef struct svmx_insn {
      * per-instruction format tables) for the instructions that report
      * one: LGDT/LIDT/SGDT/SIDT, LLDT/LTR/SLDT/STR, INVEPT/INVPCID/INVVPID,
      * VMCLEAR/VMPTRLD/VMPTRST/VMXON/XRSTORS/XSAVES, VMREAD/VMWRITE,
-     * RDRAND/RDSEED, UMWAIT/TPAUSE; bits the SDM leaves undefined are
-     * zero.
+     * RDRAND/RDSEED, UMWAIT/TPAUSE, LOADIWKEY; bits the SDM leaves
+     * undefined are zero.
      * INS/OUTS carry theirs in io.vmx_insn_info.
      */
     uint32_t vmx_insn_info;

@@ -273,6 +273,10 @@ static void vmx_info(svmx_insn *insn)
     case SVMX_INSN_UMWAIT:
         v = (uint32_t)(o0->reg & 0xfu) << 3 | size_code(o0->size) << 11;
         break;
+    /* LOADIWKEY xmm1, xmm2: [6:3] reg1, [31:28] reg2, both XMM numbers. */
+    case SVMX_INSN_LOADIWKEY:
+        v = (uint32_t)(o0->reg & 0xfu) << 3 | (uint32_t)(o1->reg & 0xfu) << 28;
+        break;
     default:
         return;
     }
