@@ -64,6 +64,15 @@ expect_err "missing mode value" 2 "--mode needs a value" decode --mode
 expect_err "bad cpu" 2 "unknown cpu 'via'" decode --cpu via 90
 expect_err "unknown option" 2 "unknown option '--frob'" decode --frob
 
+expect_ok "run help" "usage: svmx run" run --help
+expect_err "run missing file" 1 "cannot open '/nonexistent/kernel'" run /nonexistent/kernel
+expect_err "run not multiboot" 1 "no multiboot header" run "$svmx"
+expect_err "run no kernel" 2 "no KERNEL given" run
+expect_err "run bad -m" 2 "-m wants MiB from 2 to 4096, not '1'" run -m 1 k
+expect_err "run bad budget" 2 "--max-insns wants a positive count" run --max-insns 0 k
+expect_err "run bad trace" 2 "unknown trace 'exits'" run --trace exits k
+expect_err "run two kernels" 2 "more than one kernel" run a b
+
 if [ "$fails" -ne 0 ]; then
     echo "$fails CLI check(s) failed"
     exit 1

@@ -17,6 +17,8 @@ static void usage(FILE *f)
             "          decode x86 instructions and print each one's class,\n"
             "          length and exit inputs; without bytes, a built-in\n"
             "          sample of intercepted instructions\n"
+            "  run [--cpu amd|intel] [-m MIB] [--max-insns N] [--trace insns] KERNEL\n"
+            "          load a multiboot kernel as QEMU's -kernel does and run it\n"
             "  version print the library version\n"
             "  help    this text\n"
             "\n"
@@ -32,6 +34,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "decode"))
         return cmd_decode(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("svmx %s\n", svmx_version_string());
         return 0;

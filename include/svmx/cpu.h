@@ -276,6 +276,76 @@ SVMX_API svmx_status svmx_cpu_cpuid(const svmx_cpu *cpu, uint32_t leaf,
  */
 SVMX_API svmx_mode svmx_cpu_mode(const svmx_cpu *cpu);
 
+/*
+ * Why svmx_cpu_run() returned (DESIGN.md, "Embedding API"). The CPU state
+ * is always consistent at a stop: the instruction that stopped it either
+ * retired or did not start.
+ */
+#define SVMX_STOP_REASONS(X)                                                  \
+    X(NONE,        "no stop")                                                 \
+    X(HLT,         "HLT with no event pending")                               \
+    X(SHUTDOWN,    "shutdown (triple fault)")                                 \
+    X(UNSUPPORTED, "instruction or feature not modelled")                     \
+    X(BUDGET,      "instruction budget exhausted")                            \
+    X(IO,          "a port I/O handler failed")                               \
+    X(MMIO,        "an MMIO handler failed")                                  \
+    X(DEBUG,       "single step done")                                        \
+    X(REQUESTED,   "svmx_cpu_request_stop() was called")
+
+typedef enum svmx_stop_reason {
+#define SVMX_STOP_ENUM_(name, text) SVMX_STOP_##name,
+    SVMX_STOP_REASONS(SVMX_STOP_ENUM_)
+#undef SVMX_STOP_ENUM_
+    SVMX_STOP_REASON_COUNT
+} svmx_stop_reason;
+
+/* Name ("HLT") and description of a stop reason; "?" outside the enum. */
+SVMX_API const char *svmx_stop_reason_name(svmx_stop_reason reason);
+SVMX_API const char *svmx_stop_reason_str(svmx_stop_reason reason);
+
+/*
+ * A stop record. `rip` is the RIP of the instruction concerned (the next
+ * one to execute, except for UNSUPPORTED, IO and MMIO, where it is the one
+ * that could not complete). For UNSUPPORTED, `bytes`/`length` hold the
+ * instruction bytes (as far as they could be fetched) and `what` names
+ * the missing piece. For SHUTDOWN, `chain` lists the exception vectors
+ * that led to it, oldest first. For IO and MMIO, the access and the
+ * handler's status.
+ */
+typedef struct svmx_stop {
+    svmx_stop_reason reason;
+    uint64_t    rip;
+    uint64_t    insns;          /* instructions retired in this call     */
+    const char *what;           /* UNSUPPORTED: a static English phrase  */
+    uint8_t     bytes[15];
+    uint8_t     length;
+    uint8_t     chain[3];
+    uint8_t     chain_len;
+    uint64_t    addr;           /* IO: port; MMIO: guest-physical address */
+    uint8_t     size;
+    bool        write;
+    svmx_status handler_status;
+} svmx_stop;
+
+/*
+ * Runs the CPU until a stop reason, for at most max_insns instructions
+ * (0: no limit). Returns SVMX_OK with *stop filled, or SVMX_E_ARG. Guest
+ * behaviour never makes it fail: it becomes a stop reason. Allocates
+ * nothing.
+ */
+SVMX_API svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns,
+                                  svmx_stop *stop);
+
+/* Executes one instruction (or delivers one event); stops with DEBUG. */
+SVMX_API svmx_status svmx_cpu_step(svmx_cpu *cpu, svmx_stop *stop);
+
+/*
+ * Asks a running svmx_cpu_run() to stop after the current instruction
+ * (reason REQUESTED). Meant for I/O and MMIO callbacks, for example a
+ * debug-exit port; not thread-safe across threads.
+ */
+SVMX_API void svmx_cpu_request_stop(svmx_cpu *cpu);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 #include "svmx/decode.h"
 #include "cpu/cpu_internal.h"
 #include "cpu/msr.h"
+#include "cpu/paging.h"
 #include "cpu/personality.h"
 
 const char *svmx_vendor_name(svmx_vendor vendor)
@@ -23,9 +24,17 @@ const char *svmx_vendor_name(svmx_vendor vendor)
     return pers ? pers->name : "?";
 }
 
+/* The decode cache lives right after the struct, in the same block, so a
+ * CPU in caller memory needs no allocation either. */
+static size_t dcache_offset(void)
+{
+    return (sizeof(struct svmx_cpu) + 63) & ~(size_t)63;
+}
+
 size_t svmx_cpu_size(void)
 {
-    return sizeof(struct svmx_cpu);
+    size_t n = dcache_offset() + svmx_decode_cache_size(CPU_DCACHE_LOG2);
+    return (n + SVMX_CPU_ALIGN - 1) & ~(size_t)(SVMX_CPU_ALIGN - 1);
 }
 
 /*
@@ -72,6 +81,7 @@ static void reset_state(svmx_cpu *cpu)
     svmx_cpuid_result id;
     svmx_cpu_cpuid(cpu, 1, 0, &id);
     cpu->regs.gpr[SVMX_RDX] = id.eax;
+    paging_reset(cpu);
 }
 
 svmx_status svmx_cpu_init(void *mem, size_t size, const svmx_config *cfg,
@@ -79,8 +89,7 @@ svmx_status svmx_cpu_init(void *mem, size_t size, const svmx_config *cfg,
 {
     if (!mem || !cfg || !out)
         return SVMX_E_ARG;
-    if (size < sizeof(struct svmx_cpu) ||
-        (uintptr_t)mem % SVMX_CPU_ALIGN != 0)
+    if (size < svmx_cpu_size() || (uintptr_t)mem % SVMX_CPU_ALIGN != 0)
         return SVMX_E_ARG;
     const cpu_personality *pers = cpu_personality_get(cfg->vendor);
     if (!pers)
@@ -93,6 +102,9 @@ svmx_status svmx_cpu_init(void *mem, size_t size, const svmx_config *cfg,
     cpu->vendor = cfg->vendor;
     cpu->pers = pers;
     cpu->mem = gmem;
+    SVMX_TRY(svmx_decode_cache_init((uint8_t *)mem + dcache_offset(),
+                                    svmx_decode_cache_size(CPU_DCACHE_LOG2),
+                                    CPU_DCACHE_LOG2, &cpu->dcache));
     reset_state(cpu);
     *out = cpu;
     return SVMX_OK;
@@ -102,11 +114,13 @@ svmx_status svmx_cpu_create(const svmx_config *cfg, svmx_cpu **out)
 {
     if (!cfg || !out)
         return SVMX_E_ARG;
-    /* sizeof is a multiple of the alignment, as aligned_alloc wants. */
-    void *mem = aligned_alloc(SVMX_CPU_ALIGN, sizeof(struct svmx_cpu));
+    /* svmx_cpu_size() is a multiple of the alignment, as aligned_alloc
+     * wants. */
+    size_t size = svmx_cpu_size();
+    void *mem = aligned_alloc(SVMX_CPU_ALIGN, size);
     if (!mem)
         return SVMX_E_NOMEM;
-    svmx_status st = svmx_cpu_init(mem, sizeof(struct svmx_cpu), cfg, out);
+    svmx_status st = svmx_cpu_init(mem, size, cfg, out);
     if (st != SVMX_OK) {
         free(mem);
         return st;
@@ -200,6 +214,7 @@ svmx_status svmx_cpu_set_sregs(svmx_cpu *cpu, const svmx_sregs *sregs)
     if (!sregs_valid(cpu->pers, sregs))
         return SVMX_E_STATE;
     cpu->sregs = *sregs;
+    paging_reset(cpu); /* cached translations belong to the old state */
     return SVMX_OK;
 }
 
@@ -255,7 +270,10 @@ svmx_status svmx_cpu_get_msr(const svmx_cpu *cpu, uint32_t index,
 
 svmx_status svmx_cpu_set_msr(svmx_cpu *cpu, uint32_t index, uint64_t value)
 {
-    return cpu_msr_write(cpu, index, value, true);
+    svmx_status st = cpu_msr_write(cpu, index, value, true);
+    if (st == SVMX_OK)
+        paging_reset(cpu); /* EFER.NXE/LMA and PAT change translations */
+    return st;
 }
 
 svmx_mode svmx_cpu_mode(const svmx_cpu *cpu)

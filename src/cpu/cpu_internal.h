@@ -91,7 +91,29 @@ struct svmx_cpu {
     svmx_mem      mem;
     bool          owned;        /* from svmx_cpu_create: destroy frees it */
     cpu_tlb       tlb;          /* software TLB (paging.c)                */
+
+    /* The interpreter (exec.c). */
+    svmx_decode_cache *dcache;  /* placed after the struct, see cpu.c     */
+    svmx_stop    *stop;         /* the record of the run in progress      */
+    bool          stop_requested;
 };
+
+/* Entries of the per-CPU decode cache (1 << n). */
+#define CPU_DCACHE_LOG2 10
+
+/*
+ * The current privilege level: 0 in real mode, 3 in virtual-8086 mode,
+ * SS.DPL otherwise (the convention of the VMCB's CPL field and of VMX
+ * guest state, APM Vol. 2 15.5.1 and SDM Vol. 3C 27.3.1.2).
+ */
+static inline unsigned cpu_cpl(const svmx_cpu *cpu)
+{
+    if (!(cpu->sregs.cr0 & CPU_CR0_PE))
+        return 0;
+    if ((cpu->regs.rflags & SVMX_RFLAGS_VM) && !(cpu->sregs.efer & CPU_EFER_LMA))
+        return 3;
+    return SVMX_SEG_ATTR_DPL(cpu->sregs.seg[SVMX_SS].attr);
+}
 
 /*
  * True if `addr` is canonical for a linear-address width of `width` bits:

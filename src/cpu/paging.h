@@ -1,14 +1,39 @@
 /*
  * src/cpu/paging.h - linear to physical translation: the page walker for
  * 32-bit, PAE and 4-level paging, the #PF error codes, accessed/dirty
- * updates and the software TLB.
+ * updates, the PAE PDPTE registers and the software TLB.
  *
  * The walker is written once over a description of the paging structure
- * (root, levels, entry format) so that the same code walks the second
- * dimension of nested paging (NPT's nCR3 tables, later EPT) when the SVM
- * and VMX issues plug it in: every guest-physical access the walker makes
- * goes through paging_gpa_access(), the single place where that dimension
- * will be inserted.
+ * (pg_desc: levels, entry width, index bits, which levels may map a large
+ * page, reserved-bit masks, rights semantics) so that the same code walks
+ * the second dimension of nested paging (NPT's nCR3 tables, later EPT)
+ * when the SVM and VMX issues plug it in: every guest-physical access the
+ * walker makes goes through paging_gpa_access() in paging.c, the single
+ * place where that dimension will be inserted. docs/paging.md explains
+ * the choices.
+ *
+ * What the caller owes the TLB (SDM Vol. 3A 4.10.4.1, APM Vol. 2 5.5.3):
+ *   MOV CR3 (and a task switch that changes CR3)    paging_flush(cpu, true)
+ *   CR4.PGE changes                                 paging_flush(cpu, false)
+ *   CR0.PG, CR0.WP, CR4.PAE, CR4.PSE, CR4.SMEP,
+ *   CR4.SMAP or EFER.NXE changes                     paging_flush(cpu, false)
+ *   INVLPG                                          paging_invlpg(cpu, lin)
+ *   state set through the host API (set_sregs)       paging_reset(cpu)
+ * Some of these are stricter than the manuals (a WP or SMAP change does
+ * not flush on hardware); flushing more than the CPU would is always
+ * allowed (SDM Vol. 3A 4.10.4.1, "always free to invalidate additional
+ * entries"). The TLB does not depend on it for correctness of rights:
+ * CR0.WP, CR4.SMEP/SMAP, RFLAGS.AC and the access kind are applied to the
+ * cached rights on every hit, and each entry is tagged with the paging
+ * mode and EFER.NXE it was made under, so a missed flush can never give a
+ * translation made under another mode's rules.
+ *
+ * And what it owes the PDPTE registers (SDM Vol. 3A 4.4.1): with PAE paging
+ * in use after the instruction, call paging_load_pdptes() with the new CR3
+ * on MOV CR3, on MOV CR0/CR4 that changes CR0.CD, CR0.NW, CR0.PG,
+ * CR4.PAE, CR4.PGE or CR4.PSE (recent editions add CR4.SMEP), and on a
+ * task switch that loads CR3; a #GP from it means the instruction does
+ * not complete.
  */
 #ifndef SVMX_CPU_PAGING_H
 #define SVMX_CPU_PAGING_H
@@ -16,44 +41,172 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "svmx/status.h"
 #include "cpu/fault.h"
 
 typedef struct svmx_cpu svmx_cpu;
 
-/* Access kinds and qualifiers for paging_translate(). */
+/*
+ * Access kinds and qualifiers for paging_translate(). Exactly one kind.
+ * User or supervisor comes from PG_USER alone: paging never looks at the
+ * CPL (SDM Vol. 3A 4.6: "accesses made while CPL < 3 are supervisor-mode
+ * accesses"; the caller knows the CPL and which accesses are implicit).
+ */
 #define PG_READ       0x0u
 #define PG_WRITE      0x1u
 #define PG_EXEC       0x2u   /* instruction fetch                          */
 #define PG_KIND_MASK  0x3u
 #define PG_USER       0x4u   /* made at CPL 3 (an explicit user access)    */
 #define PG_SUPERVISOR_IMPLICIT 0x8u /* GDT/LDT/IDT/TSS access: supervisor
-                                       even at CPL 3 (SDM Vol. 3A 4.6)     */
+                                       even at CPL 3, and never exempted
+                                       from SMAP by RFLAGS.AC (SDM Vol. 3A
+                                       4.6); wins over PG_USER             */
 
-/* Software TLB geometry; the state itself is defined in paging.c's
- * companion header section below and embedded in struct svmx_cpu. */
+/* Paging-structure levels, numbered as the SDM numbers them:
+ * 1 page table, 2 page directory, 3 PDPT, 4 PML4. */
+#define PG_LEVELS 4
+
+/* Effective rights of a translation: the AND of R/W and of U/S and the OR
+ * of XD over every entry that controls it (SDM Vol. 3A 4.6). */
+#define PG_PERM_W  0x1u      /* R/W = 1 at every level                     */
+#define PG_PERM_U  0x2u      /* U/S = 1 at every level: a user-mode address */
+#define PG_PERM_XD 0x4u      /* XD = 1 at some level, with XD enabled      */
+
+/* #PF error code bits (SDM Vol. 3A 4.7 Figure 4-12, APM Vol. 2 8.4.2).
+ * PK, SS, HLAT and SGX are not modelled and stay 0. */
+#define PG_ERR_P    0x01u    /* 0: not present; 1: rights or reserved bit  */
+#define PG_ERR_W    0x02u    /* the access was a write                     */
+#define PG_ERR_U    0x04u    /* the access was a user-mode access          */
+#define PG_ERR_RSVD 0x08u    /* a reserved bit was set in an entry         */
+#define PG_ERR_ID   0x10u    /* instruction fetch, with SMEP or PAE+NXE    */
+
+/* Why a walk did not give a usable translation. */
+typedef enum pg_fault_kind {
+    PG_FAULT_NONE,
+    PG_FAULT_NOT_PRESENT,    /* P = 0 in the entry at pg_walk.level        */
+    PG_FAULT_RSVD,           /* a reserved bit set at pg_walk.level        */
+    PG_FAULT_PROT,           /* a translation exists; its rights deny it   */
+    PG_FAULT_KIND_COUNT
+} pg_fault_kind;
+
+/*
+ * Which dimension a fault belongs to. A plain walk only ever reports
+ * PG_STAGE_GUEST. When paging_gpa_access() translates guest-physical
+ * addresses through nested tables, a fault there is reported with the
+ * stage that NPF EXITINFO1 bits 32/33 (APM Vol. 2 15.25.6) and the EPT
+ * violation qualification bits 7/8 (SDM Vol. 3C 28.2.1) distinguish.
+ */
+typedef enum pg_stage {
+    PG_STAGE_GUEST,          /* this walk's own entries or rights          */
+    PG_STAGE_TABLES,         /* nested: the gpa of the level-`level` entry */
+    PG_STAGE_FINAL,          /* nested: the final guest-physical address   */
+    PG_STAGE_COUNT
+} pg_stage;
+
+/* The controls that turn effective rights into allowed accesses (SDM
+ * Vol. 3A 4.6.1, APM Vol. 2 5.6). An NPT walk uses none of them and makes
+ * every access a user access (APM Vol. 2 15.25.5). */
+typedef struct pg_ctl {
+    bool wp;                 /* CR0.WP                                     */
+    bool smep;               /* CR4.SMEP                                   */
+    bool smap;               /* CR4.SMAP                                   */
+    bool ac;                 /* RFLAGS.AC                                  */
+    bool id;                 /* error code I/D for fetches: CR4.SMEP, or
+                                CR4.PAE and EFER.NXE (SDM Vol. 3A 4.7)     */
+} pg_ctl;
+
+/*
+ * A paging-structure format and its root. rsvd[L][ps] holds the bits that
+ * must be 0 in a present level-L entry, ps = 1 for an entry that maps a
+ * page at a level in `large`. Entries of level `regs_level` come from
+ * regs[0..3] (the PAE PDPTE registers) instead of memory; those entries
+ * carry no rights (`perm_levels` excludes them) and no accessed bit.
+ */
+typedef struct pg_desc {
+    uint8_t  levels;         /* levels walked from the root: 2, 3 or 4     */
+    uint8_t  entry_bytes;    /* 4 (32-bit paging) or 8                     */
+    uint8_t  index_bits;     /* linear-address bits per level: 10 or 9     */
+    uint8_t  large;          /* bit L: PS = 1 at level L maps a page       */
+    uint8_t  perm_levels;    /* bit L: level-L R/W, U/S (and XD) count     */
+    uint8_t  regs_level;     /* level taken from regs[], 0 for none        */
+    uint8_t  tag;            /* TLB context: mode and NXE (paging.c)       */
+    bool     nx;             /* bit 63 is XD (EFER.NXE, 8-byte entries)    */
+    uint64_t lin_mask;       /* linear-address bits the walk uses          */
+    uint64_t addr_mask;      /* 8-byte entries: address bits (M-1):12      */
+    uint64_t root;           /* physical address of the top-level table    */
+    const uint64_t *regs;    /* regs_level != 0: four entries              */
+    uint64_t rsvd[PG_LEVELS + 1][2];
+    pg_ctl   ctl;
+} pg_desc;
+
+/* The result of one walk. */
+typedef struct pg_walk {
+    uint64_t      phys;       /* the translation (valid with PG_FAULT_NONE) */
+    uint8_t       size_shift; /* 12, 21, 22 or 30: the page it lies in     */
+    uint8_t       perm;       /* PG_PERM_* of the translation              */
+    bool          global;     /* G set in the entry that maps the page     */
+    bool          dirty;      /* D set in that entry (after this access)   */
+    pg_fault_kind fault;
+    pg_stage      stage;
+    uint8_t       level;      /* NOT_PRESENT/RSVD: the entry's level;
+                                 otherwise the level that maps the page    */
+    uint32_t      error;      /* the #PF error code of a fault             */
+} pg_walk;
+
+/* Software TLB geometry: direct-mapped by linear page number. */
 #define PG_TLB_ENTRIES 256
 
+/*
+ * One cached translation. A large page is cached one 4 KiB piece per
+ * entry, each remembering the size of the page it came from so that
+ * INVLPG anywhere in the large page drops all of them (SDM Vol. 3A
+ * 4.10.4.1: INVLPG and page faults "invalidate all TLB entries
+ * corresponding to the translation specified by the paging structures").
+ */
 typedef struct pg_tlb_entry {
     uint64_t vpn;        /* linear page number + 1; 0 = empty             */
-    uint64_t pfn;        /* physical page number                           */
-    uint8_t  perm;       /* implementation-defined permission summary     */
-    uint8_t  global;
-    uint8_t  dirty;      /* the D bit is known set                         */
-    uint8_t  pad;
-    uint32_t size_shift; /* 12, 21, 22 or 30: the page size it came from  */
+    uint64_t pfn;        /* physical page number of this 4 KiB piece      */
+    uint8_t  perm;       /* PG_PERM_*: rights, not the decision           */
+    uint8_t  global;     /* G set and CR4.PGE = 1 when it was made        */
+    uint8_t  dirty;      /* the D bit is known set                        */
+    uint8_t  tag;        /* pg_desc.tag it was made under                 */
+    uint8_t  size_shift; /* 12, 21, 22 or 30: the page size it came from  */
 } pg_tlb_entry;
 
+/* An embedder MMIO handler that failed during a walk (CPU_STOP). */
+typedef struct pg_stop_info {
+    uint64_t    gpa;
+    uint8_t     size;
+    bool        write;
+    svmx_status status;
+} pg_stop_info;
+
+/* The translation caches of a CPU: the TLB and the PDPTE registers. */
 typedef struct cpu_tlb {
     pg_tlb_entry e[PG_TLB_ENTRIES];
+    uint64_t     pdpte[4];      /* PAE PDPTE registers (SDM Vol. 3A 4.4.1) */
+    uint64_t     pdpte_cr3;     /* CR3[31:5] they were loaded from         */
+    bool         pdpte_loaded;
+    pg_stop_info stop;          /* why the last CPU_STOP happened          */
 } cpu_tlb;
 
 /*
  * Translates linear address `lin` for an access of kind `acc` (PG_READ,
  * PG_WRITE or PG_EXEC, ORed with PG_USER and/or PG_SUPERVISOR_IMPLICIT)
  * under the CPU's current CR0/CR3/CR4/EFER/RFLAGS.AC. Without CR0.PG the
- * linear address is the physical one. On CPU_FAULT, *f is the #PF with its
- * error code and CR2 (SDM Vol. 3A 4.7, APM Vol. 2 5.5); the caller
- * delivers it. A/D bits are updated as the walk goes.
+ * linear address is the physical one; truncating it to 32 bits outside
+ * long mode (and, likewise, passing a canonical address in 64-bit mode)
+ * is the caller's business. 32-bit and PAE paging use bits 31:0 of `lin`,
+ * 4-level paging bits 47:0.
+ *
+ * CPU_OK: *phys is the translation. CPU_FAULT: *f is the #PF with its
+ * error code and CR2 = `lin` (SDM Vol. 3A 4.7, APM Vol. 2 8.4.2), and the
+ * TLB entries for `lin` are gone (SDM Vol. 3A 4.10.4.1); the caller
+ * delivers it. CPU_STOP: an MMIO handler failed while reading or updating
+ * a paging-structure entry; cpu->tlb.stop says which access.
+ *
+ * Accessed and dirty bits are set only when the access is allowed
+ * (docs/paging.md, "Accessed and dirty").
  */
 cpu_res paging_translate(svmx_cpu *cpu, uint64_t lin, unsigned acc,
                          uint64_t *phys, cpu_fault *f);
@@ -62,7 +215,43 @@ cpu_res paging_translate(svmx_cpu *cpu, uint64_t lin, unsigned acc,
  * PCID keeps global pages, SDM Vol. 3A 4.10.4.1). */
 void paging_flush(svmx_cpu *cpu, bool keep_global);
 
-/* INVLPG: drops whatever translates `lin`, global or not. */
+/* INVLPG: drops whatever translates `lin`, global or not, including every
+ * piece of a large page that contains it. */
 void paging_invlpg(svmx_cpu *cpu, uint64_t lin);
+
+/* Forgets every cached translation and the PDPTE registers: for state
+ * that changes outside the instruction stream (the host state API). The
+ * next PAE walk loads the PDPTEs lazily (see paging_load_pdptes()). */
+void paging_reset(svmx_cpu *cpu);
+
+/*
+ * Loads the PAE PDPTE registers from the 32-byte-aligned table at
+ * cr3[31:5] (SDM Vol. 3A 4.4.1). `cr3` is the value being loaded, so the
+ * check comes before the caller commits the instruction: if a PDPTE has
+ * P = 1 and any reserved bit (2:1, 8:5, 63:MAXPHYADDR) set, it returns
+ * CPU_FAULT with #GP(0) in *f and leaves the registers unchanged. CPU_STOP
+ * as for paging_translate(). The caller decides whether PAE paging is in
+ * use (see the list at the top of this file).
+ *
+ * If a PAE walk finds no registers loaded from the current CR3 (state set
+ * through the host API), it loads them then without the check; a reserved
+ * bit is then a #PF with RSVD, as KVM reports it.
+ */
+cpu_res paging_load_pdptes(svmx_cpu *cpu, uint64_t cr3, cpu_fault *f);
+
+/*
+ * The building blocks, for the nested-paging issues and the tests.
+ * paging_desc_current() describes the paging mode of the CPU's current
+ * CR0/CR4/EFER/CR3 (loading the PDPTE registers lazily, see above); it
+ * returns CPU_OK with *enabled false when CR0.PG = 0. paging_walk() walks
+ * `d` for `addr`, checks the rights against d->ctl and, when the access is
+ * allowed, sets the accessed and dirty bits. It returns CPU_OK, CPU_FAULT
+ * (w->fault, w->level and w->error describe it; the caller makes it a #PF
+ * or, for nested tables, an NPF or EPT violation) or CPU_STOP. It does not
+ * touch the TLB.
+ */
+cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled);
+cpu_res paging_walk(svmx_cpu *cpu, const pg_desc *d, uint64_t addr,
+                    unsigned acc, pg_walk *w);
 
 #endif /* SVMX_CPU_PAGING_H */

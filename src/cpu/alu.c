@@ -1,0 +1,702 @@
+/*
+ * src/cpu/alu.c - integer arithmetic and RFLAGS, as pure functions.
+ *
+ * Flags are computed straight from the operands and the result, with no
+ * lazy-flags state: carries and borrows come from the carry vector
+ * (a & b) | ((a | b) & ~r), overflow from the sign bits, AF from bit 4 of
+ * a ^ b ^ r. Everything the manuals leave undefined is read from the one
+ * alu_policy table below; nothing else in this file makes such a choice
+ * (docs/flags.md lists each case with its citations).
+ */
+#include <stddef.h>
+
+#include "cpu/alu.h"
+
+#define F_CF SVMX_RFLAGS_CF
+#define F_PF SVMX_RFLAGS_PF
+#define F_AF SVMX_RFLAGS_AF
+#define F_ZF SVMX_RFLAGS_ZF
+#define F_SF SVMX_RFLAGS_SF
+#define F_OF SVMX_RFLAGS_OF
+#define OF_SHIFT 11 /* OF is bit 11 */
+
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 u128;
+#endif
+
+/*
+ * What a personality does where the manuals leave a flag or a result
+ * undefined. "keep" masks name flags left as they were; a flag neither
+ * kept nor given a value is computed as the comment says.
+ */
+struct alu_policy {
+    svmx_vendor vendor;
+    uint16_t logic_af;      /* AND OR XOR TEST: the AF value */
+    uint16_t mul_keep;      /* MUL IMUL: which of SF ZF AF PF stay; the
+                               others are SF ZF PF of the low half, AF 0 */
+    uint16_t div_keep;      /* DIV IDIV: which of the six stay ... */
+    uint16_t div_set;       /* ... and which of the rest are set (else 0) */
+    uint16_t shift_af;      /* SHL SHR SAR SHLD SHRD, count != 0: AF */
+    bool     rcx_mod0_of;   /* RCL RCR of 8/16 bits by a nonzero multiple
+                               of 9/17: OF = the 1-bit formula (true), or
+                               no flag changes at all (false) */
+    bool     shld_of_dest;  /* SHLD OF: CF ^ MSB(dest << count) (true) or
+                               CF ^ MSB(result) (false); they differ only
+                               for 16 bits with count >= 16 */
+    bool     shd16_src_src; /* SHLD SHRD 16-bit, count 17..31: rotate
+                               src:src and CF = 0 (true), or shift
+                               dest:src:dest (false) */
+    uint16_t bt_keep;       /* BT BTS BTR BTC: which of OF SF ZF AF PF stay
+                               (the others are cleared) */
+    uint16_t bsf0_keep;     /* BSF BSR, source 0: which of CF OF SF AF PF
+                               stay; the others are as for a result of 0
+                               (CF OF SF AF 0, PF 1) */
+    uint16_t cnt_keep;      /* LZCNT TZCNT: which of OF SF AF PF stay (the
+                               others are cleared) */
+};
+
+/*
+ * The one table of undefined-behaviour choices. AMD: what the host CPU
+ * the vectors come from does (AMD EPYC, family 19h model 11h; see
+ * tests/gen/gen_alu.c and tests/vectors/alu_amd.inc). Intel: no Intel
+ * hardware was at hand, so the values are Bochs's (cpu/mult16.cc, shift16.cc, bit16.cc and
+ * their siblings), which
+ * follow Intel hardware; QEMU agrees where it models the flag at all.
+ * Choices both vendors share and that need no switch are fixed in the
+ * code and listed in docs/flags.md (shift and rotate OF for count > 1,
+ * SHL/SHR CF for count >= size, BSF/BSR flags for a nonzero source,
+ * BSWAP r16 = 0).
+ */
+static const alu_policy policies[SVMX_VENDOR_COUNT] = {
+    [SVMX_VENDOR_AMD] = {
+        .vendor        = SVMX_VENDOR_AMD,
+        .logic_af      = 0,             /* host: AF = 0 */
+        .mul_keep      = F_SF | F_ZF | F_AF | F_PF, /* host: all four stay */
+        .div_keep      = F_CF | F_OF,   /* host: CF OF stay, */
+        .div_set       = F_AF,          /*   AF = 1, SF ZF PF = 0 */
+        .shift_af      = F_AF,          /* host: AF = 1 */
+        .rcx_mod0_of   = true,          /* host: CF stays, OF updated */
+        .shld_of_dest  = true,          /* host: OF = CF at count 16 */
+        .shd16_src_src = true,          /* host: rotl/rotr(src, count-16) */
+        .bt_keep       = F_OF | F_SF | F_ZF | F_AF | F_PF, /* host: stay */
+        .bsf0_keep     = 0,             /* host: flags of a 0 result */
+        .cnt_keep      = F_OF,          /* host: OF stays, SF AF PF = 0 */
+    },
+    [SVMX_VENDOR_INTEL] = {
+        .vendor        = SVMX_VENDOR_INTEL,
+        .logic_af      = 0,             /* Bochs SET_FLAGS_OSZAPC_LOGIC */
+        .mul_keep      = 0,             /* Bochs mult*.cc: logic flags of
+                                           the low half; QEMU the same */
+        .div_keep      = F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF,
+                                        /* Bochs mult*.cc: DIV/IDIV write
+                                           no flag; QEMU the same */
+        .div_set       = 0,
+        .shift_af      = 0,             /* Bochs shift*.cc: logic flags */
+        .rcx_mod0_of   = false,         /* Bochs: count % 9 or % 17 == 0
+                                           is a no-op */
+        .shld_of_dest  = false,         /* Bochs shift16.cc: CF ^ MSB(r) */
+        .shd16_src_src = false,         /* Bochs shift16.cc: dest:src:dest */
+        .bt_keep       = F_OF | F_SF | F_ZF | F_AF | F_PF, /* Bochs bit*.cc:
+                                           only CF is written */
+        .bsf0_keep     = F_CF | F_OF | F_SF | F_AF | F_PF, /* Bochs bit*.cc:
+                                           only ZF is written */
+        .cnt_keep      = F_OF | F_SF | F_AF | F_PF, /* Bochs bit*.cc: only
+                                           CF and ZF are written */
+    },
+};
+
+const alu_policy *alu_policy_get(svmx_vendor vendor)
+{
+    if ((unsigned)vendor >= SVMX_VENDOR_COUNT)
+        return NULL;
+    return &policies[vendor];
+}
+
+static const char *const op_names[ALU_OP_COUNT] = {
+#define X(name, family) [ALU_##name] = #name,
+    ALU_OPS(X)
+#undef X
+};
+
+const char *alu_op_name(alu_op op)
+{
+    if ((unsigned)op >= ALU_OP_COUNT)
+        return "?";
+    return op_names[op];
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* 1, 2 and 4 stay; any other size computes as 8 (never UB). */
+static inline unsigned norm(unsigned size)
+{
+    return (size == 1 || size == 2 || size == 4) ? size : 8;
+}
+
+static inline uint64_t bit_at(uint64_t v, unsigned n)
+{
+    return (v >> n) & 1;
+}
+
+/* SF ZF PF of a result already masked to `bits`. */
+static inline uint64_t szp(uint64_t r, unsigned bits)
+{
+    return (r == 0 ? F_ZF : 0) | bit_at(r, bits - 1) << 7 |
+           (uint64_t)alu_parity(r) << 2;
+}
+
+/* The count mask of shifts, rotates and SHLD/SHRD (SDM Vol. 2B SAL). */
+static inline unsigned count_mask(unsigned size)
+{
+    return size == 8 ? 63 : 31;
+}
+
+static unsigned ctz64(uint64_t v) /* v != 0 */
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctzll(v);
+#else
+    unsigned n = 0;
+    while (!(v & 1)) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+static unsigned clz64(uint64_t v) /* v != 0 */
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_clzll(v);
+#else
+    unsigned n = 0;
+    while (!(v >> 63)) {
+        v <<= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+static unsigned popcount64(uint64_t v)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_popcountll(v);
+#else
+    v = v - ((v >> 1) & 0x5555555555555555u);
+    v = (v & 0x3333333333333333u) + ((v >> 2) & 0x3333333333333333u);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return (unsigned)((v * 0x0101010101010101u) >> 56);
+#endif
+}
+
+/* The 128-bit product a * b: returns the low half, *hi the high. */
+static uint64_t umul128(uint64_t a, uint64_t b, uint64_t *hi)
+{
+#ifdef __SIZEOF_INT128__
+    u128 p = (u128)a * b;
+    *hi = (uint64_t)(p >> 64);
+    return (uint64_t)p;
+#else
+    uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+    *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return mid << 32 | (uint32_t)ll;
+#endif
+}
+
+/* hi:lo / d with hi < d, so the quotient fits in 64 bits. */
+static uint64_t udiv128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
+{
+#ifdef __SIZEOF_INT128__
+    u128 n = (u128)hi << 64 | lo;
+    *rem = (uint64_t)(n % d);
+    return (uint64_t)(n / d);
+#else
+    /* Restoring division; `top` is the 65th bit of the partial remainder. */
+    uint64_t q = 0;
+    for (int i = 0; i < 64; i++) {
+        uint64_t top = hi >> 63;
+        hi = hi << 1 | lo >> 63;
+        lo <<= 1;
+        q <<= 1;
+        if (top || hi >= d) {
+            hi -= d;
+            q |= 1;
+        }
+    }
+    *rem = hi;
+    return q;
+#endif
+}
+
+/* ---- ADD .. CMP, TEST --------------------------------------------------- */
+
+/*
+ * The group-1 operations and TEST; logic_af is AF for the logic ones.
+ * Returns the result, which CMP and TEST do not store.
+ */
+static uint64_t arith(uint64_t logic_af, alu_op op, unsigned size, uint64_t a,
+                      uint64_t b, uint64_t *rflags, bool *stored)
+{
+    unsigned bits = 8 * size;
+    uint64_t m = alu_mask(size), f = *rflags, r, cf = 0, of = 0, af;
+
+    a &= m;
+    b &= m;
+    *stored = true;
+    switch (op) {
+    case ALU_ADD:
+    case ALU_ADC: /* SDM Vol. 2A ADD, ADC */
+        r = (a + b + (op == ALU_ADC ? (f & F_CF) : 0)) & m;
+        cf = bit_at((a & b) | ((a | b) & ~r), bits - 1);
+        of = bit_at((a ^ r) & (b ^ r), bits - 1);
+        af = (a ^ b ^ r) & F_AF;
+        break;
+    case ALU_CMP:
+        *stored = false;
+        /* fall through */
+    case ALU_SUB:
+    case ALU_SBB: /* SDM Vol. 2B SUB, SBB; borrow vector like the carry one */
+        r = (a - b - (op == ALU_SBB ? (f & F_CF) : 0)) & m;
+        cf = bit_at((~a & b) | ((~a | b) & r), bits - 1);
+        of = bit_at((a ^ b) & (a ^ r), bits - 1);
+        af = (a ^ b ^ r) & F_AF;
+        break;
+    case ALU_TEST:
+        *stored = false;
+        /* fall through */
+    case ALU_AND: /* SDM Vol. 2A AND: OF CF 0, AF undefined */
+        r = a & b;
+        af = logic_af;
+        break;
+    case ALU_OR:
+        r = a | b;
+        af = logic_af;
+        break;
+    case ALU_XOR:
+        r = a ^ b;
+        af = logic_af;
+        break;
+    default: /* not an arith op: nothing happens */
+        *stored = false;
+        return a;
+    }
+    *rflags = (f & ~ALU_ARITH) | cf | of << OF_SHIFT | af | szp(r, bits);
+    return r;
+}
+
+uint64_t alu_arith(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
+                   uint64_t b, uint64_t *rflags)
+{
+    bool stored;
+    uint64_t r = arith(p->logic_af, op, norm(size), a, b, rflags, &stored);
+    return stored ? r : alu_zext(norm(size), a);
+}
+
+uint64_t alu_xadd(unsigned size, uint64_t dest, uint64_t *src,
+                  uint64_t *rflags)
+{
+    bool stored;
+    size = norm(size);
+    uint64_t sum = arith(0, ALU_ADD, size, dest, *src, rflags, &stored);
+    *src = alu_zext(size, dest); /* SDM Vol. 2D XADD: TEMP <- SRC + DEST */
+    return sum;
+}
+
+uint64_t alu_cmpxchg(unsigned size, uint64_t dest, uint64_t src,
+                     uint64_t *acc, uint64_t *rflags)
+{
+    bool stored;
+    size = norm(size);
+    dest = alu_zext(size, dest);
+    (void)arith(0, ALU_CMP, size, *acc, dest, rflags, &stored);
+    if (*rflags & F_ZF)
+        return alu_zext(size, src);
+    *acc = dest;
+    return dest;
+}
+
+/* ---- INC DEC NEG NOT ---------------------------------------------------- */
+
+uint64_t alu_unary(alu_op op, unsigned size, uint64_t a, uint64_t *rflags)
+{
+    size = norm(size);
+    unsigned bits = 8 * size;
+    uint64_t m = alu_mask(size), sign = (m >> 1) + 1, f = *rflags, r, cf;
+
+    a &= m;
+    switch (op) {
+    case ALU_INC: /* SDM Vol. 2A INC: CF unaffected */
+        r = (a + 1) & m;
+        cf = f & F_CF;
+        *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(r == sign) << OF_SHIFT |
+                  ((a ^ r) & F_AF) | szp(r, bits);
+        return r;
+    case ALU_DEC: /* SDM Vol. 2A DEC: CF unaffected */
+        r = (a - 1) & m;
+        cf = f & F_CF;
+        *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(a == sign) << OF_SHIFT |
+                  ((a ^ r) & F_AF) | szp(r, bits);
+        return r;
+    case ALU_NEG: /* SDM Vol. 2B NEG: CF = source != 0; flags as 0 - a */
+        r = (0 - a) & m;
+        *rflags = (f & ~ALU_ARITH) | (uint64_t)(a != 0) |
+                  (uint64_t)(a == sign) << OF_SHIFT | ((a ^ r) & F_AF) |
+                  szp(r, bits);
+        return r;
+    case ALU_NOT: /* SDM Vol. 2B NOT: no flags */
+        return ~a & m;
+    default:
+        return a;
+    }
+}
+
+/* ---- shifts and rotates ------------------------------------------------- */
+
+/*
+ * SDM Vol. 2B RCL/RCR/ROL/ROR and SAL/SAR/SHL/SHR. OF for counts > 1 is
+ * undefined; both vendors' hardware (and Bochs) apply the 1-bit formula
+ * to the result at every count: for left shifts and rotates MSB(r) ^ CF,
+ * for right ones the two top bits of r XORed (which is the SDM's MSB of
+ * the original operand at count 1 for SHR, and 0 for SAR). SHL/SHR CF for
+ * count >= size (8/16-bit, undefined) is the last bit shifted out, 0
+ * beyond the operand, on both.
+ */
+uint64_t alu_shift(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
+                   unsigned count, uint64_t *rflags)
+{
+    size = norm(size);
+    unsigned bits = 8 * size, c = count & count_mask(size), t;
+    uint64_t m = alu_mask(size), f = *rflags, cfin = f & F_CF, r, cf, of;
+
+    a &= m;
+    if (c == 0) /* "If the count is 0, the flags are not affected." */
+        return a;
+    switch (op) {
+    case ALU_ROL: /* rotates change CF and OF only */
+        t = c & (bits - 1);
+        r = t ? ((a << t) | (a >> (bits - t))) & m : a;
+        cf = r & 1;
+        of = bit_at(r, bits - 1) ^ cf;
+        goto rotate;
+    case ALU_ROR:
+        t = c & (bits - 1);
+        r = t ? ((a >> t) | (a << (bits - t))) & m : a;
+        cf = bit_at(r, bits - 1);
+        of = cf ^ bit_at(r, bits - 2);
+        goto rotate;
+    case ALU_RCL:
+    case ALU_RCR:
+        /* tempCOUNT: modulo 9 and 17 for 8 and 16 bits, through CF */
+        t = size == 1 ? c % 9 : size == 2 ? c % 17 : c;
+        if (t == 0) {
+            if (!p->rcx_mod0_of)
+                return a;
+            r = a;
+            cf = cfin;
+        } else if (op == ALU_RCL) {
+            /* (a >> 1) >> (bits - t): one shift of bits + 1 - t, never 64 */
+            r = ((a << t) | cfin << (t - 1) | ((a >> 1) >> (bits - t))) & m;
+            cf = bit_at(a, bits - t);
+        } else {
+            r = ((a >> t) | cfin << (bits - t) | ((a << 1) << (bits - t))) & m;
+            cf = bit_at(a, t - 1);
+        }
+        of = op == ALU_RCL ? bit_at(r, bits - 1) ^ cf
+                           : bit_at(r, bits - 1) ^ bit_at(r, bits - 2);
+        goto rotate;
+    case ALU_SHL:
+    case ALU_SAL:
+        r = (a << c) & m;
+        cf = c <= bits ? bit_at(a, bits - c) : 0;
+        of = bit_at(r, bits - 1) ^ cf;
+        break;
+    case ALU_SHR:
+        r = a >> c;
+        cf = bit_at(a, c - 1);
+        of = bit_at(r, bits - 1) ^ bit_at(r, bits - 2);
+        break;
+    case ALU_SAR: {
+        uint64_t sx = alu_sext(size, a); /* bits above the operand = sign */
+        r = ((sx >> c) | ((0 - (sx >> 63)) << (63 - c) << 1)) & m;
+        cf = bit_at(sx, c - 1);
+        of = 0;
+        break;
+    }
+    default:
+        return a;
+    }
+    *rflags = (f & ~ALU_ARITH) | cf | of << OF_SHIFT | p->shift_af |
+              szp(r, bits);
+    return r;
+
+rotate: /* SDM Vol. 2B RCL: SF ZF AF PF are not affected */
+    *rflags = (f & ~(F_CF | F_OF)) | cf | of << OF_SHIFT;
+    return r;
+}
+
+/* ---- SHLD SHRD ---------------------------------------------------------- */
+
+uint64_t alu_shd(const alu_policy *p, alu_op op, unsigned size, uint64_t dest,
+                 uint64_t src, unsigned count, uint64_t *rflags)
+{
+    size = norm(size);
+    if (size == 1) /* no 8-bit form: compute as 16 */
+        size = 2;
+    unsigned bits = 8 * size, c = count & count_mask(size);
+    uint64_t m = alu_mask(size), f = *rflags, a = dest & m, b = src & m;
+    uint64_t r, cf, of;
+    bool left = op == ALU_SHLD;
+
+    if (c == 0 || (op != ALU_SHLD && op != ALU_SHRD))
+        return a;
+    if (c > bits) {
+        /* 16 bits, count 17..31: "the result is undefined" (SDM Vol. 2B
+         * SHLD); k = 1..15 is how far past the source the shift goes. */
+        unsigned k = c - 16;
+        if (p->shd16_src_src) {
+            r = left ? (b << k | b >> (16 - k)) & m
+                     : (b >> k | b << (16 - k)) & m;
+            cf = 0;
+        } else if (left) {
+            r = (b << k | a >> (16 - k)) & m;
+            cf = bit_at(b, 16 - k);
+        } else {
+            r = (b >> k | a << (16 - k)) & m;
+            cf = 0;
+        }
+    } else if (left) {
+        r = ((a << c) | (b >> (bits - c))) & m;
+        cf = bit_at(a, bits - c);
+    } else {
+        r = ((a >> c) | (b << (bits - c))) & m;
+        cf = bit_at(a, c - 1);
+    }
+    /* OF for count > 1 is undefined: the 1-bit formula, as for shifts */
+    if (left)
+        of = cf ^ bit_at(p->shld_of_dest ? (a << c) & m : r, bits - 1);
+    else
+        of = bit_at(r, bits - 1) ^ bit_at(r, bits - 2);
+    *rflags = (f & ~ALU_ARITH) | cf | of << OF_SHIFT | p->shift_af |
+              szp(r, bits);
+    return r;
+}
+
+/* ---- MUL IMUL ----------------------------------------------------------- */
+
+uint64_t alu_mul(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
+                 uint64_t b, uint64_t *hi, uint64_t *rflags)
+{
+    size = norm(size);
+    unsigned bits = 8 * size;
+    uint64_t m = alu_mask(size), f = *rflags, lo, high;
+    bool wide; /* the product does not fit in size */
+
+    a &= m;
+    b &= m;
+    if (op == ALU_MUL) {
+        if (size == 8) {
+            lo = umul128(a, b, &high);
+        } else { /* fits in 64 bits */
+            uint64_t prod = a * b;
+            lo = prod & m;
+            high = prod >> bits;
+        }
+        wide = high != 0; /* SDM Vol. 2B MUL: CF = OF = upper half != 0 */
+    } else if (op == ALU_IMUL1 || op == ALU_IMUL2) {
+        if (size == 8) {
+            /* unsigned product, then the signed correction of the top */
+            lo = umul128(a, b, &high);
+            high -= ((a >> 63) ? b : 0) + ((b >> 63) ? a : 0);
+        } else { /* two's complement product of the sign-extended values */
+            uint64_t prod = alu_sext(size, a) * alu_sext(size, b);
+            lo = prod & m;
+            high = (prod >> bits) & m;
+        }
+        /* SDM Vol. 2A IMUL: CF = OF = the result is not the sign-extended
+         * low half */
+        wide = high != (bit_at(lo, bits - 1) ? m : 0);
+    } else {
+        if (hi)
+            *hi = 0;
+        return a;
+    }
+    if (hi)
+        *hi = high;
+    *rflags = (f & ~ALU_ARITH) | (f & p->mul_keep) |
+              (szp(lo, bits) & ~(uint64_t)p->mul_keep) |
+              (wide ? F_CF | F_OF : 0);
+    return lo;
+}
+
+/* ---- DIV IDIV ----------------------------------------------------------- */
+
+bool alu_div(const alu_policy *p, alu_op op, unsigned size, uint64_t hi,
+             uint64_t lo, uint64_t divisor, uint64_t *quot, uint64_t *rem,
+             uint64_t *rflags)
+{
+    size = norm(size);
+    unsigned bits = 8 * size;
+    uint64_t m = alu_mask(size), sign = (m >> 1) + 1, d = divisor & m, q, r;
+
+    hi &= m;
+    lo &= m;
+    if (d == 0)
+        return true;
+    if (op == ALU_DIV) {
+        if (hi >= d) /* the quotient would need more than `bits` bits */
+            return true;
+        if (size == 8) {
+            q = udiv128(hi, lo, d, &r);
+        } else {
+            uint64_t n = hi << bits | lo;
+            q = n / d;
+            r = n % d;
+        }
+    } else if (op == ALU_IDIV) {
+        /* Magnitudes in unsigned arithmetic: no C overflow at INT_MIN. */
+        bool neg_n = bit_at(hi, bits - 1), neg_d = bit_at(d, bits - 1);
+        uint64_t ad = neg_d ? (0 - d) & m : d, qm, rm;
+        if (size == 8) {
+            uint64_t mh = hi, ml = lo;
+            if (neg_n) { /* 128-bit negate */
+                mh = ~hi + (lo == 0);
+                ml = 0 - lo;
+            }
+            if (mh >= ad) /* |quotient| >= 2^64 */
+                return true;
+            qm = udiv128(mh, ml, ad, &rm);
+        } else {
+            uint64_t n = alu_sext(2 * size, hi << bits | lo);
+            uint64_t an = neg_n ? 0 - n : n;
+            qm = an / ad;
+            rm = an % ad;
+        }
+        /* SDM Vol. 2A IDIV: #DE if the quotient is outside
+         * [-2^(bits-1), 2^(bits-1) - 1]; INT_MIN / -1 is the usual case. */
+        if (qm > (neg_n != neg_d ? sign : sign - 1))
+            return true;
+        q = neg_n != neg_d ? 0 - qm : qm;
+        r = neg_n ? 0 - rm : rm;
+    } else {
+        return true;
+    }
+    *quot = q & m;
+    *rem = r & m;
+    *rflags = (*rflags & ~ALU_ARITH) | (*rflags & p->div_keep) |
+              (p->div_set & ~(uint64_t)p->div_keep);
+    return false;
+}
+
+/* ---- bit test and scan -------------------------------------------------- */
+
+uint64_t alu_bt(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
+                uint64_t bit, uint64_t *rflags)
+{
+    size = norm(size);
+    unsigned k = (unsigned)(bit & (8 * size - 1));
+    uint64_t m = alu_mask(size), one = (uint64_t)1 << k, r;
+
+    a &= m;
+    switch (op) {
+    case ALU_BT:  r = a; break;
+    case ALU_BTS: r = a | one; break;
+    case ALU_BTR: r = a & ~one; break;
+    case ALU_BTC: r = a ^ one; break;
+    default:      return a;
+    }
+    /* SDM Vol. 2A BT: CF = the bit; ZF unaffected; OF SF AF PF undefined */
+    *rflags = (*rflags & ~ALU_ARITH) | (*rflags & p->bt_keep) | bit_at(a, k);
+    return r;
+}
+
+uint64_t alu_scan(const alu_policy *p, alu_op op, unsigned size, uint64_t dest,
+                  uint64_t src, uint64_t *rflags)
+{
+    size = norm(size);
+    unsigned bits = 8 * size;
+    uint64_t m = alu_mask(size), s = src & m, f = *rflags & ~ALU_ARITH, r;
+
+    switch (op) {
+    case ALU_BSF:
+    case ALU_BSR:
+        if (s == 0) {
+            /* SDM Vol. 2A BSF: ZF = 1, destination undefined; APM Vol. 3
+             * BSF: unchanged, and hardware of both vendors keeps it. */
+            *rflags = f | (*rflags & p->bsf0_keep) |
+                      (F_PF & ~(uint64_t)p->bsf0_keep) | F_ZF;
+            return dest;
+        }
+        r = op == ALU_BSF ? ctz64(s) : 63 - clz64(s);
+        /* ZF = 0; CF OF SF AF PF undefined: both vendors give the flags of
+         * a logic op on the index (all 0 but PF) */
+        *rflags = f | (uint64_t)alu_parity(r) << 2;
+        return r;
+    case ALU_LZCNT: /* SDM Vol. 2A LZCNT: CF = src 0, ZF = result 0 */
+    case ALU_TZCNT: /* SDM Vol. 2B TZCNT: the same */
+        if (s == 0)
+            r = bits;
+        else
+            r = op == ALU_LZCNT ? clz64(s) - (64 - bits) : ctz64(s);
+        *rflags = f | (*rflags & p->cnt_keep) | (s == 0 ? F_CF : 0) |
+                  (r == 0 ? F_ZF : 0);
+        return r;
+    case ALU_POPCNT: /* SDM Vol. 2B POPCNT: all 0 but ZF = src 0 */
+        *rflags = f | (s == 0 ? F_ZF : 0);
+        return popcount64(s);
+    default:
+        return dest;
+    }
+}
+
+/* ---- BSWAP, conversions, conditions ------------------------------------ */
+
+uint64_t alu_bswap(unsigned size, uint64_t a)
+{
+    size = norm(size);
+    if (size < 4) /* SDM Vol. 2A BSWAP r16: undefined; hardware gives 0 */
+        return 0;
+    uint64_t r = 0;
+    for (unsigned i = 0; i < size; i++) /* compilers turn this into bswap */
+        r |= ((a >> (8 * i)) & 0xff) << (8 * (size - 1 - i));
+    return r;
+}
+
+uint64_t alu_cbw(unsigned size, uint64_t rax)
+{
+    size = norm(size);
+    if (size == 1)
+        size = 2;
+    return alu_sext(size / 2, rax) & alu_mask(size);
+}
+
+uint64_t alu_cwd(unsigned size, uint64_t rax)
+{
+    size = norm(size);
+    if (size == 1)
+        size = 2;
+    return bit_at(rax, 8 * size - 1) ? alu_mask(size) : 0;
+}
+
+/*
+ * SDM Vol. 2D B.1.4.7 Table B-10: tttn = 2 * condition + negate. The eight
+ * conditions are one byte, bit i = condition i, so the test is a shift.
+ */
+bool alu_cond(unsigned cc, uint64_t rflags)
+{
+    unsigned cf = (unsigned)bit_at(rflags, 0), pf = (unsigned)bit_at(rflags, 2);
+    unsigned zf = (unsigned)bit_at(rflags, 6), sf = (unsigned)bit_at(rflags, 7);
+    unsigned of = (unsigned)bit_at(rflags, 11), lt = sf ^ of;
+    unsigned conds = of                  /* 0: O       */
+                     | cf << 1           /* 2: B/C     */
+                     | zf << 2           /* 4: E/Z     */
+                     | (cf | zf) << 3    /* 6: BE      */
+                     | sf << 4           /* 8: S       */
+                     | pf << 5           /* A: P       */
+                     | lt << 6           /* C: L       */
+                     | (zf | lt) << 7;   /* E: LE      */
+    return ((conds >> ((cc >> 1) & 7)) ^ cc) & 1;
+}

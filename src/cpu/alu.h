@@ -1,0 +1,231 @@
+/*
+ * src/cpu/alu.h - the integer arithmetic and flags core: pure functions of
+ * their operands and RFLAGS, no CPU state, no allocation, no globals.
+ *
+ * Conventions shared by every function here:
+ * - size is the operand size in bytes: 1, 2, 4 or 8. Any other value is
+ *   computed as 8, and a size the instruction has no form for (SHLD with
+ *   1, ...) gives an unspecified result: never undefined behaviour.
+ * - Operands are taken modulo 2^(8*size); results come back zero-extended
+ *   to 64 bits. Merging a 1- or 2-byte result into a wider register (and
+ *   zero-extending a 4-byte one in 64-bit mode) is the caller's job.
+ * - *rflags is read and written: only the six arithmetic flags (CF PF AF
+ *   ZF SF OF, SDM Vol. 1 3.4.3.1) ever change, and only those the
+ *   instruction writes; every other bit is passed through.
+ * - Where the manuals leave a flag (or a result) undefined, the value is
+ *   the personality's: functions that have such a case take an
+ *   alu_policy, from alu_policy_get(). Every such choice is one entry of
+ *   the table in alu.c; docs/flags.md lists them all with the citations.
+ */
+#ifndef SVMX_CPU_ALU_H
+#define SVMX_CPU_ALU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "svmx/cpu.h"
+
+/* The six arithmetic flags (SDM Vol. 1 Figure 3-8). */
+#define ALU_ARITH                                                             \
+    (SVMX_RFLAGS_CF | SVMX_RFLAGS_PF | SVMX_RFLAGS_AF | SVMX_RFLAGS_ZF |     \
+     SVMX_RFLAGS_SF | SVMX_RFLAGS_OF)
+
+/*
+ * Every operation, one row each: X(name, family), family being the
+ * alu_<family>() function that runs it (conv: alu_cbw, alu_cwd).
+ * Group 1 (ADD..CMP) is in ModRM.reg order of opcodes 80-83, group 2
+ * (ROL..SAR) in ModRM.reg order of C0/C1/D0-D3, BT..BTC in the order of
+ * 0F BA /4../7 (SDM Vol. 2D Table A-6), so a decoder may add the reg
+ * field to the first of a group.
+ */
+#define ALU_OPS(X)                                                            \
+    X(ADD, arith)     /* SDM Vol. 2A ADD      */                              \
+    X(OR, arith)      /* SDM Vol. 2B OR       */                              \
+    X(ADC, arith)     /* SDM Vol. 2A ADC      */                              \
+    X(SBB, arith)     /* SDM Vol. 2B SBB      */                              \
+    X(AND, arith)     /* SDM Vol. 2A AND      */                              \
+    X(SUB, arith)     /* SDM Vol. 2B SUB      */                              \
+    X(XOR, arith)     /* SDM Vol. 2D XOR      */                              \
+    X(CMP, arith)     /* SDM Vol. 2A CMP      */                              \
+    X(TEST, arith)    /* SDM Vol. 2B TEST     */                              \
+    X(INC, unary)     /* SDM Vol. 2A INC      */                              \
+    X(DEC, unary)     /* SDM Vol. 2A DEC      */                              \
+    X(NEG, unary)     /* SDM Vol. 2B NEG      */                              \
+    X(NOT, unary)     /* SDM Vol. 2B NOT      */                              \
+    X(ROL, shift)     /* SDM Vol. 2B RCL/RCR/ROL/ROR */                       \
+    X(ROR, shift)                                                             \
+    X(RCL, shift)                                                             \
+    X(RCR, shift)                                                             \
+    X(SHL, shift)     /* SDM Vol. 2B SAL/SAR/SHL/SHR */                       \
+    X(SHR, shift)                                                             \
+    X(SAL, shift)     /* /6: the same as SHL on both vendors' hardware */     \
+    X(SAR, shift)                                                             \
+    X(SHLD, shd)      /* SDM Vol. 2B SHLD     */                              \
+    X(SHRD, shd)      /* SDM Vol. 2B SHRD     */                              \
+    X(MUL, mul)       /* SDM Vol. 2B MUL: rDX:rAX = rAX * src */              \
+    X(IMUL1, mul)     /* SDM Vol. 2A IMUL, one operand: rDX:rAX */            \
+    X(IMUL2, mul)     /* SDM Vol. 2A IMUL, two and three operands */          \
+    X(DIV, div)       /* SDM Vol. 2A DIV      */                              \
+    X(IDIV, div)      /* SDM Vol. 2A IDIV     */                              \
+    X(BT, bt)         /* SDM Vol. 2A BT       */                              \
+    X(BTS, bt)        /* SDM Vol. 2A BTS      */                              \
+    X(BTR, bt)        /* SDM Vol. 2A BTR      */                              \
+    X(BTC, bt)        /* SDM Vol. 2A BTC      */                              \
+    X(BSF, scan)      /* SDM Vol. 2A BSF      */                              \
+    X(BSR, scan)      /* SDM Vol. 2A BSR      */                              \
+    X(LZCNT, scan)    /* SDM Vol. 2A LZCNT    */                              \
+    X(TZCNT, scan)    /* SDM Vol. 2B TZCNT    */                              \
+    X(POPCNT, scan)   /* SDM Vol. 2B POPCNT   */                              \
+    X(BSWAP, bswap)   /* SDM Vol. 2A BSWAP    */                              \
+    X(XADD, xadd)     /* SDM Vol. 2D XADD     */                              \
+    X(CMPXCHG, cmpxchg) /* SDM Vol. 2A CMPXCHG */                             \
+    X(CBW, conv)      /* SDM Vol. 2A CBW/CWDE/CDQE (by size 2/4/8) */         \
+    X(CWD, conv)      /* SDM Vol. 2A CWD/CDQ/CQO (by size 2/4/8) */
+
+typedef enum alu_op {
+#define X(name, fn) ALU_##name,
+    ALU_OPS(X)
+#undef X
+    ALU_OP_COUNT
+} alu_op;
+
+/* "ADD", ...; "?" outside the enum. */
+const char *alu_op_name(alu_op op);
+
+/*
+ * A personality's choices for what the manuals leave undefined. Opaque:
+ * the one table of them is in alu.c.
+ */
+typedef struct alu_policy alu_policy;
+
+/* The policy of a vendor; NULL outside the enum. */
+const alu_policy *alu_policy_get(svmx_vendor vendor);
+
+/* ---- the operations -------------------------------------------------- */
+
+/*
+ * ADD OR ADC SBB AND SUB XOR CMP TEST: a op b (ADC/SBB also take CF).
+ * Returns what the destination holds afterwards: a itself for CMP and
+ * TEST, which only set flags.
+ */
+uint64_t alu_arith(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
+                   uint64_t b, uint64_t *rflags);
+
+/* INC DEC NEG NOT of a (INC/DEC keep CF; NOT changes no flag). */
+uint64_t alu_unary(alu_op op, unsigned size, uint64_t a, uint64_t *rflags);
+
+/*
+ * ROL ROR RCL RCR SHL SHR SAL SAR of a by count (CL or imm8 as it is; the
+ * function masks it to 5 bits, 6 for size 8). A masked count of 0 changes
+ * nothing. RCL/RCR of 8 and 16 bits rotate by the masked count modulo 9
+ * and 17.
+ */
+uint64_t alu_shift(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
+                   unsigned count, uint64_t *rflags);
+
+/*
+ * SHLD SHRD: shift dest by count (masked as for shifts), filling from src.
+ * size is 2, 4 or 8.
+ */
+uint64_t alu_shd(const alu_policy *p, alu_op op, unsigned size, uint64_t dest,
+                 uint64_t src, unsigned count, uint64_t *rflags);
+
+/*
+ * MUL IMUL1 IMUL2: a * b. Returns the low half; *hi (may be NULL) gets
+ * the high half: AH for size 1, else rDX. IMUL2 is the truncating two-
+ * and three-operand form: its result is the return value, and CF = OF =
+ * 1 when the product does not fit in size (*hi tells by how much).
+ */
+uint64_t alu_mul(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
+                 uint64_t b, uint64_t *hi, uint64_t *rflags);
+
+/*
+ * DIV IDIV of the double-width dividend hi:lo (AH:AL for size 1, else
+ * rDX:rAX) by divisor. Returns true when the instruction raises #DE
+ * (divisor 0, or a quotient that does not fit in size, which includes
+ * IDIV of the most negative dividend by -1; SDM Vol. 2A DIV/IDIV): then
+ * nothing is written, *rflags included. Otherwise *quot and *rem get the
+ * quotient and remainder (the remainder has the dividend's sign).
+ */
+bool alu_div(const alu_policy *p, alu_op op, unsigned size, uint64_t hi,
+             uint64_t lo, uint64_t divisor, uint64_t *quot, uint64_t *rem,
+             uint64_t *rflags);
+
+/*
+ * BT BTS BTR BTC, register and immediate forms: the bit offset is taken
+ * modulo 8*size (a memory operand's bit base is the caller's job, SDM Vol.
+ * 2A BT "bit base"). CF = the bit before; returns the destination after.
+ * size is 2, 4 or 8.
+ */
+uint64_t alu_bt(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
+                uint64_t bit, uint64_t *rflags);
+
+/*
+ * BSF BSR LZCNT TZCNT POPCNT of src; dest is the destination before.
+ * BSF/BSR of src 0 set ZF and return dest as given: the instruction
+ * writes nothing, not even RAX[63:32] of a 4-byte form in 64-bit mode
+ * (AMD documents the destination as unchanged; Intel says undefined and
+ * its hardware leaves it too), so the caller skips the write when ZF = 1.
+ * size is 2, 4 or 8.
+ */
+uint64_t alu_scan(const alu_policy *p, alu_op op, unsigned size, uint64_t dest,
+                  uint64_t src, uint64_t *rflags);
+
+/* BSWAP: size 4 or 8; size 2 is undefined and gives 0 (docs/flags.md). */
+uint64_t alu_bswap(unsigned size, uint64_t a);
+
+/* XADD: returns the sum for the destination; *src gets the old dest. */
+uint64_t alu_xadd(unsigned size, uint64_t dest, uint64_t *src,
+                  uint64_t *rflags);
+
+/*
+ * CMPXCHG: compares the accumulator with dest (flags as CMP acc, dest).
+ * Equal: returns src (the new dest). Not equal: returns dest (hardware
+ * writes it back) and *acc = dest, zero-extended to size; only then does
+ * a 4-byte form in 64-bit mode zero RAX[63:32] (SDM Vol. 2A CMPXCHG), so
+ * the caller tells by ZF.
+ */
+uint64_t alu_cmpxchg(unsigned size, uint64_t dest, uint64_t src,
+                     uint64_t *acc, uint64_t *rflags);
+
+/* CBW/CWDE/CDQE (size 2/4/8): rAX's low half sign-extended to size. */
+uint64_t alu_cbw(unsigned size, uint64_t rax);
+
+/* CWD/CDQ/CQO (size 2/4/8): the rDX value, all ones if rAX < 0 else 0. */
+uint64_t alu_cwd(unsigned size, uint64_t rax);
+
+/*
+ * The condition tttn of Jcc/SETcc/CMOVcc (SDM Vol. 2D B.1.4.7, Table
+ * B-10); only the low 4 bits of cc count.
+ */
+bool alu_cond(unsigned cc, uint64_t rflags);
+
+/* ---- helpers --------------------------------------------------------- */
+
+/* All ones in the low 8*size bits. */
+static inline uint64_t alu_mask(unsigned size)
+{
+    return ~(uint64_t)0 >> ((64 - 8 * (size & 15)) & 63);
+}
+
+/* v's low 8*size bits, zero-extended. */
+static inline uint64_t alu_zext(unsigned size, uint64_t v)
+{
+    return v & alu_mask(size);
+}
+
+/* v's low 8*size bits, sign-extended to 64. */
+static inline uint64_t alu_sext(unsigned size, uint64_t v)
+{
+    uint64_t sign = (alu_mask(size) >> 1) + 1;
+    return ((v & alu_mask(size)) ^ sign) - sign;
+}
+
+/* PF of a result: 1 when its low byte has an even number of ones. */
+static inline bool alu_parity(uint64_t v)
+{
+    /* bit n of 0x9669 = even parity of the nibble n */
+    return (0x9669u >> ((v ^ (v >> 4)) & 0xf)) & 1;
+}
+
+#endif /* SVMX_CPU_ALU_H */

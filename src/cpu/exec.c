@@ -1,0 +1,242 @@
+/*
+ * src/cpu/exec.c - the run loop: fetch at CS:RIP, decode through the
+ * CPU's decode cache, dispatch on the instruction class, deliver faults,
+ * and stop for the embedder. Nothing here allocates.
+ */
+#include <string.h>
+
+#include "cpu/exec.h"
+#include "cpu/paging.h"
+
+const char *svmx_stop_reason_name(svmx_stop_reason reason)
+{
+    static const char *const names[SVMX_STOP_REASON_COUNT] = {
+#define X(name, text) [SVMX_STOP_##name] = #name,
+        SVMX_STOP_REASONS(X)
+#undef X
+    };
+    return (unsigned)reason < SVMX_STOP_REASON_COUNT ? names[reason] : "?";
+}
+
+const char *svmx_stop_reason_str(svmx_stop_reason reason)
+{
+    static const char *const text[SVMX_STOP_REASON_COUNT] = {
+#define X(name, desc) [SVMX_STOP_##name] = desc,
+        SVMX_STOP_REASONS(X)
+#undef X
+    };
+    return (unsigned)reason < SVMX_STOP_REASON_COUNT ? text[reason] : "?";
+}
+
+cpu_res exec_stop(svmx_cpu *cpu, svmx_stop_reason reason, const char *what)
+{
+    if (cpu->stop && cpu->stop->reason == SVMX_STOP_NONE) {
+        cpu->stop->reason = reason;
+        cpu->stop->what = what;
+    }
+    return CPU_STOP;
+}
+
+void svmx_cpu_request_stop(svmx_cpu *cpu)
+{
+    if (cpu)
+        cpu->stop_requested = true;
+}
+
+/* Width of RIP arithmetic: IP wraps at 64 KiB, EIP at 4 GiB. */
+static uint64_t rip_mask(svmx_mode mode)
+{
+    switch (mode) {
+    case SVMX_MODE_LONG64:
+        return UINT64_MAX;
+    case SVMX_MODE_PROT32:
+    case SVMX_MODE_COMPAT32:
+        return 0xffffffffull;
+    default:
+        return 0xffffull;
+    }
+}
+
+/*
+ * Fetches and decodes the instruction at CS:RIP. The bytes come straight
+ * from RAM when the page is RAM; an instruction that runs into the next
+ * page fetches there only if the decoder says it needs more, so a #PF on
+ * the second page happens exactly when the instruction crosses into it
+ * (SDM Vol. 3A 6.15, #PF "instruction fetch").
+ */
+static cpu_res fetch(svmx_cpu *cpu, svmx_mode mode, const svmx_insn **out,
+                     cpu_fault *f)
+{
+    const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
+    uint64_t rip = cpu->regs.rip;
+    uint64_t lin = mode == SVMX_MODE_LONG64 ? rip : (cs->base + rip) & 0xffffffffull;
+    unsigned acc = PG_EXEC | (cpu_cpl(cpu) == 3 ? PG_USER : 0);
+    unsigned flags = cpu->vendor == SVMX_VENDOR_AMD ? SVMX_DECODE_ALT_MOV_CR8 : 0;
+    uint8_t buf[SVMX_INSN_MAX_LEN];
+    uint64_t phys;
+    size_t needed;
+
+    if (mode != SVMX_MODE_LONG64 && rip > cs->limit)
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    if (mode == SVMX_MODE_LONG64 && !cpu_canonical(rip, cpu->pers->linear_width))
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+
+    cpu_res r = paging_translate(cpu, lin, acc, &phys, f);
+    if (r != CPU_OK)
+        return r;
+    size_t avail = 4096 - (size_t)(lin & 0xfff);
+    if (avail > SVMX_INSN_MAX_LEN)
+        avail = SVMX_INSN_MAX_LEN;
+    const uint8_t *bytes = svmx_mem_ram_ptr(&cpu->mem, phys, avail);
+    if (!bytes) {
+        svmx_status st = svmx_mem_read(&cpu->mem, phys, buf, avail);
+        if (st != SVMX_OK)
+            return exec_stop(cpu, SVMX_STOP_MMIO, "MMIO handler failed on fetch");
+        bytes = buf;
+    }
+    svmx_status st = svmx_decode_cached(cpu->dcache, mode, flags, bytes, avail,
+                                        out, &needed);
+    if (st == SVMX_E_TRUNCATED) {
+        /* The instruction continues on the next page. */
+        uint8_t whole[SVMX_INSN_MAX_LEN];
+        uint64_t phys2;
+        uint64_t lin2 = mode == SVMX_MODE_LONG64 ? lin + avail
+                                                 : (lin + avail) & 0xffffffffull;
+        memcpy(whole, bytes, avail);
+        r = paging_translate(cpu, lin2, acc, &phys2, f);
+        if (r != CPU_OK)
+            return r;
+        if (svmx_mem_read(&cpu->mem, phys2, whole + avail,
+                          SVMX_INSN_MAX_LEN - avail) != SVMX_OK)
+            return exec_stop(cpu, SVMX_STOP_MMIO, "MMIO handler failed on fetch");
+        st = svmx_decode_cached(cpu->dcache, mode, flags, whole,
+                                SVMX_INSN_MAX_LEN, out, &needed);
+    }
+    if (st != SVMX_OK)
+        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED, "decoder failure");
+
+    const svmx_insn *insn = *out;
+    if (insn->fault == SVMX_DECODE_FAULT_UD)
+        return cpu_raise(f, CPU_VEC_UD, false, 0);
+    if (insn->fault == SVMX_DECODE_FAULT_GP)
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    /* The whole instruction must lie within CS (SDM Vol. 3A 5.3). */
+    if (mode != SVMX_MODE_LONG64 && rip + insn->length - 1 > cs->limit)
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    return CPU_OK;
+}
+
+/* Best-effort copy of the bytes at CS:RIP into the stop record, for an
+ * UNSUPPORTED report; faults here are ignored (the bytes stay zero). */
+static void record_bytes(svmx_cpu *cpu, svmx_mode mode, unsigned length)
+{
+    const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
+    uint64_t lin = mode == SVMX_MODE_LONG64
+                       ? cpu->regs.rip
+                       : (cs->base + cpu->regs.rip) & 0xffffffffull;
+    unsigned acc = PG_EXEC | (cpu_cpl(cpu) == 3 ? PG_USER : 0);
+    for (unsigned i = 0; i < length && i < sizeof cpu->stop->bytes; i++) {
+        cpu_fault f;
+        uint64_t phys, v;
+        if (paging_translate(cpu, lin + i, acc, &phys, &f) != CPU_OK ||
+            svmx_mem_read_u(&cpu->mem, phys, 1, &v) != SVMX_OK)
+            break;
+        cpu->stop->bytes[i] = (uint8_t)v;
+        cpu->stop->length = (uint8_t)(i + 1);
+    }
+}
+
+/* One instruction: fetch, execute, and deliver a fault if there is one. */
+static cpu_res step_one(svmx_cpu *cpu)
+{
+    svmx_mode mode = svmx_cpu_mode(cpu);
+    const svmx_insn *insn = NULL;
+    cpu_fault f = { 0 };
+    uint64_t rip = cpu->regs.rip;
+
+    cpu_res r = fetch(cpu, mode, &insn, &f);
+    if (r == CPU_OK) {
+        exec_fn fn = exec_table[insn->cls];
+        if (!fn) {
+            record_bytes(cpu, mode, insn->length);
+            return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
+                             "instruction not modelled");
+        }
+        cpu->regs.rip = (rip + insn->length) & rip_mask(mode);
+        r = fn(cpu, insn, &f);
+    }
+    if (r == CPU_FAULT) {
+        cpu->regs.rip = rip; /* faults report the faulting instruction */
+        return exec_deliver(cpu, &f);
+    }
+    if (r == CPU_STOP)
+        cpu->regs.rip = rip; /* the instruction did not complete */
+    return r;
+}
+
+/* A CPU_STOP that nobody described came from the page walker: an MMIO
+ * handler failed on a paging-structure access (paging.h). */
+static void stop_from_paging(svmx_cpu *cpu)
+{
+    svmx_stop *s = cpu->stop;
+    if (!s || s->reason != SVMX_STOP_NONE)
+        return;
+    s->addr = cpu->tlb.stop.gpa;
+    s->size = cpu->tlb.stop.size;
+    s->write = cpu->tlb.stop.write;
+    s->handler_status = cpu->tlb.stop.status;
+    exec_stop(cpu, SVMX_STOP_MMIO, "MMIO handler failed in a page walk");
+}
+
+static void stop_begin(svmx_cpu *cpu, svmx_stop *stop)
+{
+    memset(stop, 0, sizeof *stop);
+    stop->reason = SVMX_STOP_NONE;
+    cpu->stop = stop;
+    cpu->stop_requested = false;
+}
+
+svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
+{
+    if (!cpu || !stop)
+        return SVMX_E_ARG;
+    stop_begin(cpu, stop);
+    for (;;) {
+        if (cpu->events.activity == SVMX_ACTIVITY_SHUTDOWN) {
+            exec_stop(cpu, SVMX_STOP_SHUTDOWN, NULL);
+            break;
+        }
+        if (cpu->events.activity == SVMX_ACTIVITY_HLT) {
+            /* Nothing can wake the CPU inside this call yet. */
+            exec_stop(cpu, SVMX_STOP_HLT, NULL);
+            break;
+        }
+        if (max_insns && stop->insns >= max_insns) {
+            exec_stop(cpu, SVMX_STOP_BUDGET, NULL);
+            break;
+        }
+        cpu_res r = step_one(cpu);
+        if (r == CPU_STOP) {
+            stop_from_paging(cpu);
+            break;
+        }
+        stop->insns++;
+        if (cpu->stop_requested) {
+            exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
+            break;
+        }
+    }
+    stop->rip = cpu->regs.rip;
+    cpu->stop = NULL;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_step(svmx_cpu *cpu, svmx_stop *stop)
+{
+    if (!cpu || !stop)
+        return SVMX_E_ARG;
+    svmx_status st = svmx_cpu_run(cpu, 1, stop);
+    if (st == SVMX_OK && stop->reason == SVMX_STOP_BUDGET)
+        stop->reason = SVMX_STOP_DEBUG;
+    return st;
+}

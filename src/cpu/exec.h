@@ -1,0 +1,105 @@
+/*
+ * src/cpu/exec.h - the interpreter's shared internals: the handler type,
+ * the per-class dispatch table, memory operands and stop records.
+ *
+ * Order of work per instruction (documented once here, STYLE.md 3.5):
+ *   1. fetch and decode at CS:RIP (#PF/#GP from the fetch, #UD/#GP(0)
+ *      from the decode);
+ *   2. RIP advances to the next instruction; the handler runs, reading
+ *      every operand before it writes anything, so a fault leaves the
+ *      architectural state as it was before the instruction;
+ *   3. on a fault RIP goes back to the instruction and the exception is
+ *      delivered (except.c); on a stop the run loop returns.
+ */
+#ifndef SVMX_CPU_EXEC_H
+#define SVMX_CPU_EXEC_H
+
+#include "svmx/decode.h"
+#include "cpu/cpu_internal.h"
+#include "cpu/fault.h"
+
+typedef cpu_res (*exec_fn)(svmx_cpu *cpu, const svmx_insn *insn,
+                           cpu_fault *f);
+
+/*
+ * X(class, handler): the single list of which handler executes which
+ * instruction class; exec_table.c builds the dispatch table from it. A
+ * class without a row is not modelled and stops the run UNSUPPORTED.
+ */
+#define EXEC_HANDLERS(X)                                                      \
+    /* insn_basic.c */                                                        \
+    X(NOP, insn_nop)         X(HLT, insn_hlt)       X(UD, insn_ud)            \
+    X(MOV, insn_mov)         X(MOV_SEG, insn_mov_seg) X(LEA, insn_lea)        \
+    X(JMP, insn_jmp)         X(CALL, insn_call)     X(RET, insn_ret)          \
+    X(PUSH, insn_push)       X(POP, insn_pop)       X(CLC, insn_clc)          \
+    X(STC, insn_stc)         X(CMC, insn_cmc)       X(CLD, insn_cld)          \
+    X(STD, insn_std)         X(CLI, insn_cli)       X(STI, insn_sti)          \
+    X(IN, insn_in)           X(OUT, insn_out)       X(CPUID, insn_cpuid)      \
+    /* insn_alu.c */                                                          \
+    X(ADD, insn_binop)       X(OR, insn_binop)      X(ADC, insn_binop)        \
+    X(SBB, insn_binop)       X(AND, insn_binop)     X(SUB, insn_binop)        \
+    X(XOR, insn_binop)       X(CMP, insn_binop)     X(TEST, insn_binop)       \
+    X(INC, insn_unary)       X(DEC, insn_unary)     X(NEG, insn_unary)        \
+    X(NOT, insn_unary)       X(SHL, insn_shift)     X(SHR, insn_shift)        \
+    X(SAR, insn_shift)       X(ROL, insn_shift)     X(ROR, insn_shift)        \
+    X(RCL, insn_shift)       X(RCR, insn_shift)     X(JCC, insn_jcc)          \
+    X(SETCC, insn_setcc)     X(CMOVCC, insn_cmovcc) X(LOOP, insn_loop)        \
+    X(JCXZ, insn_jcxz)
+
+#define EXEC_PROTO_(cls, fn)                                                  \
+    cpu_res fn(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f);
+EXEC_HANDLERS(EXEC_PROTO_)
+#undef EXEC_PROTO_
+
+/* Handler of each class; NULL = not modelled (stop UNSUPPORTED). */
+extern const exec_fn exec_table[SVMX_INSN_CLASS_COUNT];
+
+/* Fills the stop record of the run in progress and returns CPU_STOP. */
+cpu_res exec_stop(svmx_cpu *cpu, svmx_stop_reason reason, const char *what);
+
+/* Mask for an operand or address size of `size` bytes. */
+static inline uint64_t exec_mask(unsigned size)
+{
+    return size >= 8 ? UINT64_MAX : (1ull << (size * 8)) - 1;
+}
+
+/* General-register access at an operand size, with the x86 rules for
+ * writes: 32-bit writes zero-extend, 8- and 16-bit writes merge
+ * (SDM Vol. 1 3.4.1.1). `high8` selects AH..BH. */
+uint64_t exec_gpr_read(const svmx_cpu *cpu, unsigned num, unsigned size,
+                       bool high8);
+void exec_gpr_write(svmx_cpu *cpu, unsigned num, unsigned size, bool high8,
+                    uint64_t value);
+
+/* Operand access for register, immediate and memory operands. */
+cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
+                          const svmx_operand *op, uint64_t *value,
+                          cpu_fault *f);
+cpu_res exec_write_operand(svmx_cpu *cpu, const svmx_insn *insn,
+                           const svmx_operand *op, uint64_t value,
+                           cpu_fault *f);
+
+/* Linear-memory access of 1-8 bytes through paging, split at pages. */
+cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
+                         unsigned acc, uint64_t *value, cpu_fault *f);
+cpu_res exec_write_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
+                          unsigned acc, uint64_t value, cpu_fault *f);
+
+/* Near branch to `target` at the instruction's operand size: #GP(0) if it
+ * leaves CS (or is not canonical in 64-bit mode), RIP unchanged then. */
+cpu_res exec_branch(svmx_cpu *cpu, const svmx_insn *insn, uint64_t target,
+                    cpu_fault *f);
+
+/* Segmentation of a data access at seg:off (SDM Vol. 3A 5.3-5.4). */
+cpu_res exec_seg_address(svmx_cpu *cpu, unsigned seg, uint64_t off,
+                         unsigned size, bool write, uint64_t *lin, cpu_fault *f);
+
+/* The stack width in bytes, and a push of `size` bytes through SS. RSP
+ * changes only when the write succeeded. */
+unsigned exec_stack_size(const svmx_cpu *cpu);
+cpu_res exec_push(svmx_cpu *cpu, unsigned size, uint64_t value, cpu_fault *f);
+
+/* Delivers an exception or interrupt (except.c). */
+cpu_res exec_deliver(svmx_cpu *cpu, const cpu_fault *f);
+
+#endif /* SVMX_CPU_EXEC_H */

@@ -1,0 +1,524 @@
+/*
+ * src/cpu/paging.c - the page walker, the rights checks, accessed/dirty
+ * updates, the PAE PDPTE registers and the software TLB (paging.h).
+ *
+ * One walker serves every format. paging_desc_current() is the only code
+ * that knows the three paging modes (SDM Vol. 3A 4.3-4.5, APM Vol. 2
+ * 5.2-5.3); it turns CR0/CR3/CR4/EFER and the personality into a pg_desc
+ * of levels, entry width, index bits, large-page levels and reserved-bit
+ * masks, and paging_walk() only follows that description. Every read or
+ * write of a paging-structure entry goes through paging_gpa_access().
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "svmx/cpu.h"
+#include "svmx/mem.h"
+#include "cpu/cpu_internal.h"
+#include "cpu/fault.h"
+#include "cpu/paging.h"
+#include "cpu/personality.h"
+
+/*
+ * Paging-structure entry bits common to every format (SDM Vol. 3A Tables
+ * 4-4 to 4-20, APM Vol. 2 5.4.1):
+ *   [0] P   [1] R/W   [2] U/S   [3] PWT   [4] PCD   [5] A   [6] D (leaf)
+ *   [7] PS (PDE, PDPTE) or PAT (PTE)   [8] G (leaf)   [12] PAT (large leaf)
+ *   [63] XD (8-byte entries with EFER.NXE = 1, otherwise reserved)
+ */
+#define PTE_P  (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_A  (1ull << 5)
+#define PTE_D  (1ull << 6)
+#define PTE_PS (1ull << 7)
+#define PTE_G  (1ull << 8)
+#define PTE_PAT_LARGE (1ull << 12)
+#define PTE_XD (1ull << 63)
+
+/* CPUID.1:EDX[17] PSE-36 (SDM Vol. 2A Table 3-11). No personality sets
+ * it, so personality.h does not name it. */
+#define CPUID1_EDX_PSE36 (1u << 17)
+
+/*
+ * pg_desc.tag, the context a TLB entry was made in:
+ *   [1:0] paging mode (MODE_*)   [2] EFER.NXE   [3] CR4.PSE (32-bit only)
+ */
+enum { MODE_OFF, MODE_32, MODE_PAE, MODE_4LEVEL };
+#define TAG_NXE 0x4u
+#define TAG_PSE 0x8u
+
+/* Bits hi..lo; none when hi < lo. */
+static uint64_t bit_range(unsigned hi, unsigned lo)
+{
+    if (hi < lo || hi > 63)
+        return 0;
+    return (UINT64_MAX >> (63 - hi)) & (UINT64_MAX << lo);
+}
+
+/*
+ * SDM Vol. 3A 4.1.1 Table 4-1. Long mode is taken from EFER.LMA, as
+ * svmx_mode_derive() does; with CR0.PG = 1 it equals EFER.LME on any CPU
+ * state the instructions can reach.
+ */
+static unsigned current_mode(const svmx_cpu *cpu)
+{
+    const svmx_sregs *s = &cpu->sregs;
+    if (!(s->cr0 & CPU_CR0_PG))
+        return MODE_OFF;
+    if (!(s->cr4 & CPU_CR4_PAE))
+        return MODE_32;
+    return (s->efer & CPU_EFER_LMA) ? MODE_4LEVEL : MODE_PAE;
+}
+
+static uint8_t mode_tag(const svmx_cpu *cpu, unsigned mode)
+{
+    unsigned tag = mode;
+    if (mode != MODE_32 && (cpu->sregs.efer & CPU_EFER_NXE))
+        tag |= TAG_NXE;
+    if (mode == MODE_32 && (cpu->sregs.cr4 & CPU_CR4_PSE))
+        tag |= TAG_PSE;
+    return (uint8_t)tag;
+}
+
+/* 32-bit and PAE paging translate 32-bit linear addresses, 4-level paging
+ * bits 47:0 (SDM Vol. 3A 4.3, 4.4, 4.5). */
+static uint64_t mode_lin_mask(unsigned mode)
+{
+    return mode == MODE_4LEVEL ? bit_range(47, 0) : 0xffffffffull;
+}
+
+static void current_ctl(const svmx_cpu *cpu, unsigned mode, pg_ctl *c)
+{
+    const svmx_sregs *s = &cpu->sregs;
+    c->wp = (s->cr0 & CPU_CR0_WP) != 0;
+    c->smep = (s->cr4 & CPU_CR4_SMEP) != 0;
+    c->smap = (s->cr4 & CPU_CR4_SMAP) != 0;
+    c->ac = (cpu->regs.rflags & SVMX_RFLAGS_AC) != 0;
+    /*
+     * SDM Vol. 3A 4.7: I/D is 1 for a fetch if CR4.SMEP = 1, or if CR4.PAE
+     * = 1 and EFER.NXE = 1. APM Vol. 2 8.4.2 defines it only with
+     * EFER.NXE = 1 and CR4.PAE = 1, so the SDM rule is a valid AMD answer
+     * too.
+     */
+    c->id = c->smep || (mode != MODE_32 && (s->efer & CPU_EFER_NXE));
+}
+
+/* Who makes the access (SDM Vol. 3A 4.6): implicit accesses are
+ * supervisor-mode accesses whatever the CPL. */
+static bool is_user(unsigned acc)
+{
+    return (acc & PG_USER) && !(acc & PG_SUPERVISOR_IMPLICIT);
+}
+
+/*
+ * SDM Vol. 3A 4.6.1 and APM Vol. 2 5.6: may an access of kind `acc` use a
+ * translation with rights `perm`? A user-mode address is one with U/S = 1
+ * at every level; XD is only ever set in `perm` with EFER.NXE = 1.
+ */
+static bool access_allowed(const pg_ctl *c, unsigned perm, unsigned acc)
+{
+    unsigned kind = acc & PG_KIND_MASK;
+    bool user_page = (perm & PG_PERM_U) != 0;
+
+    if (is_user(acc)) {
+        if (!user_page)
+            return false;
+        if (kind == PG_WRITE)
+            return (perm & PG_PERM_W) != 0; /* whatever CR0.WP says */
+        if (kind == PG_EXEC)
+            return !(perm & PG_PERM_XD);
+        return true;
+    }
+    if (kind == PG_EXEC)
+        return !(perm & PG_PERM_XD) && !(user_page && c->smep);
+    /* SMAP: AC exempts only explicit supervisor accesses. */
+    if (user_page && c->smap && ((acc & PG_SUPERVISOR_IMPLICIT) || !c->ac))
+        return false;
+    if (kind == PG_WRITE && c->wp && !(perm & PG_PERM_W))
+        return false;
+    return true;
+}
+
+/* SDM Vol. 3A 4.7 Figure 4-12, APM Vol. 2 8.4.2. Reserved bits are only
+ * checked in present entries, so RSVD always comes with P. */
+static uint32_t pf_error(const pg_ctl *c, pg_fault_kind kind, unsigned acc)
+{
+    uint32_t err = kind == PG_FAULT_NOT_PRESENT ? 0 : PG_ERR_P;
+    if (kind == PG_FAULT_RSVD)
+        err |= PG_ERR_RSVD;
+    if ((acc & PG_KIND_MASK) == PG_WRITE)
+        err |= PG_ERR_W;
+    if (is_user(acc))
+        err |= PG_ERR_U;
+    if ((acc & PG_KIND_MASK) == PG_EXEC && c->id)
+        err |= PG_ERR_ID;
+    return err;
+}
+
+/*
+ * Every guest-physical access the walker makes: reading and updating
+ * paging-structure entries and loading the PDPTEs. Identity today. The
+ * nested-paging issues translate `gpa` here with paging_walk() over the
+ * nested tables and report a failure with stage PG_STAGE_TABLES.
+ */
+static cpu_res paging_gpa_access(svmx_cpu *cpu, uint64_t gpa, unsigned size,
+                                 bool write, uint64_t *value)
+{
+    svmx_status st = write ? svmx_mem_write_u(&cpu->mem, gpa, size, *value)
+                           : svmx_mem_read_u(&cpu->mem, gpa, size, value);
+    if (st == SVMX_OK)
+        return CPU_OK;
+    cpu->tlb.stop = (pg_stop_info){ gpa, (uint8_t)size, write, st };
+    return CPU_STOP;
+}
+
+/* A locked OR on hardware; a plain read-modify-write here (one vCPU).
+ * Re-reading makes entries that alias each other come out right. */
+static cpu_res set_entry_bits(svmx_cpu *cpu, uint64_t gpa, unsigned size,
+                              uint64_t set)
+{
+    uint64_t v = 0;
+    cpu_res r = paging_gpa_access(cpu, gpa, size, false, &v);
+    if (r != CPU_OK || (v & set) == set)
+        return r;
+    v |= set;
+    return paging_gpa_access(cpu, gpa, size, true, &v);
+}
+
+/* PAE PDPTE reserved bits: 2:1, 8:5 and 63:MAXPHYADDR (SDM Vol. 3A 4.4.1
+ * Table 4-8). No XD: bit 63 is reserved whatever EFER.NXE says. */
+static uint64_t pdpte_rsvd(unsigned maxphyaddr)
+{
+    return bit_range(63, maxphyaddr) | bit_range(8, 5) | bit_range(2, 1);
+}
+
+cpu_res paging_load_pdptes(svmx_cpu *cpu, uint64_t cr3, cpu_fault *f)
+{
+    /* SDM Vol. 3A 4.4.1 Table 4-7: CR3[31:5] locates the table. */
+    uint64_t base = cr3 & 0xffffffe0ull, v[4];
+    uint64_t rsvd = pdpte_rsvd(cpu->pers->maxphyaddr);
+    for (unsigned i = 0; i < 4; i++) {
+        cpu_res r = paging_gpa_access(cpu, base + 8 * i, 8, false, &v[i]);
+        if (r != CPU_OK)
+            return r;
+    }
+    for (unsigned i = 0; i < 4; i++)
+        if ((v[i] & PTE_P) && (v[i] & rsvd))
+            return cpu_raise(f, CPU_VEC_GP, true, 0); /* not loaded */
+    memcpy(cpu->tlb.pdpte, v, sizeof v);
+    cpu->tlb.pdpte_cr3 = base;
+    cpu->tlb.pdpte_loaded = true;
+    return CPU_OK;
+}
+
+typedef struct pg_features {
+    bool pse36, pat, pg1g;
+} pg_features;
+
+static pg_features features(const svmx_cpu *cpu)
+{
+    svmx_cpuid_result l1 = { 0, 0, 0, 0 }, x1 = { 0, 0, 0, 0 };
+    svmx_cpu_cpuid(cpu, 1, 0, &l1);
+    svmx_cpu_cpuid(cpu, 0x80000001u, 0, &x1);
+    return (pg_features){
+        .pse36 = (l1.edx & CPUID1_EDX_PSE36) != 0,
+        .pat = (l1.edx & CPU_CPUID1_EDX_PAT) != 0,
+        .pg1g = (x1.edx & CPU_CPUIDX1_EDX_PG1G) != 0,
+    };
+}
+
+cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled)
+{
+    const svmx_sregs *s = &cpu->sregs;
+    unsigned mode = current_mode(cpu);
+    memset(d, 0, sizeof *d);
+    *enabled = mode != MODE_OFF;
+    if (mode == MODE_OFF)
+        return CPU_OK;
+
+    pg_features ft = features(cpu);
+    unsigned m = cpu->pers->maxphyaddr;
+    d->tag = mode_tag(cpu, mode);
+    d->lin_mask = mode_lin_mask(mode);
+    current_ctl(cpu, mode, &d->ctl);
+    d->perm_levels = 0x1e; /* levels 1-4 */
+
+    if (mode == MODE_32) {
+        /* SDM Vol. 3A 4.3, APM Vol. 2 5.2: 1024 4-byte entries a level,
+         * the page directory at CR3[31:12]; no reserved bits but these. */
+        d->levels = 2;
+        d->entry_bytes = 4;
+        d->index_bits = 10;
+        d->root = s->cr3 & 0xfffff000ull;
+        if (s->cr4 & CPU_CR4_PSE) {
+            /*
+             * SDM Vol. 3A 4.3 Table 4-4: PDE bits (M'-20):13 hold PA bits
+             * (M'-1):32, bits 21:(M'-19) are reserved, with M' =
+             * min(MAXPHYADDR, 40) under PSE-36 and 32 without it (then all
+             * of 21:13 is reserved). With CR4.PSE = 0, PS is ignored.
+             */
+            unsigned mp = ft.pse36 ? (m < 40 ? m : 40) : 32;
+            d->large = 1u << 2;
+            d->rsvd[2][1] = bit_range(21, mp - 19);
+            if (!ft.pat)
+                d->rsvd[2][1] |= PTE_PAT_LARGE;
+        }
+        if (!ft.pat)
+            d->rsvd[1][0] = PTE_PS; /* bit 7 of a PTE is PAT */
+        return CPU_OK;
+    }
+
+    /* 8-byte entries, 512 a table (SDM Vol. 3A 4.4.2, 4.5). */
+    uint64_t xd = (s->efer & CPU_EFER_NXE) ? 0 : PTE_XD;
+    uint64_t pat_pte = ft.pat ? 0 : PTE_PS;
+    uint64_t pat_large = ft.pat ? 0 : PTE_PAT_LARGE;
+    d->nx = xd == 0;
+    d->entry_bytes = 8;
+    d->index_bits = 9;
+    d->addr_mask = bit_range(m - 1, 12);
+
+    if (mode == MODE_PAE) {
+        /*
+         * SDM Vol. 3A 4.4, APM Vol. 2 5.2: the PDPTE registers, then page
+         * directory and page table; bits 62:M reserved, 2 MiB pages
+         * whatever CR4.PSE says, bits 20:13 reserved in them.
+         */
+        uint64_t hi = bit_range(62, m) | xd;
+        uint64_t base = s->cr3 & 0xffffffe0ull;
+        d->levels = 3;
+        d->regs_level = 3;
+        d->large = 1u << 2;
+        d->perm_levels = 0x06; /* PDPTEs have no R/W, U/S or XD */
+        d->rsvd[3][0] = pdpte_rsvd(m);
+        d->rsvd[2][0] = hi;
+        d->rsvd[2][1] = hi | bit_range(20, 13) | pat_large;
+        d->rsvd[1][0] = hi | pat_pte;
+        if (!cpu->tlb.pdpte_loaded || cpu->tlb.pdpte_cr3 != base) {
+            /* No MOV CR3 loaded them (host state): load without #GP. */
+            for (unsigned i = 0; i < 4; i++) {
+                cpu_res r = paging_gpa_access(cpu, base + 8 * i, 8, false,
+                                              &cpu->tlb.pdpte[i]);
+                if (r != CPU_OK) {
+                    cpu->tlb.pdpte_loaded = false;
+                    return r;
+                }
+            }
+            cpu->tlb.pdpte_cr3 = base;
+            cpu->tlb.pdpte_loaded = true;
+        }
+        d->root = base;
+        d->regs = cpu->tlb.pdpte;
+        return CPU_OK;
+    }
+
+    /*
+     * SDM Vol. 3A 4.5 Tables 4-14 to 4-20, APM Vol. 2 5.3: PML4 at
+     * CR3[M-1:12]; bits 51:M reserved; PS reserved in a PML4E, and in a
+     * PDPTE without 1 GiB pages (CPUID.80000001H:EDX[26]); bits 29:13 of
+     * a 1 GiB and 20:13 of a 2 MiB page reserved. AMD also reserves bit 8
+     * of a PML4E (APM Vol. 2 5.3, MBZ in the PML4E formats); Intel
+     * ignores it.
+     */
+    uint64_t hi = bit_range(51, m) | xd;
+    d->levels = 4;
+    d->large = (1u << 2) | (ft.pg1g ? 1u << 3 : 0);
+    d->root = s->cr3 & d->addr_mask;
+    d->rsvd[4][0] = hi | PTE_PS;
+    if (cpu->vendor == SVMX_VENDOR_AMD)
+        d->rsvd[4][0] |= PTE_G;
+    d->rsvd[3][0] = hi | (ft.pg1g ? 0 : PTE_PS);
+    d->rsvd[3][1] = hi | bit_range(29, 13) | pat_large;
+    d->rsvd[2][0] = hi;
+    d->rsvd[2][1] = hi | bit_range(20, 13) | pat_large;
+    d->rsvd[1][0] = hi | pat_pte;
+    return CPU_OK;
+}
+
+static cpu_res walk_fault(const pg_desc *d, pg_walk *w, pg_fault_kind kind,
+                          unsigned level, unsigned acc)
+{
+    w->fault = kind;
+    w->stage = PG_STAGE_GUEST;
+    w->level = (uint8_t)level;
+    w->error = pf_error(&d->ctl, kind, acc);
+    return CPU_FAULT;
+}
+
+cpu_res paging_walk(svmx_cpu *cpu, const pg_desc *d, uint64_t addr,
+                    unsigned acc, pg_walk *w)
+{
+    memset(w, 0, sizeof *w);
+    if (d->levels < 1 || d->levels > PG_LEVELS ||
+        (d->entry_bytes != 4 && d->entry_bytes != 8) ||
+        d->index_bits < 1 || d->index_bits > 10 ||
+        (d->regs_level && !d->regs)) {
+        /* A descriptor paging.c did not build right: a bug, not guest data. */
+        cpu->tlb.stop = (pg_stop_info){ 0, 0, false, SVMX_E_INTERNAL };
+        return CPU_STOP;
+    }
+
+    uint64_t la = addr & d->lin_mask;
+    uint64_t table = d->root, e = 0;
+    uint64_t gpa[PG_LEVELS + 1] = { 0 };
+    unsigned in_mem = 0, perm = PG_PERM_W | PG_PERM_U, level;
+    bool large = false;
+
+    /* Top level down (SDM Vol. 3A 4.3, 4.4.2, 4.5): present, then
+     * reserved bits, then on to the next table or the page. */
+    for (level = d->levels;; level--) {
+        unsigned shift = 12 + d->index_bits * (level - 1);
+        uint64_t idx = (la >> shift) & ((1ull << d->index_bits) - 1);
+        if (level == d->regs_level) {
+            e = d->regs[idx & 3];
+        } else {
+            gpa[level] = table + idx * d->entry_bytes;
+            cpu_res r = paging_gpa_access(cpu, gpa[level], d->entry_bytes,
+                                          false, &e);
+            if (r != CPU_OK)
+                return r;
+            in_mem |= 1u << level;
+        }
+        if (!(e & PTE_P))
+            return walk_fault(d, w, PG_FAULT_NOT_PRESENT, level, acc);
+        large = level > 1 && ((d->large >> level) & 1) && (e & PTE_PS);
+        if (e & d->rsvd[level][large])
+            return walk_fault(d, w, PG_FAULT_RSVD, level, acc);
+        if ((d->perm_levels >> level) & 1) {
+            if (!(e & PTE_RW))
+                perm &= ~PG_PERM_W;
+            if (!(e & PTE_US))
+                perm &= ~PG_PERM_U;
+            if (d->nx && (e & PTE_XD))
+                perm |= PG_PERM_XD;
+        }
+        if (large || level == 1)
+            break;
+        table = d->entry_bytes == 4 ? (e & 0xfffff000ull)
+                                    : (e & d->addr_mask);
+    }
+
+    unsigned shift = 12 + d->index_bits * (level - 1);
+    uint64_t offset_mask = bit_range(shift - 1, 0), base;
+    if (d->entry_bytes == 8)
+        base = e & d->addr_mask & ~offset_mask;
+    else if (large) /* 4 MiB: PA[39:32] in PDE[20:13] (SDM Vol. 3A 4.3) */
+        base = (e & 0xffc00000ull) | ((e >> 13) & 0xffull) << 32;
+    else
+        base = e & 0xfffff000ull;
+    w->phys = base | (la & offset_mask);
+    w->size_shift = (uint8_t)shift;
+    w->perm = (uint8_t)perm;
+    w->global = (e & PTE_G) != 0;
+    w->level = (uint8_t)level;
+    if (!access_allowed(&d->ctl, perm, acc))
+        return walk_fault(d, w, PG_FAULT_PROT, level, acc);
+
+    /*
+     * SDM Vol. 3A 4.8: A in every entry used for the translation, D in
+     * the one that maps the page on a write. Only once the access is
+     * known to be allowed: a walk that faults leaves memory untouched,
+     * as Intel CPUs do (KVM's walker follows them). AMD may differ: see
+     * docs/paging.md, "Accessed and dirty".
+     */
+    bool write = (acc & PG_KIND_MASK) == PG_WRITE;
+    for (unsigned l = d->levels; l >= level; l--) {
+        if (!((in_mem >> l) & 1))
+            continue;
+        uint64_t set = PTE_A | (l == level && write ? PTE_D : 0);
+        cpu_res r = set_entry_bits(cpu, gpa[l], d->entry_bytes, set);
+        if (r != CPU_OK)
+            return r;
+    }
+    w->dirty = write || (e & PTE_D);
+    return CPU_OK;
+}
+
+void paging_flush(svmx_cpu *cpu, bool keep_global)
+{
+    for (unsigned i = 0; i < PG_TLB_ENTRIES; i++)
+        if (!keep_global || !cpu->tlb.e[i].global)
+            cpu->tlb.e[i].vpn = 0;
+}
+
+void paging_invlpg(svmx_cpu *cpu, uint64_t lin)
+{
+    /* A scan, because the pieces of a large page sit in many slots. */
+    for (unsigned i = 0; i < PG_TLB_ENTRIES; i++) {
+        pg_tlb_entry *t = &cpu->tlb.e[i];
+        if (!t->vpn)
+            continue;
+        uint64_t la = lin & mode_lin_mask(t->tag & 3u);
+        if (((((t->vpn - 1) << 12) ^ la) >> t->size_shift) == 0)
+            t->vpn = 0;
+    }
+}
+
+void paging_reset(svmx_cpu *cpu)
+{
+    paging_flush(cpu, false);
+    cpu->tlb.pdpte_loaded = false;
+}
+
+/* SDM Vol. 3A 4.7: CR2 gets the linear address; 4.10.4.1: a #PF drops
+ * the TLB entries for it, so a retry walks the tables in memory. */
+static cpu_res page_fault(svmx_cpu *cpu, uint64_t lin, uint32_t error,
+                          cpu_fault *f)
+{
+    paging_invlpg(cpu, lin);
+    cpu_raise(f, CPU_VEC_PF, true, error);
+    f->cr2 = lin;
+    return CPU_FAULT;
+}
+
+cpu_res paging_translate(svmx_cpu *cpu, uint64_t lin, unsigned acc,
+                         uint64_t *phys, cpu_fault *f)
+{
+    unsigned mode = current_mode(cpu);
+    if (mode == MODE_OFF) {
+        *phys = lin;
+        return CPU_OK;
+    }
+
+    uint64_t la = lin & mode_lin_mask(mode), vpn = la >> 12;
+    pg_tlb_entry *t = &cpu->tlb.e[vpn % PG_TLB_ENTRIES];
+    if (t->vpn == vpn + 1 && t->tag == mode_tag(cpu, mode)) {
+        /* Rights are cached, the decision is not: today's controls. */
+        pg_ctl ctl;
+        current_ctl(cpu, mode, &ctl);
+        if (!access_allowed(&ctl, t->perm, acc))
+            return page_fault(cpu, lin, pf_error(&ctl, PG_FAULT_PROT, acc), f);
+        /* A write through an entry with D clear walks again to set D. */
+        if ((acc & PG_KIND_MASK) != PG_WRITE || t->dirty) {
+            *phys = (t->pfn << 12) | (la & 0xfffu);
+            return CPU_OK;
+        }
+    }
+
+    pg_desc d;
+    bool enabled;
+    cpu_res r = paging_desc_current(cpu, &d, &enabled);
+    if (r != CPU_OK)
+        return r;
+    pg_walk w;
+    r = paging_walk(cpu, &d, lin, acc, &w);
+    if (r == CPU_FAULT)
+        return page_fault(cpu, lin, w.error, f);
+    if (r != CPU_OK)
+        return r;
+
+    /* SDM Vol. 3A 4.10.2.4: global only with CR4.PGE = 1. */
+    *t = (pg_tlb_entry){
+        .vpn = vpn + 1,
+        .pfn = w.phys >> 12,
+        .perm = w.perm,
+        .global = w.global && (cpu->sregs.cr4 & CPU_CR4_PGE),
+        .dirty = w.dirty,
+        .tag = d.tag,
+        .size_shift = w.size_shift,
+    };
+    *phys = w.phys;
+    return CPU_OK;
+}

@@ -1,0 +1,351 @@
+/*
+ * tests/test_exec.c - the run loop through the public API: real-mode code
+ * placed in RAM, run until a stop, and checked from outside: stop
+ * reasons, retired counts, registers, memory, port I/O, exception
+ * delivery through the IVT, double and triple faults.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "svmx/svmx.h"
+
+#define RAM_SIZE (1u << 20)
+
+typedef struct machine {
+    uint8_t  ram[RAM_SIZE];
+    svmx_cpu *cpu;
+    svmx_io_ops io;
+    unsigned outs;
+    uint16_t out_port[8];
+    uint32_t out_value[8];
+    uint16_t stop_port;   /* an OUT here requests a stop */
+    uint32_t in_value;
+} machine;
+
+static machine m;
+
+static svmx_status pio_out(void *ctx, uint16_t port, unsigned size,
+                           uint32_t value)
+{
+    machine *mc = ctx;
+    (void)size;
+    if (mc->outs < 8) {
+        mc->out_port[mc->outs] = port;
+        mc->out_value[mc->outs] = value;
+    }
+    mc->outs++;
+    if (port == mc->stop_port)
+        svmx_cpu_request_stop(mc->cpu);
+    if (port == 0xdead)
+        return SVMX_E_UNSUPPORTED;
+    return SVMX_OK;
+}
+
+static svmx_status pio_in(void *ctx, uint16_t port, unsigned size,
+                          uint32_t *value)
+{
+    machine *mc = ctx;
+    (void)port, (void)size;
+    *value = mc->in_value;
+    return SVMX_OK;
+}
+
+/* A real-mode CPU with CS:IP = 0000:7C00, SS:SP = 0000:7000, the IVT
+ * at 0, and `code` at 0x7C00. */
+static void boot_real(svmx_vendor vendor, const uint8_t *code, size_t n)
+{
+    svmx_cpu_destroy(m.cpu);
+    memset(&m, 0, sizeof m);
+    m.io = (svmx_io_ops){ .ctx = &m, .pio_out = pio_out, .pio_in = pio_in };
+    m.stop_port = 0xffff;
+    svmx_config cfg = { .vendor = vendor, .ram = m.ram, .ram_size = RAM_SIZE,
+                        .io = &m.io };
+    assert_int_equal(svmx_cpu_create(&cfg, &m.cpu), SVMX_OK);
+    memcpy(m.ram + 0x7c00, code, n);
+    svmx_sregs s;
+    svmx_regs r;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    svmx_cpu_get_regs(m.cpu, &r);
+    s.seg[SVMX_CS].selector = 0;
+    s.seg[SVMX_CS].base = 0;
+    s.idt.base = 0;
+    s.idt.limit = 0x3ff;
+    r.rip = 0x7c00;
+    r.gpr[SVMX_RSP] = 0x7000;
+    assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
+    assert_int_equal(svmx_cpu_set_regs(m.cpu, &r), SVMX_OK);
+}
+
+static uint64_t reg(svmx_gpr g)
+{
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    return r.gpr[g];
+}
+
+static uint64_t rip(void)
+{
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    return r.rip;
+}
+
+static void test_out_and_hlt(void **state)
+{
+    (void)state;
+    /* mov ax, 0x1234; mov dx, 0xe9; out dx, al; hlt */
+    const uint8_t code[] = { 0xb8, 0x34, 0x12, 0xba, 0xe9, 0x00, 0xee, 0xf4 };
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    svmx_stop st;
+    assert_int_equal(svmx_cpu_run(m.cpu, 0, &st), SVMX_OK);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.insns, 4);
+    assert_int_equal(st.rip, 0x7c08); /* HLT resumes after itself */
+    assert_int_equal(m.outs, 1);
+    assert_int_equal(m.out_port[0], 0xe9);
+    assert_int_equal(m.out_value[0], 0x34);
+    assert_int_equal(reg(SVMX_RAX) & 0xffff, 0x1234);
+}
+
+static void test_cpuid_vendor(void **state)
+{
+    (void)state;
+    /* mov eax, 0; cpuid; hlt */
+    const uint8_t code[] = { 0x66, 0xb8, 0, 0, 0, 0, 0x0f, 0xa2, 0xf4 };
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100000, &st);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(reg(SVMX_RBX), 0x68747541); /* "Auth" */
+    boot_real(SVMX_VENDOR_INTEL, code, sizeof code);
+    svmx_cpu_run(m.cpu, 100000, &st);
+    assert_int_equal(reg(SVMX_RBX), 0x756e6547); /* "Genu" */
+}
+
+static void test_in(void **state)
+{
+    (void)state;
+    /* in al, 0x60; hlt */
+    const uint8_t code[] = { 0xe4, 0x60, 0xf4 };
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    m.in_value = 0xabcd;
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100000, &st);
+    assert_int_equal(reg(SVMX_RAX) & 0xff, 0xcd);
+}
+
+static void test_unsupported_reports_bytes(void **state)
+{
+    (void)state;
+    /* nop; fld1 (x87: the model keeps no FPU state) */
+    const uint8_t code[] = { 0x90, 0xd9, 0xe8 };
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100000, &st);
+    assert_int_equal(st.reason, SVMX_STOP_UNSUPPORTED);
+    assert_int_equal(st.insns, 1);
+    assert_int_equal(st.rip, 0x7c01);
+    assert_int_equal(st.length, 2);
+    assert_memory_equal(st.bytes, code + 1, 2);
+    assert_non_null(st.what);
+    assert_int_equal(rip(), 0x7c01); /* it did not execute */
+}
+
+static void test_budget_and_step(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0xeb, 0xfe }; /* jmp $ */
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100, &st);
+    assert_int_equal(st.reason, SVMX_STOP_BUDGET);
+    assert_int_equal(st.insns, 100);
+    assert_int_equal(st.rip, 0x7c00);
+    assert_int_equal(svmx_cpu_step(m.cpu, &st), SVMX_OK);
+    assert_int_equal(st.reason, SVMX_STOP_DEBUG);
+    assert_int_equal(st.insns, 1);
+}
+
+static void test_request_stop(void **state)
+{
+    (void)state;
+    /* out 0xf4, al; jmp $ */
+    const uint8_t code[] = { 0xe6, 0xf4, 0xeb, 0xfe };
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    m.stop_port = 0xf4;
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 1000, &st);
+    assert_int_equal(st.reason, SVMX_STOP_REQUESTED);
+    assert_int_equal(st.insns, 1);
+    assert_int_equal(st.rip, 0x7c02);
+}
+
+static void test_io_handler_failure(void **state)
+{
+    (void)state;
+    /* mov dx, 0xdead; out dx, al */
+    const uint8_t code[] = { 0xba, 0xad, 0xde, 0xee };
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100000, &st);
+    assert_int_equal(st.reason, SVMX_STOP_IO);
+    assert_int_equal(st.addr, 0xdead);
+    assert_int_equal(st.size, 1);
+    assert_true(st.write);
+    assert_int_equal(st.handler_status, SVMX_E_UNSUPPORTED);
+    assert_int_equal(st.rip, 0x7c03); /* the OUT did not complete */
+}
+
+static void test_memory_stack_call_ret(void **state)
+{
+    (void)state;
+    /* mov ax, 0xbeef; mov [0x500], ax; mov bx, [0x500]; push bx; pop cx;
+     * call +1; hlt; ret  (the call target is the ret, which returns to
+     * the hlt) */
+    const uint8_t code[] = { 0xb8, 0xef, 0xbe, 0xa3, 0x00, 0x05, 0x8b, 0x1e,
+                             0x00, 0x05, 0x53, 0x59, 0xe8, 0x01, 0x00, 0xf4,
+                             0xc3 };
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100000, &st);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(m.ram[0x500], 0xef);
+    assert_int_equal(m.ram[0x501], 0xbe);
+    assert_int_equal(reg(SVMX_RBX) & 0xffff, 0xbeef);
+    assert_int_equal(reg(SVMX_RCX) & 0xffff, 0xbeef);
+    assert_int_equal(reg(SVMX_RSP), 0x7000);
+    assert_int_equal(st.rip, 0x7c10);
+    /* The return address the CALL pushed is below the final SP. */
+    assert_int_equal(m.ram[0x6ffe] | m.ram[0x6fff] << 8, 0x7c0f);
+}
+
+/* UD2 in real mode: vector 6 through the IVT (SDM Vol. 3A 21.1.4). */
+static void test_ud_through_ivt(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x0f, 0x0b }; /* ud2 */
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    /* IVT[6] = 0800:0010 -> linear 0x8010: hlt */
+    m.ram[6 * 4 + 0] = 0x10;
+    m.ram[6 * 4 + 1] = 0x00;
+    m.ram[6 * 4 + 2] = 0x00;
+    m.ram[6 * 4 + 3] = 0x08;
+    m.ram[0x8010] = 0xf4;
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rflags = SVMX_RFLAGS_FIXED | SVMX_RFLAGS_IF | SVMX_RFLAGS_CF;
+    svmx_cpu_set_regs(m.cpu, &r);
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100000, &st);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x11);
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    assert_int_equal(s.seg[SVMX_CS].selector, 0x0800);
+    assert_int_equal(s.seg[SVMX_CS].base, 0x8000);
+    assert_int_equal(reg(SVMX_RSP), 0x7000 - 6);
+    /* IP of the faulting UD2, CS, FLAGS with IF still set */
+    assert_int_equal(m.ram[0x6ffa] | m.ram[0x6ffb] << 8, 0x7c00);
+    assert_int_equal(m.ram[0x6ffc] | m.ram[0x6ffd] << 8, 0);
+    assert_int_equal(m.ram[0x6ffe] | m.ram[0x6fff] << 8, 0x0203);
+    svmx_cpu_get_regs(m.cpu, &r);
+    assert_false(r.rflags & SVMX_RFLAGS_IF);
+    assert_true(r.rflags & SVMX_RFLAGS_CF);
+}
+
+/* With an IDT limit of 0, #UD cannot be delivered (#GP), #GP cannot
+ * (contributory twice: #DF), #DF cannot: triple fault, shutdown. */
+static void test_triple_fault(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x0f, 0x0b };
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    s.idt.limit = 0;
+    svmx_cpu_set_sregs(m.cpu, &s);
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100000, &st);
+    assert_int_equal(st.reason, SVMX_STOP_SHUTDOWN);
+    assert_int_equal(st.chain_len, 3);
+    assert_int_equal(st.chain[0], 6);
+    assert_int_equal(st.chain[1], 13);
+    assert_int_equal(st.chain[2], 8);
+    assert_int_equal(st.rip, 0x7c00);
+    svmx_events ev;
+    svmx_cpu_get_events(m.cpu, &ev);
+    assert_int_equal(ev.activity, SVMX_ACTIVITY_SHUTDOWN);
+    /* A shut-down CPU stays down. */
+    svmx_cpu_run(m.cpu, 100000, &st);
+    assert_int_equal(st.reason, SVMX_STOP_SHUTDOWN);
+    assert_int_equal(st.insns, 0);
+}
+
+/* A push that runs off the 64 KiB stack segment is #SS(0). With IVT[12]
+ * unreadable... here IVT[12] points at a HLT. */
+static void test_stack_fault(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x50 }; /* push ax */
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    m.ram[12 * 4 + 0] = 0x00;
+    m.ram[12 * 4 + 1] = 0x90; /* IVT[12] = 0000:9000 */
+    m.ram[0x9000] = 0xf4;
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.gpr[SVMX_RSP] = 1;
+    svmx_cpu_set_regs(m.cpu, &r);
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100000, &st);
+    /* #SS delivery itself pushes at SP=1 and faults again: #SS twice is
+     * contributory twice, #DF, whose push faults too: shutdown. */
+    assert_int_equal(st.reason, SVMX_STOP_SHUTDOWN);
+    assert_int_equal(st.chain[0], 12);
+    assert_int_equal(st.chain[1], 8);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    svmx_stop st;
+    assert_int_equal(svmx_cpu_run(NULL, 0, &st), SVMX_E_ARG);
+    assert_int_equal(svmx_cpu_step(NULL, &st), SVMX_E_ARG);
+    const uint8_t code[] = { 0xf4 };
+    boot_real(SVMX_VENDOR_AMD, code, 1);
+    assert_int_equal(svmx_cpu_run(m.cpu, 0, NULL), SVMX_E_ARG);
+    svmx_cpu_request_stop(NULL);
+    assert_string_equal(svmx_stop_reason_name(SVMX_STOP_HLT), "HLT");
+    assert_string_equal(svmx_stop_reason_name(SVMX_STOP_REASON_COUNT), "?");
+    assert_string_equal(svmx_stop_reason_str(SVMX_STOP_REASON_COUNT), "?");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    svmx_cpu_destroy(m.cpu);
+    m.cpu = NULL;
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_out_and_hlt),
+        cmocka_unit_test(test_cpuid_vendor),
+        cmocka_unit_test(test_in),
+        cmocka_unit_test(test_unsupported_reports_bytes),
+        cmocka_unit_test(test_budget_and_step),
+        cmocka_unit_test(test_request_stop),
+        cmocka_unit_test(test_io_handler_failure),
+        cmocka_unit_test(test_memory_stack_call_ret),
+        cmocka_unit_test(test_ud_through_ivt),
+        cmocka_unit_test(test_triple_fault),
+        cmocka_unit_test(test_stack_fault),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, teardown);
+}
