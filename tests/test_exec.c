@@ -308,6 +308,194 @@ static void test_stack_fault(void **state)
     assert_int_equal(st.chain[1], 8);
 }
 
+static void put64(uint64_t addr, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        m.ram[addr + i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get(uint64_t addr, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)m.ram[addr + i] << (8 * i);
+    return v;
+}
+
+#define GDT 0x1000
+#define IDT 0x2000
+#define TSS 0x3000
+
+/* A 32-bit interrupt/trap gate (SDM Vol. 3A 6.11, Figure 6-2). */
+static uint64_t gate32(uint32_t off, uint16_t sel, uint8_t type_byte)
+{
+    return (off & 0xffff) | (uint64_t)sel << 16 | (uint64_t)type_byte << 40 |
+           (uint64_t)(off >> 16) << 48;
+}
+
+static svmx_segment flat(uint16_t sel, uint16_t attr)
+{
+    svmx_segment s = { .base = 0, .limit = 0xffffffff, .selector = sel,
+                       .attr = attr };
+    return s;
+}
+
+/* Protected mode, flat segments, a GDT with ring-0 and ring-3 code and
+ * data and a 32-bit TSS, an IDT, `code` at 0x7C00 and HLT at 0x8000. */
+static void boot_protected(const uint8_t *code, size_t n, bool user)
+{
+    boot_real(SVMX_VENDOR_AMD, code, n);
+    put64(GDT + 0x08, 0x00cf9a000000ffffull); /* code32, DPL0, not accessed */
+    put64(GDT + 0x10, 0x00cf92000000ffffull); /* data, DPL0 */
+    put64(GDT + 0x18, 0x00af9a000000ffffull); /* code64, DPL0 */
+    put64(GDT + 0x20, 0x00cffa000000ffffull); /* code32, DPL3 */
+    put64(GDT + 0x28, 0x00cff2000000ffffull); /* data, DPL3 */
+    put64(GDT + 0x30, 0x0000890030000067ull); /* 32-bit TSS at 0x3000 */
+    m.ram[0x8000] = 0xf4;
+    svmx_sregs s;
+    svmx_regs r;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    svmx_cpu_get_regs(m.cpu, &r);
+    s.cr0 = 0x11;
+    s.gdt.base = GDT;
+    s.gdt.limit = 0x37;
+    s.idt.base = IDT;
+    s.idt.limit = 0x7ff;
+    for (int i = SVMX_ES; i <= SVMX_GS; i++)
+        s.seg[i] = flat(user ? 0x2b : 0x10, user ? 0xcf3 : 0xc93);
+    s.seg[SVMX_CS] = flat(user ? 0x23 : 0x08, user ? 0xcfb : 0xc9b);
+    s.seg[SVMX_TR] = (svmx_segment){ .base = TSS, .limit = 0x67,
+                                     .selector = 0x30, .attr = 0x8b };
+    r.rflags = SVMX_RFLAGS_FIXED | SVMX_RFLAGS_IF;
+    assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
+    assert_int_equal(svmx_cpu_set_regs(m.cpu, &r), SVMX_OK);
+}
+
+/* #UD in 32-bit protected mode through an interrupt gate: EFLAGS, CS,
+ * EIP pushed, IF cleared, the handler's CS marked accessed. */
+static void test_protected_interrupt_gate(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x0f, 0x0b };
+    boot_protected(code, sizeof code, false);
+    put64(IDT + 6 * 8, gate32(0x8000, 0x08, 0x8e));
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100, &st);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x8001);
+    assert_int_equal(reg(SVMX_RSP), 0x7000 - 12);
+    assert_int_equal(get(0x7000 - 12, 4), 0x7c00);
+    assert_int_equal(get(0x7000 - 8, 4), 0x08);
+    assert_int_equal(get(0x7000 - 4, 4), 0x202);
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    assert_false(r.rflags & SVMX_RFLAGS_IF);
+    assert_int_equal(m.ram[GDT + 0x08 + 5], 0x9b); /* accessed now */
+}
+
+/* A not-present gate is #NP with the IDT error code vector * 8 + 2 + EXT
+ * (SDM Vol. 3A 6.13); a trap gate keeps IF. */
+static void test_protected_not_present_gate(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x0f, 0x0b };
+    boot_protected(code, sizeof code, false);
+    put64(IDT + 6 * 8, gate32(0x8000, 0x08, 0x0e));  /* P = 0 */
+    put64(IDT + 11 * 8, gate32(0x8000, 0x08, 0x8f)); /* trap gate */
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100, &st);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(reg(SVMX_RSP), 0x7000 - 16);
+    assert_int_equal(get(0x7000 - 16, 4), 6 * 8 + 2 + 1); /* error code */
+    assert_int_equal(get(0x7000 - 12, 4), 0x7c00);
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    assert_true(r.rflags & SVMX_RFLAGS_IF);
+}
+
+/* Ring 3 to ring 0: SS0:ESP0 from the TSS, the old SS:ESP on the new
+ * stack (SDM Vol. 3A 6.12.1, Figure 6-4). */
+static void test_protected_privilege_change(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x0f, 0x0b };
+    boot_protected(code, sizeof code, true);
+    put64(IDT + 6 * 8, gate32(0x8000, 0x08, 0x8e));
+    m.ram[TSS + 4] = 0x00; /* ESP0 = 0x9000 */
+    m.ram[TSS + 5] = 0x90;
+    m.ram[TSS + 8] = 0x10; /* SS0 */
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100, &st);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(reg(SVMX_RSP), 0x9000 - 20);
+    assert_int_equal(get(0x9000 - 20, 4), 0x7c00);
+    assert_int_equal(get(0x9000 - 16, 4), 0x23);
+    assert_int_equal(get(0x9000 - 12, 4), 0x202);
+    assert_int_equal(get(0x9000 - 8, 4), 0x7000);
+    assert_int_equal(get(0x9000 - 4, 4), 0x2b);
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    assert_int_equal(s.seg[SVMX_CS].selector, 0x08);
+    assert_int_equal(s.seg[SVMX_SS].selector, 0x10);
+    assert_int_equal(SVMX_SEG_ATTR_DPL(s.seg[SVMX_SS].attr), 0);
+}
+
+/* A bad SS0 in the TSS is #TS(SS0 selector + EXT); its own delivery then
+ * needs the same stack, so #TS twice is #DF and then a triple fault. */
+static void test_protected_bad_tss_stack(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x0f, 0x0b };
+    boot_protected(code, sizeof code, true);
+    put64(IDT + 6 * 8, gate32(0x8000, 0x08, 0x8e));
+    put64(IDT + 8 * 8, gate32(0x8000, 0x08, 0x8e));
+    put64(IDT + 10 * 8, gate32(0x8000, 0x08, 0x8e));
+    m.ram[TSS + 8] = 0x08; /* SS0 = a code segment */
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100, &st);
+    assert_int_equal(st.reason, SVMX_STOP_SHUTDOWN);
+    assert_int_equal(st.chain_len, 3);
+    assert_int_equal(st.chain[0], 6);
+    assert_int_equal(st.chain[1], 10);
+    assert_int_equal(st.chain[2], 8);
+}
+
+/* IA-32e mode: 16-byte gates, the IST stack aligned to 16, the 64-bit
+ * frame SS, RSP, RFLAGS, CS, RIP (SDM Vol. 3A 6.14.2-6.14.5). */
+static void test_long_mode_ist(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x0f, 0x0b };
+    boot_protected(code, sizeof code, false);
+    /* Identity-map the first 2 MiB: PML4 0x10000 -> PDPT 0x11000 -> PD
+     * 0x12000 with one 2 MiB page. */
+    put64(0x10000, 0x11000 | 3);
+    put64(0x11000, 0x12000 | 3);
+    put64(0x12000, 0x0 | 0x83);
+    uint64_t lo = 0x8000 | 0x18ull << 16 | 1ull << 32 | 0x8eull << 40;
+    put64(IDT + 6 * 16, lo);
+    put64(IDT + 6 * 16 + 8, 0);
+    put64(TSS + 0x24, 0xa008); /* IST1, deliberately misaligned */
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    s.cr0 = 0x80000011;
+    s.cr3 = 0x10000;
+    s.cr4 = 0x20; /* PAE */
+    s.efer = 0x500; /* LME | LMA */
+    s.seg[SVMX_CS] = flat(0x18, 0xa9b);
+    s.seg[SVMX_TR].attr = 0x8b; /* busy 64-bit TSS */
+    assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 100, &st);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(reg(SVMX_RSP), 0xa000 - 40);
+    assert_int_equal(get(0xa000 - 40, 8), 0x7c00);
+    assert_int_equal(get(0xa000 - 32, 8), 0x18);
+    assert_int_equal(get(0xa000 - 24, 8), 0x202);
+    assert_int_equal(get(0xa000 - 16, 8), 0x7000);
+    assert_int_equal(get(0xa000 - 8, 8), 0x10);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -345,6 +533,11 @@ int main(void)
         cmocka_unit_test(test_ud_through_ivt),
         cmocka_unit_test(test_triple_fault),
         cmocka_unit_test(test_stack_fault),
+        cmocka_unit_test(test_protected_interrupt_gate),
+        cmocka_unit_test(test_protected_not_present_gate),
+        cmocka_unit_test(test_protected_privilege_change),
+        cmocka_unit_test(test_protected_bad_tss_stack),
+        cmocka_unit_test(test_long_mode_ist),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);

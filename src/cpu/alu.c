@@ -30,7 +30,6 @@ __extension__ typedef unsigned __int128 u128;
  * kept nor given a value is computed as the comment says.
  */
 struct alu_policy {
-    svmx_vendor vendor;
     uint16_t logic_af;      /* AND OR XOR TEST: the AF value */
     uint16_t mul_keep;      /* MUL IMUL: which of SF ZF AF PF stay; the
                                others are SF ZF PF of the low half, AF 0 */
@@ -59,9 +58,8 @@ struct alu_policy {
  * The one table of undefined-behaviour choices. AMD: what the host CPU
  * the vectors come from does (AMD EPYC, family 19h model 11h; see
  * tests/gen/gen_alu.c and tests/vectors/alu_amd.inc). Intel: no Intel
- * hardware was at hand, so the values are Bochs's (cpu/mult16.cc, shift16.cc, bit16.cc and
- * their siblings), which
- * follow Intel hardware; QEMU agrees where it models the flag at all.
+ * hardware was at hand, so the values are Bochs's (cpu/mult16.cc,
+ * shift16.cc, bit16.cc and their siblings), which follow Intel hardware.
  * Choices both vendors share and that need no switch are fixed in the
  * code and listed in docs/flags.md (shift and rotate OF for count > 1,
  * SHL/SHR CF for count >= size, BSF/BSR flags for a nonzero source,
@@ -69,7 +67,6 @@ struct alu_policy {
  */
 static const alu_policy policies[SVMX_VENDOR_COUNT] = {
     [SVMX_VENDOR_AMD] = {
-        .vendor        = SVMX_VENDOR_AMD,
         .logic_af      = 0,             /* host: AF = 0 */
         .mul_keep      = F_SF | F_ZF | F_AF | F_PF, /* host: all four stay */
         .div_keep      = F_CF | F_OF,   /* host: CF OF stay, */
@@ -83,13 +80,13 @@ static const alu_policy policies[SVMX_VENDOR_COUNT] = {
         .cnt_keep      = F_OF,          /* host: OF stays, SF AF PF = 0 */
     },
     [SVMX_VENDOR_INTEL] = {
-        .vendor        = SVMX_VENDOR_INTEL,
         .logic_af      = 0,             /* Bochs SET_FLAGS_OSZAPC_LOGIC */
         .mul_keep      = 0,             /* Bochs mult*.cc: logic flags of
-                                           the low half; QEMU the same */
+                                           the low half; QEMU too, "like
+                                           the P4" (cc_helper_template.h) */
         .div_keep      = F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF,
                                         /* Bochs mult*.cc: DIV/IDIV write
-                                           no flag; QEMU the same */
+                                           no flag */
         .div_set       = 0,
         .shift_af      = 0,             /* Bochs shift*.cc: logic flags */
         .rcx_mod0_of   = false,         /* Bochs: count % 9 or % 17 == 0
@@ -235,73 +232,63 @@ static uint64_t udiv128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
 /* ---- ADD .. CMP, TEST --------------------------------------------------- */
 
 /*
- * The group-1 operations and TEST; logic_af is AF for the logic ones.
- * Returns the result, which CMP and TEST do not store.
+ * How each group-1 op and TEST computes. Subtraction is a + ~b + 1 (SBB:
+ * + !CF), whose carry out is the inverted borrow, so one straight-line
+ * path serves all five arithmetic ops (SDM Vol. 2A ADD, ADC, CMP; Vol. 2B
+ * SUB, SBB) and the flags need no switch.
  */
-static uint64_t arith(uint64_t logic_af, alu_op op, unsigned size, uint64_t a,
-                      uint64_t b, uint64_t *rflags, bool *stored)
+enum { G1_SUB = 1, G1_CARRY = 2, G1_LOGIC = 4, G1_NO_STORE = 8 };
+static const uint8_t g1_props[ALU_TEST + 1] = {
+    [ALU_ADD]  = 0,
+    [ALU_OR]   = G1_LOGIC,
+    [ALU_ADC]  = G1_CARRY,
+    [ALU_SBB]  = G1_SUB | G1_CARRY,
+    [ALU_AND]  = G1_LOGIC,
+    [ALU_SUB]  = G1_SUB,
+    [ALU_XOR]  = G1_LOGIC,
+    [ALU_CMP]  = G1_SUB | G1_NO_STORE,
+    [ALU_TEST] = G1_LOGIC | G1_NO_STORE, /* SDM Vol. 2B TEST: AND, no store */
+};
+
+/* logic_af: AF of AND OR XOR TEST, which the SDM leaves undefined. */
+static inline uint64_t arith(uint64_t logic_af, alu_op op, unsigned size,
+                             uint64_t a, uint64_t b, uint64_t *rflags)
 {
     unsigned bits = 8 * size;
-    uint64_t m = alu_mask(size), f = *rflags, r, cf = 0, of = 0, af;
+    uint64_t m = alu_mask(size), f = *rflags;
 
     a &= m;
     b &= m;
-    *stored = true;
-    switch (op) {
-    case ALU_ADD:
-    case ALU_ADC: /* SDM Vol. 2A ADD, ADC */
-        r = (a + b + (op == ALU_ADC ? (f & F_CF) : 0)) & m;
-        cf = bit_at((a & b) | ((a | b) & ~r), bits - 1);
-        of = bit_at((a ^ r) & (b ^ r), bits - 1);
-        af = (a ^ b ^ r) & F_AF;
-        break;
-    case ALU_CMP:
-        *stored = false;
-        /* fall through */
-    case ALU_SUB:
-    case ALU_SBB: /* SDM Vol. 2B SUB, SBB; borrow vector like the carry one */
-        r = (a - b - (op == ALU_SBB ? (f & F_CF) : 0)) & m;
-        cf = bit_at((~a & b) | ((~a | b) & r), bits - 1);
-        of = bit_at((a ^ b) & (a ^ r), bits - 1);
-        af = (a ^ b ^ r) & F_AF;
-        break;
-    case ALU_TEST:
-        *stored = false;
-        /* fall through */
-    case ALU_AND: /* SDM Vol. 2A AND: OF CF 0, AF undefined */
-        r = a & b;
-        af = logic_af;
-        break;
-    case ALU_OR:
-        r = a | b;
-        af = logic_af;
-        break;
-    case ALU_XOR:
-        r = a ^ b;
-        af = logic_af;
-        break;
-    default: /* not an arith op: nothing happens */
-        *stored = false;
+    if ((unsigned)op > ALU_TEST) /* not a group-1 op: nothing happens */
         return a;
-    }
+    unsigned k = g1_props[op];
+    uint64_t sub = k & G1_SUB;
+    uint64_t nb = b ^ ((0 - sub) & m); /* b, or ~b to subtract */
+    uint64_t cin = ((k & G1_CARRY) ? (f & F_CF) : 0) ^ sub;
+    uint64_t sum = (a + nb + cin) & m;
+    uint64_t carry = (a & nb) | ((a | nb) & ~sum);
+    uint64_t logic = op == ALU_OR ? a | b : op == ALU_XOR ? a ^ b : a & b;
+    bool is_logic = k & G1_LOGIC; /* AND OR XOR TEST: CF = OF = 0 */
+    uint64_t r = is_logic ? logic : sum;
+    uint64_t cf = is_logic ? 0 : bit_at(carry, bits - 1) ^ sub;
+    uint64_t of = is_logic ? 0 : bit_at((a ^ sum) & (nb ^ sum), bits - 1);
+    uint64_t af = is_logic ? logic_af : (a ^ b ^ sum) & F_AF;
+
     *rflags = (f & ~ALU_ARITH) | cf | of << OF_SHIFT | af | szp(r, bits);
-    return r;
+    return (k & G1_NO_STORE) ? a : r;
 }
 
 uint64_t alu_arith(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
                    uint64_t b, uint64_t *rflags)
 {
-    bool stored;
-    uint64_t r = arith(p->logic_af, op, norm(size), a, b, rflags, &stored);
-    return stored ? r : alu_zext(norm(size), a);
+    return arith(p->logic_af, op, norm(size), a, b, rflags);
 }
 
 uint64_t alu_xadd(unsigned size, uint64_t dest, uint64_t *src,
                   uint64_t *rflags)
 {
-    bool stored;
     size = norm(size);
-    uint64_t sum = arith(0, ALU_ADD, size, dest, *src, rflags, &stored);
+    uint64_t sum = arith(0, ALU_ADD, size, dest, *src, rflags);
     *src = alu_zext(size, dest); /* SDM Vol. 2D XADD: TEMP <- SRC + DEST */
     return sum;
 }
@@ -309,10 +296,9 @@ uint64_t alu_xadd(unsigned size, uint64_t dest, uint64_t *src,
 uint64_t alu_cmpxchg(unsigned size, uint64_t dest, uint64_t src,
                      uint64_t *acc, uint64_t *rflags)
 {
-    bool stored;
     size = norm(size);
     dest = alu_zext(size, dest);
-    (void)arith(0, ALU_CMP, size, *acc, dest, rflags, &stored);
+    (void)arith(0, ALU_CMP, size, *acc, dest, rflags);
     if (*rflags & F_ZF)
         return alu_zext(size, src);
     *acc = dest;
