@@ -223,6 +223,48 @@ static void test_memory_stack_call_ret(void **state)
     assert_int_equal(m.ram[0x6ffe] | m.ram[0x6fff] << 8, 0x7c0f);
 }
 
+/* The ALU handlers through the interpreter: results, memory destinations,
+ * flags, and Jcc/SETcc/CMOVcc/LOOP reading them. */
+static void test_alu_handlers(void **state)
+{
+    (void)state;
+    const uint8_t code[] = {
+        0xb8, 0x05, 0x00,             /* mov ax, 5                 */
+        0xc1, 0xe0, 0x03,             /* shl ax, 3       -> 40     */
+        0x83, 0xe8, 0x01,             /* sub ax, 1       -> 39     */
+        0x01, 0x06, 0x00, 0x05,       /* add [0x500], ax           */
+        0x83, 0xf8, 0x27,             /* cmp ax, 39                */
+        0x0f, 0x94, 0xc3,             /* sete bl                   */
+        0x31, 0xd2,                   /* xor dx, dx                */
+        0xb9, 0x03, 0x00,             /* mov cx, 3                 */
+        0x42,                         /* inc dx                    */
+        0xe2, 0xfd,                   /* loop -3 (to inc dx)       */
+        0xf7, 0xd8,                   /* neg ax          -> -39    */
+        0x0f, 0x4c, 0xf0,             /* cmovl si, ax (SF != OF)   */
+        0x75, 0x01,                   /* jne +1 (ZF=0 after neg)   */
+        0xf4,                         /* hlt (skipped)             */
+        0xf4,                         /* hlt                       */
+    };
+    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
+    m.ram[0x500] = 3;
+    svmx_stop st;
+    svmx_cpu_run(m.cpu, 1000, &st);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c00 + sizeof code);
+    assert_int_equal(m.ram[0x500], 42);
+    assert_int_equal(reg(SVMX_RBX) & 0xff, 1);
+    assert_int_equal(reg(SVMX_RCX) & 0xffff, 0);
+    assert_int_equal(reg(SVMX_RDX) & 0xffff, 3);
+    assert_int_equal(reg(SVMX_RAX) & 0xffff, (uint16_t)-39);
+    assert_int_equal(reg(SVMX_RSI) & 0xffff, (uint16_t)-39);
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    /* NEG of a non-zero value sets CF (SDM Vol. 2B NEG); -39 is negative. */
+    assert_true(r.rflags & SVMX_RFLAGS_CF);
+    assert_true(r.rflags & SVMX_RFLAGS_SF);
+    assert_false(r.rflags & SVMX_RFLAGS_ZF);
+}
+
 /* UD2 in real mode: vector 6 through the IVT (SDM Vol. 3A 21.1.4). */
 static void test_ud_through_ivt(void **state)
 {
@@ -530,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_request_stop),
         cmocka_unit_test(test_io_handler_failure),
         cmocka_unit_test(test_memory_stack_call_ret),
+        cmocka_unit_test(test_alu_handlers),
         cmocka_unit_test(test_ud_through_ivt),
         cmocka_unit_test(test_triple_fault),
         cmocka_unit_test(test_stack_fault),

@@ -10,27 +10,27 @@ static const alu_policy *policy(const svmx_cpu *cpu)
     return alu_policy_get(cpu->vendor);
 }
 
-static alu_op binop_of(unsigned cls)
-{
-    switch (cls) {
-    case SVMX_INSN_ADD: return ALU_ADD;
-    case SVMX_INSN_OR:  return ALU_OR;
-    case SVMX_INSN_ADC: return ALU_ADC;
-    case SVMX_INSN_SBB: return ALU_SBB;
-    case SVMX_INSN_AND: return ALU_AND;
-    case SVMX_INSN_SUB: return ALU_SUB;
-    case SVMX_INSN_XOR: return ALU_XOR;
-    case SVMX_INSN_CMP: return ALU_CMP;
-    default:            return ALU_TEST;
-    }
-}
+/* The alu.c operation each class performs. */
+static const uint8_t alu_op_of[SVMX_INSN_CLASS_COUNT] = {
+    [SVMX_INSN_ADD] = ALU_ADD, [SVMX_INSN_OR] = ALU_OR,
+    [SVMX_INSN_ADC] = ALU_ADC, [SVMX_INSN_SBB] = ALU_SBB,
+    [SVMX_INSN_AND] = ALU_AND, [SVMX_INSN_SUB] = ALU_SUB,
+    [SVMX_INSN_XOR] = ALU_XOR, [SVMX_INSN_CMP] = ALU_CMP,
+    [SVMX_INSN_TEST] = ALU_TEST,
+    [SVMX_INSN_INC] = ALU_INC, [SVMX_INSN_DEC] = ALU_DEC,
+    [SVMX_INSN_NEG] = ALU_NEG, [SVMX_INSN_NOT] = ALU_NOT,
+    [SVMX_INSN_SHL] = ALU_SHL, [SVMX_INSN_SHR] = ALU_SHR,
+    [SVMX_INSN_SAR] = ALU_SAR, [SVMX_INSN_ROL] = ALU_ROL,
+    [SVMX_INSN_ROR] = ALU_ROR, [SVMX_INSN_RCL] = ALU_RCL,
+    [SVMX_INSN_RCR] = ALU_RCR,
+};
 
 /* ADD OR ADC SBB AND SUB XOR CMP TEST: dst op= src; CMP and TEST only
  * set flags. */
 cpu_res insn_binop(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0];
-    alu_op op = binop_of(insn->cls);
+    alu_op op = (alu_op)alu_op_of[insn->cls];
     uint64_t a, b, fl = cpu->regs.rflags;
     cpu_res r = exec_read_operand(cpu, insn, d, &a, f);
     if (r == CPU_OK)
@@ -48,10 +48,7 @@ cpu_res insn_binop(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_unary(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0];
-    alu_op op = insn->cls == SVMX_INSN_INC   ? ALU_INC
-              : insn->cls == SVMX_INSN_DEC   ? ALU_DEC
-              : insn->cls == SVMX_INSN_NEG   ? ALU_NEG
-                                             : ALU_NOT;
+    alu_op op = (alu_op)alu_op_of[insn->cls];
     uint64_t a, fl = cpu->regs.rflags;
     cpu_res r = exec_read_operand(cpu, insn, d, &a, f);
     if (r != CPU_OK)
@@ -66,13 +63,7 @@ cpu_res insn_unary(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_shift(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0];
-    alu_op op = insn->cls == SVMX_INSN_SHL ? ALU_SHL
-              : insn->cls == SVMX_INSN_SHR ? ALU_SHR
-              : insn->cls == SVMX_INSN_SAR ? ALU_SAR
-              : insn->cls == SVMX_INSN_ROL ? ALU_ROL
-              : insn->cls == SVMX_INSN_ROR ? ALU_ROR
-              : insn->cls == SVMX_INSN_RCL ? ALU_RCL
-                                           : ALU_RCR;
+    alu_op op = (alu_op)alu_op_of[insn->cls];
     uint64_t a, count = 1, fl = cpu->regs.rflags;
     cpu_res r = exec_read_operand(cpu, insn, d, &a, f);
     if (r == CPU_OK && insn->operand_count > 1)
