@@ -57,6 +57,15 @@ static uint64_t rip_mask(svmx_mode mode)
     }
 }
 
+/* The linear address of CS:RIP: no CS base in 64-bit mode, 32 bits
+ * elsewhere (SDM Vol. 3A 3.4, 3.3.7.1). */
+static uint64_t cs_rip_linear(const svmx_cpu *cpu, svmx_mode mode)
+{
+    if (mode == SVMX_MODE_LONG64)
+        return cpu->regs.rip;
+    return (cpu->sregs.seg[SVMX_CS].base + cpu->regs.rip) & 0xffffffffull;
+}
+
 /*
  * Fetches and decodes the instruction at CS:RIP. The bytes come straight
  * from RAM when the page is RAM; an instruction that runs into the next
@@ -69,8 +78,8 @@ static cpu_res fetch(svmx_cpu *cpu, svmx_mode mode, const svmx_insn **out,
 {
     const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
     uint64_t rip = cpu->regs.rip;
-    uint64_t lin = mode == SVMX_MODE_LONG64 ? rip : (cs->base + rip) & 0xffffffffull;
-    unsigned acc = PG_EXEC | (cpu_cpl(cpu) == 3 ? PG_USER : 0);
+    uint64_t lin = cs_rip_linear(cpu, mode);
+    unsigned acc = PG_EXEC | exec_user_flag(cpu);
     unsigned flags = cpu->vendor == SVMX_VENDOR_AMD ? SVMX_DECODE_ALT_MOV_CR8 : 0;
     uint8_t buf[SVMX_INSN_MAX_LEN];
     uint64_t phys;
@@ -130,11 +139,8 @@ static cpu_res fetch(svmx_cpu *cpu, svmx_mode mode, const svmx_insn **out,
  * UNSUPPORTED report; faults here are ignored (the bytes stay zero). */
 static void record_bytes(svmx_cpu *cpu, svmx_mode mode, unsigned length)
 {
-    const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
-    uint64_t lin = mode == SVMX_MODE_LONG64
-                       ? cpu->regs.rip
-                       : (cs->base + cpu->regs.rip) & 0xffffffffull;
-    unsigned acc = PG_EXEC | (cpu_cpl(cpu) == 3 ? PG_USER : 0);
+    uint64_t lin = cs_rip_linear(cpu, mode);
+    unsigned acc = PG_EXEC | exec_user_flag(cpu);
     for (unsigned i = 0; i < length && i < sizeof cpu->stop->bytes; i++) {
         cpu_fault f;
         uint64_t phys, v;

@@ -71,6 +71,18 @@ uint64_t exec_gpr_read(const svmx_cpu *cpu, unsigned num, unsigned size,
 void exec_gpr_write(svmx_cpu *cpu, unsigned num, unsigned size, bool high8,
                     uint64_t value);
 
+/* PG_USER when the CPU runs at CPL 3: the paging flag of an explicit
+ * access (SDM Vol. 3A 4.6). */
+static inline unsigned exec_user_flag(const svmx_cpu *cpu)
+{
+    return cpu_cpl(cpu) == 3 ? PG_USER : 0u;
+}
+
+/* The offset (before segmentation) a memory operand names, wrapped to the
+ * address size; RIP-relative forms use the RIP of the next instruction. */
+uint64_t exec_effective_offset(const svmx_cpu *cpu, const svmx_insn *insn,
+                               const svmx_operand *op);
+
 /* Operand access for register, immediate and memory operands. */
 cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
                           const svmx_operand *op, uint64_t *value,
@@ -86,7 +98,10 @@ cpu_res exec_write_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
                           unsigned acc, uint64_t value, cpu_fault *f);
 
 /* Near branch to `target` at the instruction's operand size: #GP(0) if it
- * leaves CS (or is not canonical in 64-bit mode), RIP unchanged then. */
+ * leaves CS (or is not canonical in 64-bit mode), RIP unchanged then.
+ * exec_branch_check only truncates and checks the target. */
+cpu_res exec_branch_check(const svmx_cpu *cpu, const svmx_insn *insn,
+                          uint64_t *target, cpu_fault *f);
 cpu_res exec_branch(svmx_cpu *cpu, const svmx_insn *insn, uint64_t target,
                     cpu_fault *f);
 
@@ -98,6 +113,12 @@ cpu_res exec_seg_address(svmx_cpu *cpu, unsigned seg, uint64_t off,
  * changes only when the write succeeded. */
 unsigned exec_stack_size(const svmx_cpu *cpu);
 cpu_res exec_push(svmx_cpu *cpu, unsigned size, uint64_t value, cpu_fault *f);
+
+/* Reads `size` bytes at SS:rSP; *new_sp is rSP after the pop. RSP itself
+ * is left to the caller, which commits it with the rest of the
+ * instruction. */
+cpu_res exec_pop(svmx_cpu *cpu, unsigned size, uint64_t *value,
+                 uint64_t *new_sp, cpu_fault *f);
 
 /* Delivers an exception or interrupt (except.c). */
 cpu_res exec_deliver(svmx_cpu *cpu, const cpu_fault *f);

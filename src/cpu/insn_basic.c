@@ -69,16 +69,8 @@ cpu_res insn_mov_seg(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_lea(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)f;
-    const svmx_operand *m = &insn->operands[1];
-    uint64_t ea = (uint64_t)m->disp;
-    if (m->base == SVMX_GPR_RIP)
-        ea += cpu->regs.rip;
-    else if (m->base != SVMX_GPR_NONE)
-        ea += cpu->regs.gpr[m->base & 15];
-    if (m->index != SVMX_GPR_NONE)
-        ea += cpu->regs.gpr[m->index & 15] * m->scale;
-    ea &= exec_mask(insn->address_size);
-    exec_gpr_write(cpu, insn->operands[0].reg, insn->operand_size, false, ea);
+    exec_gpr_write(cpu, insn->operands[0].reg, insn->operand_size, false,
+                   exec_effective_offset(cpu, insn, &insn->operands[1]));
     return CPU_OK;
 }
 
@@ -88,18 +80,26 @@ cpu_res insn_lea(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
  * be canonical; either failure is #GP(0) with RIP unchanged (SDM Vol. 2A
  * JMP, CALL; Vol. 2B RET).
  */
+cpu_res exec_branch_check(const svmx_cpu *cpu, const svmx_insn *insn,
+                          uint64_t *target, cpu_fault *f)
+{
+    *target &= exec_mask(insn->operand_size);
+    if (svmx_cpu_mode(cpu) == SVMX_MODE_LONG64) {
+        if (!cpu_canonical(*target, cpu->pers->linear_width))
+            return cpu_raise(f, CPU_VEC_GP, true, 0);
+    } else if (*target > cpu->sregs.seg[SVMX_CS].limit) {
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    }
+    return CPU_OK;
+}
+
 cpu_res exec_branch(svmx_cpu *cpu, const svmx_insn *insn, uint64_t target,
                     cpu_fault *f)
 {
-    target &= exec_mask(insn->operand_size);
-    if (svmx_cpu_mode(cpu) == SVMX_MODE_LONG64) {
-        if (!cpu_canonical(target, cpu->pers->linear_width))
-            return cpu_raise(f, CPU_VEC_GP, true, 0);
-    } else if (target > cpu->sregs.seg[SVMX_CS].limit) {
-        return cpu_raise(f, CPU_VEC_GP, true, 0);
-    }
-    cpu->regs.rip = target;
-    return CPU_OK;
+    cpu_res r = exec_branch_check(cpu, insn, &target, f);
+    if (r == CPU_OK)
+        cpu->regs.rip = target;
+    return r;
 }
 
 static cpu_res near_target(svmx_cpu *cpu, const svmx_insn *insn,
@@ -122,40 +122,22 @@ cpu_res insn_jmp(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 
 cpu_res insn_call(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    uint64_t t, ret = cpu->regs.rip, sp = cpu->regs.gpr[SVMX_RSP];
+    uint64_t t;
     cpu_res r = near_target(cpu, insn, &t, f);
-    if (r != CPU_OK)
-        return r;
     /* The target is checked before the push (SDM Vol. 2A CALL). */
-    uint64_t rip = cpu->regs.rip;
-    if ((r = exec_branch(cpu, insn, t, f)) != CPU_OK)
-        return r;
-    cpu->regs.rip = rip;
-    if ((r = exec_push(cpu, insn->operand_size, ret, f)) != CPU_OK) {
-        cpu->regs.gpr[SVMX_RSP] = sp;
-        return r;
-    }
-    return exec_branch(cpu, insn, t, f);
-}
-
-static cpu_res pop_value(svmx_cpu *cpu, unsigned size, uint64_t *v,
-                         uint64_t *new_sp, cpu_fault *f)
-{
-    unsigned ss = exec_stack_size(cpu);
-    uint64_t sp = cpu->regs.gpr[SVMX_RSP] & exec_mask(ss);
-    uint64_t lin;
-    cpu_res r = exec_seg_address(cpu, SVMX_SS, sp, size, false, &lin, f);
     if (r == CPU_OK)
-        r = exec_read_linear(cpu, lin, size, cpu_cpl(cpu) == 3 ? PG_USER : 0,
-                             v, f);
-    *new_sp = (sp + size) & exec_mask(ss);
+        r = exec_branch_check(cpu, insn, &t, f);
+    if (r == CPU_OK)
+        r = exec_push(cpu, insn->operand_size, cpu->regs.rip, f);
+    if (r == CPU_OK)
+        cpu->regs.rip = t;
     return r;
 }
 
 cpu_res insn_ret(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint64_t t, sp;
-    cpu_res r = pop_value(cpu, insn->operand_size, &t, &sp, f);
+    cpu_res r = exec_pop(cpu, insn->operand_size, &t, &sp, f);
     if (r != CPU_OK)
         return r;
     if (insn->operand_count && insn->operands[0].kind == SVMX_OPK_IMM)
@@ -187,7 +169,7 @@ cpu_res insn_pop(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
         return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                          "POP to memory or a segment register");
     uint64_t v, sp;
-    cpu_res r = pop_value(cpu, insn->operand_size, &v, &sp, f);
+    cpu_res r = exec_pop(cpu, insn->operand_size, &v, &sp, f);
     if (r != CPU_OK)
         return r;
     /* POP rSP: the popped value wins over the increment. */

@@ -31,9 +31,8 @@ void exec_gpr_write(svmx_cpu *cpu, unsigned num, unsigned size, bool high8,
         *r = (*r & ~exec_mask(size)) | (value & exec_mask(size));
 }
 
-/* The offset part of a memory operand, wrapped to the address size. */
-static uint64_t effective_offset(const svmx_cpu *cpu, const svmx_insn *insn,
-                                 const svmx_operand *op)
+uint64_t exec_effective_offset(const svmx_cpu *cpu, const svmx_insn *insn,
+                               const svmx_operand *op)
 {
     uint64_t ea = (uint64_t)op->disp;
     if (op->base == SVMX_GPR_RIP)
@@ -95,11 +94,6 @@ cpu_res exec_seg_address(svmx_cpu *cpu, unsigned seg, uint64_t off,
     return CPU_OK;
 }
 
-static unsigned user_flag(const svmx_cpu *cpu)
-{
-    return cpu_cpl(cpu) == 3 ? PG_USER : 0;
-}
-
 /* Stack width: 8 bytes in 64-bit mode, else SS.B picks 4 or 2
  * (SDM Vol. 3A 5.2: the B flag of the stack segment). */
 unsigned exec_stack_size(const svmx_cpu *cpu)
@@ -116,9 +110,22 @@ cpu_res exec_push(svmx_cpu *cpu, unsigned size, uint64_t value, cpu_fault *f)
     uint64_t lin;
     cpu_res r = exec_seg_address(cpu, SVMX_SS, sp, size, true, &lin, f);
     if (r == CPU_OK)
-        r = exec_write_linear(cpu, lin, size, user_flag(cpu), value, f);
+        r = exec_write_linear(cpu, lin, size, exec_user_flag(cpu), value, f);
     if (r == CPU_OK)
         exec_gpr_write(cpu, SVMX_RSP, ss, false, sp);
+    return r;
+}
+
+cpu_res exec_pop(svmx_cpu *cpu, unsigned size, uint64_t *value,
+                 uint64_t *new_sp, cpu_fault *f)
+{
+    unsigned ss = exec_stack_size(cpu);
+    uint64_t sp = cpu->regs.gpr[SVMX_RSP] & exec_mask(ss);
+    uint64_t lin;
+    cpu_res r = exec_seg_address(cpu, SVMX_SS, sp, size, false, &lin, f);
+    if (r == CPU_OK)
+        r = exec_read_linear(cpu, lin, size, exec_user_flag(cpu), value, f);
+    *new_sp = (sp + size) & exec_mask(ss);
     return r;
 }
 
@@ -198,7 +205,7 @@ static cpu_res memory_address(svmx_cpu *cpu, const svmx_insn *insn,
                               uint64_t *lin, cpu_fault *f)
 {
     unsigned seg = op->seg < SVMX_SEG_COUNT ? op->seg : SVMX_DS;
-    return exec_seg_address(cpu, seg, effective_offset(cpu, insn, op),
+    return exec_seg_address(cpu, seg, exec_effective_offset(cpu, insn, op),
                             op->size ? op->size : 1, write, lin, f);
 }
 
@@ -230,7 +237,7 @@ cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
         cpu_res r = memory_address(cpu, insn, op, false, &lin, f);
         if (r != CPU_OK)
             return r;
-        return exec_read_linear(cpu, lin, op->size, user_flag(cpu), value, f);
+        return exec_read_linear(cpu, lin, op->size, exec_user_flag(cpu), value, f);
     }
     default:
         return exec_stop(cpu, SVMX_STOP_UNSUPPORTED, "operand kind not modelled");
@@ -258,7 +265,7 @@ cpu_res exec_write_operand(svmx_cpu *cpu, const svmx_insn *insn,
         cpu_res r = memory_address(cpu, insn, op, true, &lin, f);
         if (r != CPU_OK)
             return r;
-        return exec_write_linear(cpu, lin, op->size, user_flag(cpu), value, f);
+        return exec_write_linear(cpu, lin, op->size, exec_user_flag(cpu), value, f);
     }
     default:
         return exec_stop(cpu, SVMX_STOP_UNSUPPORTED, "operand kind not modelled");
