@@ -13,86 +13,7 @@
 
 #include "svmx/svmx.h"
 
-#define RAM_SIZE (1u << 20)
-
-typedef struct machine {
-    uint8_t  ram[RAM_SIZE];
-    svmx_cpu *cpu;
-    svmx_io_ops io;
-    unsigned outs;
-    uint16_t out_port[8];
-    uint32_t out_value[8];
-    uint16_t stop_port;   /* an OUT here requests a stop */
-    uint32_t in_value;
-} machine;
-
-static machine m;
-
-static svmx_status pio_out(void *ctx, uint16_t port, unsigned size,
-                           uint32_t value)
-{
-    machine *mc = ctx;
-    (void)size;
-    if (mc->outs < 8) {
-        mc->out_port[mc->outs] = port;
-        mc->out_value[mc->outs] = value;
-    }
-    mc->outs++;
-    if (port == mc->stop_port)
-        svmx_cpu_request_stop(mc->cpu);
-    if (port == 0xdead)
-        return SVMX_E_UNSUPPORTED;
-    return SVMX_OK;
-}
-
-static svmx_status pio_in(void *ctx, uint16_t port, unsigned size,
-                          uint32_t *value)
-{
-    machine *mc = ctx;
-    (void)port, (void)size;
-    *value = mc->in_value;
-    return SVMX_OK;
-}
-
-/* A real-mode CPU with CS:IP = 0000:7C00, SS:SP = 0000:7000, the IVT
- * at 0, and `code` at 0x7C00. */
-static void boot_real(svmx_vendor vendor, const uint8_t *code, size_t n)
-{
-    svmx_cpu_destroy(m.cpu);
-    memset(&m, 0, sizeof m);
-    m.io = (svmx_io_ops){ .ctx = &m, .pio_out = pio_out, .pio_in = pio_in };
-    m.stop_port = 0xffff;
-    svmx_config cfg = { .vendor = vendor, .ram = m.ram, .ram_size = RAM_SIZE,
-                        .io = &m.io };
-    assert_int_equal(svmx_cpu_create(&cfg, &m.cpu), SVMX_OK);
-    memcpy(m.ram + 0x7c00, code, n);
-    svmx_sregs s;
-    svmx_regs r;
-    svmx_cpu_get_sregs(m.cpu, &s);
-    svmx_cpu_get_regs(m.cpu, &r);
-    s.seg[SVMX_CS].selector = 0;
-    s.seg[SVMX_CS].base = 0;
-    s.idt.base = 0;
-    s.idt.limit = 0x3ff;
-    r.rip = 0x7c00;
-    r.gpr[SVMX_RSP] = 0x7000;
-    assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
-    assert_int_equal(svmx_cpu_set_regs(m.cpu, &r), SVMX_OK);
-}
-
-static uint64_t reg(svmx_gpr g)
-{
-    svmx_regs r;
-    svmx_cpu_get_regs(m.cpu, &r);
-    return r.gpr[g];
-}
-
-static uint64_t rip(void)
-{
-    svmx_regs r;
-    svmx_cpu_get_regs(m.cpu, &r);
-    return r.rip;
-}
+#include "exec_fixture.h"
 
 static void test_out_and_hlt(void **state)
 {
@@ -350,69 +271,6 @@ static void test_stack_fault(void **state)
     assert_int_equal(st.chain[1], 8);
 }
 
-static void put64(uint64_t addr, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        m.ram[addr + i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get(uint64_t addr, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)m.ram[addr + i] << (8 * i);
-    return v;
-}
-
-#define GDT 0x1000
-#define IDT 0x2000
-#define TSS 0x3000
-
-/* A 32-bit interrupt/trap gate (SDM Vol. 3A 6.11, Figure 6-2). */
-static uint64_t gate32(uint32_t off, uint16_t sel, uint8_t type_byte)
-{
-    return (off & 0xffff) | (uint64_t)sel << 16 | (uint64_t)type_byte << 40 |
-           (uint64_t)(off >> 16) << 48;
-}
-
-static svmx_segment flat(uint16_t sel, uint16_t attr)
-{
-    svmx_segment s = { .base = 0, .limit = 0xffffffff, .selector = sel,
-                       .attr = attr };
-    return s;
-}
-
-/* Protected mode, flat segments, a GDT with ring-0 and ring-3 code and
- * data and a 32-bit TSS, an IDT, `code` at 0x7C00 and HLT at 0x8000. */
-static void boot_protected(const uint8_t *code, size_t n, bool user)
-{
-    boot_real(SVMX_VENDOR_AMD, code, n);
-    put64(GDT + 0x08, 0x00cf9a000000ffffull); /* code32, DPL0, not accessed */
-    put64(GDT + 0x10, 0x00cf92000000ffffull); /* data, DPL0 */
-    put64(GDT + 0x18, 0x00af9a000000ffffull); /* code64, DPL0 */
-    put64(GDT + 0x20, 0x00cffa000000ffffull); /* code32, DPL3 */
-    put64(GDT + 0x28, 0x00cff2000000ffffull); /* data, DPL3 */
-    put64(GDT + 0x30, 0x0000890030000067ull); /* 32-bit TSS at 0x3000 */
-    m.ram[0x8000] = 0xf4;
-    svmx_sregs s;
-    svmx_regs r;
-    svmx_cpu_get_sregs(m.cpu, &s);
-    svmx_cpu_get_regs(m.cpu, &r);
-    s.cr0 = 0x11;
-    s.gdt.base = GDT;
-    s.gdt.limit = 0x37;
-    s.idt.base = IDT;
-    s.idt.limit = 0x7ff;
-    for (int i = SVMX_ES; i <= SVMX_GS; i++)
-        s.seg[i] = flat(user ? 0x2b : 0x10, user ? 0xcf3 : 0xc93);
-    s.seg[SVMX_CS] = flat(user ? 0x23 : 0x08, user ? 0xcfb : 0xc9b);
-    s.seg[SVMX_TR] = (svmx_segment){ .base = TSS, .limit = 0x67,
-                                     .selector = 0x30, .attr = 0x8b };
-    r.rflags = SVMX_RFLAGS_FIXED | SVMX_RFLAGS_IF;
-    assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
-    assert_int_equal(svmx_cpu_set_regs(m.cpu, &r), SVMX_OK);
-}
-
 /* #UD in 32-bit protected mode through an interrupt gate: EFLAGS, CS,
  * EIP pushed, IF cleared, the handler's CS marked accessed. */
 static void test_protected_interrupt_gate(void **state)
@@ -553,14 +411,6 @@ static void test_bad_arguments(void **state)
     assert_string_equal(svmx_stop_reason_str(SVMX_STOP_REASON_COUNT), "?");
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    svmx_cpu_destroy(m.cpu);
-    m.cpu = NULL;
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,5 +433,5 @@ int main(void)
         cmocka_unit_test(test_long_mode_ist),
         cmocka_unit_test(test_bad_arguments),
     };
-    return cmocka_run_group_tests(tests, NULL, teardown);
+    return cmocka_run_group_tests(tests, NULL, fixture_teardown);
 }

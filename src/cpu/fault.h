@@ -26,8 +26,28 @@ enum {
     CPU_VEC_MC = 18, CPU_VEC_XM = 19, CPU_VEC_VE = 20, CPU_VEC_CP = 21,
 };
 
+/*
+ * What kind of event a cpu_fault is, numbered as the VMX interruption
+ * types (SDM Vol. 3C 24.8.3, Table 24-17). The kind decides the EXT bit
+ * of error codes raised while delivering it (SDM Vol. 3A 6.13: set for
+ * events external to the program, clear for INT n, INT3 and INTO), the
+ * gate DPL check (software events only, SDM Vol. 3A 6.12.1.1) and the
+ * return address pushed: the instruction itself for faults, the next
+ * instruction (RIP + insn_len) for the trap-like software kinds.
+ */
+typedef enum cpu_event_kind {
+    CPU_EV_EXTINT = 0,   /* external interrupt (INTR)                     */
+    CPU_EV_NMI    = 2,
+    CPU_EV_HWEXC  = 3,   /* exception raised by the processor             */
+    CPU_EV_SOFTINT = 4,  /* INT n                                         */
+    CPU_EV_PRIVSW = 5,   /* INT1 (ICEBP)                                  */
+    CPU_EV_SOFTEXC = 6,  /* INT3, INTO                                    */
+} cpu_event_kind;
+
 typedef struct cpu_fault {
     uint8_t  vector;
+    uint8_t  kind;       /* cpu_event_kind                                */
+    uint8_t  insn_len;   /* software kinds: length of the INT instruction */
     bool     has_error;
     uint32_t error;
     uint64_t cr2;        /* #PF: the faulting linear address              */
@@ -37,9 +57,22 @@ static inline cpu_res cpu_raise(cpu_fault *f, uint8_t vector, bool has_error,
                                 uint32_t error)
 {
     f->vector = vector;
+    f->kind = CPU_EV_HWEXC;
+    f->insn_len = 0;
     f->has_error = has_error;
     f->error = error;
     f->cr2 = 0;
+    return CPU_FAULT;
+}
+
+/* A software event (INT n, INT3, INTO, INT1) of an instruction of
+ * `len` bytes; the run loop delivers it like a fault. */
+static inline cpu_res cpu_raise_soft(cpu_fault *f, uint8_t vector,
+                                     cpu_event_kind kind, unsigned len)
+{
+    cpu_raise(f, vector, false, 0);
+    f->kind = (uint8_t)kind;
+    f->insn_len = (uint8_t)len;
     return CPU_FAULT;
 }
 
