@@ -1,0 +1,4 @@
+/*
+ * src/cpu/insn_arith.c - (being written)
+ */
+#include "cpu/exec.h"

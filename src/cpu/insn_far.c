@@ -1,0 +1,4 @@
+/*
+ * src/cpu/insn_far.c - (being written)
+ */
+#include "cpu/exec.h"

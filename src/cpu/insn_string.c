@@ -1,0 +1,4 @@
+/*
+ * src/cpu/insn_string.c - (being written)
+ */
+#include "cpu/exec.h"

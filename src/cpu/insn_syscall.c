@@ -1,0 +1,4 @@
+/*
+ * src/cpu/insn_syscall.c - (being written)
+ */
+#include "cpu/exec.h"

@@ -1,0 +1,4 @@
+/*
+ * src/cpu/segment.c - (being written)
+ */
+#include "cpu/exec.h"
