@@ -78,6 +78,12 @@ static inline unsigned exec_user_flag(const svmx_cpu *cpu)
     return cpu_cpl(cpu) == 3 ? PG_USER : 0u;
 }
 
+/* RFLAGS.IOPL (SDM Vol. 1 3.4.3.3). */
+static inline unsigned exec_iopl(const svmx_cpu *cpu)
+{
+    return (unsigned)((cpu->regs.rflags & SVMX_RFLAGS_IOPL) >> 12);
+}
+
 /* The offset (before segmentation) a memory operand names, wrapped to the
  * address size; RIP-relative forms use the RIP of the next instruction. */
 uint64_t exec_effective_offset(const svmx_cpu *cpu, const svmx_insn *insn,

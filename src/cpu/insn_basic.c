@@ -202,11 +202,6 @@ FLAG_OP(insn_cld, SVMX_RFLAGS_DF, -1)
 FLAG_OP(insn_std, SVMX_RFLAGS_DF, 1)
 #undef FLAG_OP
 
-static unsigned iopl(const svmx_cpu *cpu)
-{
-    return (unsigned)((cpu->regs.rflags & SVMX_RFLAGS_IOPL) >> 12);
-}
-
 /*
  * CLI/STI: allowed when CPL <= IOPL (always in real mode); otherwise
  * #GP(0). The virtual-interrupt forms of CR4.VME/PVI are not offered by
@@ -215,7 +210,7 @@ static unsigned iopl(const svmx_cpu *cpu)
 cpu_res insn_cli(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)insn;
-    if ((cpu->sregs.cr0 & CPU_CR0_PE) && cpu_cpl(cpu) > iopl(cpu))
+    if ((cpu->sregs.cr0 & CPU_CR0_PE) && cpu_cpl(cpu) > exec_iopl(cpu))
         return cpu_raise(f, CPU_VEC_GP, true, 0);
     cpu->regs.rflags &= ~SVMX_RFLAGS_IF;
     return CPU_OK;
@@ -224,7 +219,7 @@ cpu_res insn_cli(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_sti(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)insn;
-    if ((cpu->sregs.cr0 & CPU_CR0_PE) && cpu_cpl(cpu) > iopl(cpu))
+    if ((cpu->sregs.cr0 & CPU_CR0_PE) && cpu_cpl(cpu) > exec_iopl(cpu))
         return cpu_raise(f, CPU_VEC_GP, true, 0);
     /* The shadow follows only an STI that sets IF (SDM Vol. 2B STI). */
     if (!(cpu->regs.rflags & SVMX_RFLAGS_IF))
@@ -243,7 +238,7 @@ static cpu_res io_allowed(svmx_cpu *cpu)
     svmx_mode mode = svmx_cpu_mode(cpu);
     if (mode == SVMX_MODE_REAL)
         return CPU_OK;
-    if (mode != SVMX_MODE_V86 && cpu_cpl(cpu) <= iopl(cpu))
+    if (mode != SVMX_MODE_V86 && cpu_cpl(cpu) <= exec_iopl(cpu))
         return CPU_OK;
     return exec_stop(cpu, SVMX_STOP_UNSUPPORTED, "I/O permission bitmap");
 }
