@@ -1,5 +1,10 @@
 /*
- * tests/test_exec_events.c - (being written)
+ * tests/test_exec_events.c - events at instruction boundaries, through
+ * the public API: injected external interrupts and NMIs, the STI and
+ * MOV SS shadows, HLT and its wake-up, GIF, the single-step trap, a
+ * pending exception set through svmx_cpu_set_events, and the TSC tick.
+ * Real mode keeps the frames easy to read: the IVT handler of each vector
+ * is a HLT at 0x9000 + vector * 16.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,18 +14,298 @@
 
 #include "exec_fixture.h"
 
-static void test_placeholder(void **state)
+#define HANDLER(v) (0x9000u + (v) * 16u)
+
+/* Real mode with an IVT whose every entry points at HALT-ing handlers. */
+static void boot(svmx_vendor vendor, const uint8_t *code, size_t n)
+{
+    boot_real(vendor, code, n);
+    for (unsigned v = 0; v < 256; v++) {
+        uint32_t off = HANDLER(v) & 0xffff, seg = (HANDLER(v) >> 16) << 12;
+        put64(v * 4, (uint64_t)(seg << 16 | off) | (uint64_t)get(v * 4 + 4, 4) << 32);
+        m.ram[HANDLER(v)] = 0xf4;
+    }
+}
+
+static svmx_events events(void)
+{
+    svmx_events e;
+    assert_int_equal(svmx_cpu_get_events(m.cpu, &e), SVMX_OK);
+    return e;
+}
+
+static void set_events(const svmx_events *e)
+{
+    assert_int_equal(svmx_cpu_set_events(m.cpu, e), SVMX_OK);
+}
+
+static void set_if(bool on)
+{
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rflags = on ? (r.rflags | SVMX_RFLAGS_IF) : (r.rflags & ~SVMX_RFLAGS_IF);
+    svmx_cpu_set_regs(m.cpu, &r);
+}
+
+/* The real-mode frame at SS:SP: IP, CS, FLAGS. */
+static uint16_t frame_ip(void) { return (uint16_t)get(reg(SVMX_RSP), 2); }
+static uint16_t frame_flags(void) { return (uint16_t)get(reg(SVMX_RSP) + 4, 2); }
+
+static const uint8_t nops[] = { 0x90, 0x90, 0x90, 0x90, 0xf4 };
+
+/* An interrupt waiting with IF = 1 is taken before the next instruction;
+ * the frame holds that instruction's IP (SDM Vol. 3A 6.9). */
+static void test_irq_taken_at_boundary(void **state)
 {
     (void)state;
-    const uint8_t code[] = { 0xf4 };
-    boot_real(SVMX_VENDOR_AMD, code, sizeof code);
-    assert_int_equal(run(10).reason, SVMX_STOP_HLT);
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    set_if(true);
+    svmx_stop st = run(2);
+    assert_int_equal(st.reason, SVMX_STOP_BUDGET);
+    assert_int_equal(svmx_cpu_inject_irq(m.cpu, 0x20), SVMX_OK);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, HANDLER(0x20) + 1);
+    assert_int_equal(frame_ip(), 0x7c02);
+    assert_int_equal(frame_flags() & SVMX_RFLAGS_IF, SVMX_RFLAGS_IF);
+    assert_false(rflags() & SVMX_RFLAGS_IF);
+    assert_false(events().irq_pending);
+}
+
+/* IF = 0 holds the interrupt; STI opens it after one more instruction
+ * (SDM Vol. 2B STI). */
+static void test_irq_after_sti_shadow(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x90, 0xfb, 0x90, 0x90, 0xf4 }; /* nop; sti; nop; nop */
+    boot(SVMX_VENDOR_INTEL, code, sizeof code);
+    set_if(false);
+    assert_int_equal(svmx_cpu_inject_irq(m.cpu, 0x30), SVMX_OK);
+    svmx_stop st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, HANDLER(0x30) + 1);
+    assert_int_equal(frame_ip(), 0x7c03); /* after the NOP that follows STI */
+    assert_int_equal(st.insns, 4);        /* nop, sti, nop, then the handler's hlt */
+}
+
+/* An STI shadow set by the embedder holds INTR; a MOV SS shadow holds
+ * NMI as well; neither lasts beyond one instruction. */
+static void test_shadows_hold_events(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    set_if(true);
+    svmx_events e = events();
+    e.shadow = SVMX_SHADOW_STI;
+    e.irq_pending = true;
+    e.irq_vector = 0x21;
+    set_events(&e);
+    svmx_stop st = run(1);
+    assert_int_equal(st.reason, SVMX_STOP_BUDGET);
+    assert_int_equal(rip(), 0x7c01); /* the NOP ran first */
+    assert_true(events().irq_pending);
+    assert_int_equal(events().shadow, 0);
+    run(0);
+    assert_int_equal(frame_ip(), 0x7c01);
+
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    e = events();
+    e.shadow = SVMX_SHADOW_MOVSS;
+    set_events(&e);
+    assert_int_equal(svmx_cpu_inject_nmi(m.cpu), SVMX_OK);
+    st = run(1);
+    assert_int_equal(rip(), 0x7c01);
+    assert_true(events().nmi_pending);
+    st = run(0);
+    assert_int_equal(st.rip, HANDLER(2) + 1);
+    assert_int_equal(frame_ip(), 0x7c01);
+
+    /* An STI shadow does not hold NMI. */
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    e = events();
+    e.shadow = SVMX_SHADOW_STI;
+    set_events(&e);
+    svmx_cpu_inject_nmi(m.cpu);
+    st = run(0);
+    assert_int_equal(st.rip, HANDLER(2) + 1);
+    assert_int_equal(frame_ip(), 0x7c00);
+}
+
+/* HLT stops the run; an interrupt wakes it and the frame holds the IP
+ * after HLT (SDM Vol. 2A HLT). With IF = 0 the CPU stays halted. */
+static void test_hlt_wakeup(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0xf4, 0x90, 0xf4 };
+    boot(SVMX_VENDOR_AMD, code, sizeof code);
+    set_if(false);
+    svmx_stop st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c01);
+    assert_int_equal(events().activity, SVMX_ACTIVITY_HLT);
+
+    svmx_cpu_inject_irq(m.cpu, 0x40);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.insns, 0);       /* nothing ran: IF = 0 */
+    assert_int_equal(st.rip, 0x7c01);
+
+    set_if(true);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, HANDLER(0x40) + 1);
+    assert_int_equal(frame_ip(), 0x7c01);
+    assert_int_equal(st.insns, 1);
+}
+
+/* NMI ignores IF; a second NMI waits while the first one's handler runs
+ * (SDM Vol. 3A 6.7.1); NMIs merge into one pending. */
+static void test_nmi_blocking(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_INTEL, nops, sizeof nops);
+    set_if(false);
+    svmx_cpu_inject_nmi(m.cpu);
+    svmx_cpu_inject_nmi(m.cpu);
+    svmx_stop st = run(0);
+    assert_int_equal(st.rip, HANDLER(2) + 1);
+    assert_int_equal(frame_ip(), 0x7c00);
+    svmx_events e = events();
+    assert_true(e.nmi_masked);
+    assert_false(e.nmi_pending);
+
+    svmx_cpu_inject_nmi(m.cpu);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.insns, 0);
+    assert_true(events().nmi_pending);
+}
+
+/* GIF = 0 holds NMI and INTR, also in HLT (APM Vol. 2 15.17.1). */
+static void test_gif_holds_events(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    set_if(true);
+    svmx_events e = events();
+    e.gif = false;
+    set_events(&e);
+    svmx_cpu_inject_irq(m.cpu, 0x50);
+    svmx_cpu_inject_nmi(m.cpu);
+    svmx_stop st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c05);
+    e = events();
+    assert_true(e.irq_pending && e.nmi_pending);
+    e.gif = true;
+    set_events(&e);
+    st = run(0);
+    assert_int_equal(st.rip, HANDLER(2) + 1);  /* NMI before INTR */
+}
+
+/* The single-step trap: #DB after each instruction that began with
+ * TF = 1, DR6.BS set, the frame pointing at the next instruction
+ * (SDM Vol. 3B 18.3.1.4); delivery clears TF, so the handler runs. */
+static void test_single_step(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rflags |= SVMX_RFLAGS_TF;
+    svmx_cpu_set_regs(m.cpu, &r);
+    svmx_stop st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, HANDLER(1) + 1);
+    assert_int_equal(frame_ip(), 0x7c01);
+    assert_int_equal(frame_flags() & SVMX_RFLAGS_TF, SVMX_RFLAGS_TF);
+    assert_false(rflags() & SVMX_RFLAGS_TF);
+    svmx_dregs d;
+    svmx_cpu_get_dregs(m.cpu, &d);
+    assert_int_equal(d.dr6 & 0x4000, 0x4000);
+}
+
+/* A faulting instruction gets its fault, not a single-step trap. */
+static void test_single_step_fault_wins(void **state)
+{
+    (void)state;
+    const uint8_t code[] = { 0x0f, 0x0b }; /* ud2 */
+    boot(SVMX_VENDOR_AMD, code, sizeof code);
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rflags |= SVMX_RFLAGS_TF;
+    svmx_cpu_set_regs(m.cpu, &r);
+    svmx_stop st = run(0);
+    assert_int_equal(st.rip, HANDLER(6) + 1);
+    assert_int_equal(frame_ip(), 0x7c00);
+}
+
+/* An exception set pending through the event state is delivered first,
+ * with its error code, even with IF = 0. */
+static void test_pending_exception(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_INTEL, nops, sizeof nops);
+    svmx_events e = events();
+    e.exc_pending = true;
+    e.exc_vector = 14;
+    e.exc_has_error = true;
+    e.exc_error = 2;
+    e.exc_payload = 0xdeadb000;
+    set_events(&e);
+    svmx_stop st = run(0);
+    assert_int_equal(st.rip, HANDLER(14) + 1);
+    assert_int_equal(frame_ip(), 0x7c00); /* real mode: no error code */
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    assert_int_equal(s.cr2, 0xdeadb000);
+    assert_false(events().exc_pending);
+}
+
+/* SMM is not modelled: a deliverable SMI stops the run and says so. */
+static void test_smi_unsupported(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    svmx_events e = events();
+    e.smi_pending = true;
+    set_events(&e);
+    svmx_stop st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_UNSUPPORTED);
+    assert_non_null(st.what);
+    assert_int_equal(rip(), 0x7c00);
+}
+
+static void test_inject_arguments_and_tsc(void **state)
+{
+    (void)state;
+    assert_int_equal(svmx_cpu_inject_irq(NULL, 1), SVMX_E_ARG);
+    assert_int_equal(svmx_cpu_inject_nmi(NULL), SVMX_E_ARG);
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    assert_int_equal(svmx_cpu_inject_irq(m.cpu, 0x20), SVMX_OK);
+    assert_int_equal(svmx_cpu_inject_irq(m.cpu, 0x21), SVMX_E_STATE);
+    assert_int_equal(events().irq_vector, 0x20);
+    uint64_t t0, t1;
+    assert_int_equal(svmx_cpu_get_msr(m.cpu, 0x10, &t0), SVMX_OK);
+    run(3);
+    assert_int_equal(svmx_cpu_get_msr(m.cpu, 0x10, &t1), SVMX_OK);
+    assert_int_equal(t1 - t0, 3);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_placeholder),
+        cmocka_unit_test(test_irq_taken_at_boundary),
+        cmocka_unit_test(test_irq_after_sti_shadow),
+        cmocka_unit_test(test_shadows_hold_events),
+        cmocka_unit_test(test_hlt_wakeup),
+        cmocka_unit_test(test_nmi_blocking),
+        cmocka_unit_test(test_gif_holds_events),
+        cmocka_unit_test(test_single_step),
+        cmocka_unit_test(test_single_step_fault_wins),
+        cmocka_unit_test(test_pending_exception),
+        cmocka_unit_test(test_smi_unsupported),
+        cmocka_unit_test(test_inject_arguments_and_tsc),
     };
     return cmocka_run_group_tests(tests, NULL, fixture_teardown);
 }

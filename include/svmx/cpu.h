@@ -242,6 +242,25 @@ SVMX_API svmx_status svmx_cpu_set_events(svmx_cpu *cpu,
                                          const svmx_events *events);
 
 /*
+ * Raises the INTR line with `vector` (the embedder plays the interrupt
+ * controller): the interrupt is delivered at the first instruction
+ * boundary where RFLAGS.IF = 1, no interrupt shadow is open and GIF = 1,
+ * and wakes the CPU from HLT then. One interrupt waits at a time:
+ * SVMX_E_STATE if one is already pending (svmx_cpu_get_events says when
+ * it was taken). Any vector 0-255 is accepted, as the INTR protocol
+ * allows; an external interrupt never pushes an error code.
+ */
+SVMX_API svmx_status svmx_cpu_inject_irq(svmx_cpu *cpu, uint8_t vector);
+
+/*
+ * Raises NMI: delivered through vector 2 at the first boundary where no
+ * NMI handler runs (NMIs are blocked from delivery until the next IRET),
+ * no MOV SS shadow is open and GIF = 1. A second NMI while one waits is
+ * merged with it, as on hardware.
+ */
+SVMX_API svmx_status svmx_cpu_inject_nmi(svmx_cpu *cpu);
+
+/*
  * Model-specific registers. The personality's MSR table says which exist
  * and which bits are writable. SVMX_E_FIELD for an MSR this personality
  * does not have; SVMX_E_STATE (nothing changed) for a write to reserved
@@ -283,7 +302,7 @@ SVMX_API svmx_mode svmx_cpu_mode(const svmx_cpu *cpu);
  */
 #define SVMX_STOP_REASONS(X)                                                  \
     X(NONE,        "no stop")                                                 \
-    X(HLT,         "HLT with no event pending")                               \
+    X(HLT,         "halted, and no event can wake the CPU")                   \
     X(SHUTDOWN,    "shutdown (triple fault)")                                 \
     X(UNSUPPORTED, "instruction or feature not modelled")                     \
     X(BUDGET,      "instruction budget exhausted")                            \
@@ -336,7 +355,11 @@ typedef struct svmx_stop {
 SVMX_API svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns,
                                   svmx_stop *stop);
 
-/* Executes one instruction (or delivers one event); stops with DEBUG. */
+/*
+ * Executes one instruction, after delivering the event that is due at
+ * this boundary if there is one, and stops with DEBUG (or an earlier
+ * stop reason).
+ */
 SVMX_API svmx_status svmx_cpu_step(svmx_cpu *cpu, svmx_stop *stop);
 
 /*

@@ -96,6 +96,7 @@ struct svmx_cpu {
     svmx_decode_cache *dcache;  /* placed after the struct, see cpu.c     */
     svmx_stop    *stop;         /* the record of the run in progress      */
     bool          stop_requested;
+    bool          db_deferred;  /* a single-step trap held by MOV SS      */
 };
 
 /* Entries of the per-CPU decode cache (1 << n). */

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "cpu/events.h"
 #include "cpu/exec.h"
 #include "cpu/paging.h"
 
@@ -152,19 +153,28 @@ static void record_bytes(svmx_cpu *cpu, svmx_mode mode, unsigned length)
     }
 }
 
-/* One instruction: fetch, execute, and deliver a fault if there is one. */
-static cpu_res step_one(svmx_cpu *cpu)
+/*
+ * One instruction: fetch, execute, and deliver a fault if there is one.
+ * An interrupt shadow lasts for the one instruction after the one that
+ * opened it (SDM Vol. 2B STI, Vol. 2A MOV), so it is cleared here before
+ * the handler runs; STI, MOV SS and POP SS open it again.
+ */
+static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
 {
     svmx_mode mode = svmx_cpu_mode(cpu);
     const svmx_insn *insn = NULL;
     cpu_fault f = { 0 };
     uint64_t rip = cpu->regs.rip;
 
+    *shadow_before = cpu->events.shadow;
+    *faulted = false;
+    cpu->events.shadow = 0;
     cpu_res r = fetch(cpu, mode, &insn, &f);
     if (r == CPU_OK) {
         exec_fn fn = exec_table[insn->cls];
         if (!fn) {
             record_bytes(cpu, mode, insn->length);
+            cpu->events.shadow = *shadow_before;
             return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                              "instruction not modelled");
         }
@@ -173,10 +183,13 @@ static cpu_res step_one(svmx_cpu *cpu)
     }
     if (r == CPU_FAULT) {
         cpu->regs.rip = rip; /* faults report the faulting instruction */
+        *faulted = true;
         return exec_deliver(cpu, &f);
     }
-    if (r == CPU_STOP)
+    if (r == CPU_STOP) {
         cpu->regs.rip = rip; /* the instruction did not complete */
+        cpu->events.shadow = *shadow_before;
+    }
     return r;
 }
 
@@ -202,31 +215,76 @@ static void stop_begin(svmx_cpu *cpu, svmx_stop *stop)
     cpu->stop_requested = false;
 }
 
+/*
+ * The boundary work before an instruction: a CPU in shutdown stays there;
+ * a waiting event is delivered (waking HLT); a halted CPU that nothing
+ * woke stops the run. CPU_OK when an instruction may execute.
+ */
+static cpu_res boundary(svmx_cpu *cpu)
+{
+    if (cpu->events.activity == SVMX_ACTIVITY_SHUTDOWN)
+        return exec_stop(cpu, SVMX_STOP_SHUTDOWN, NULL);
+    if (events_waiting(cpu)) {
+        bool delivered;
+        cpu_res r = events_deliver_due(cpu, &delivered);
+        if (r != CPU_OK)
+            return r;
+    }
+    if (cpu->events.activity == SVMX_ACTIVITY_HLT)
+        return exec_stop(cpu, SVMX_STOP_HLT, NULL);
+    if (cpu->events.activity != SVMX_ACTIVITY_ACTIVE)
+        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
+                         "wait-for-SIPI activity state");
+    return CPU_OK;
+}
+
+/*
+ * After an instruction that began with RFLAGS.TF = 1 and retired without
+ * delivering an event: the single-step trap (SDM Vol. 3B 18.3.1.4). A MOV
+ * SS shadow defers it by one instruction (SDM Vol. 3A 6.8.3).
+ */
+static cpu_res after_traps(svmx_cpu *cpu, bool tf, uint8_t shadow_before)
+{
+    if (cpu->db_deferred && !(shadow_before & SVMX_SHADOW_MOVSS)) {
+        cpu->db_deferred = false;
+        tf = true;
+    }
+    if (!tf)
+        return CPU_OK;
+    if (cpu->events.shadow & SVMX_SHADOW_MOVSS) {
+        cpu->db_deferred = true;
+        return CPU_OK;
+    }
+    return events_single_step(cpu);
+}
+
 svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
 {
     if (!cpu || !stop)
         return SVMX_E_ARG;
     stop_begin(cpu, stop);
     for (;;) {
-        if (cpu->events.activity == SVMX_ACTIVITY_SHUTDOWN) {
-            exec_stop(cpu, SVMX_STOP_SHUTDOWN, NULL);
-            break;
-        }
-        if (cpu->events.activity == SVMX_ACTIVITY_HLT) {
-            /* Nothing can wake the CPU inside this call yet. */
-            exec_stop(cpu, SVMX_STOP_HLT, NULL);
-            break;
-        }
         if (max_insns && stop->insns >= max_insns) {
             exec_stop(cpu, SVMX_STOP_BUDGET, NULL);
             break;
         }
-        cpu_res r = step_one(cpu);
+        if (cpu->events.activity != SVMX_ACTIVITY_ACTIVE || events_waiting(cpu)) {
+            if (boundary(cpu) != CPU_OK)
+                break;
+        }
+        bool tf = (cpu->regs.rflags & SVMX_RFLAGS_TF) != 0;
+        uint8_t shadow_before;
+        bool faulted;
+        cpu_res r = step_one(cpu, &shadow_before, &faulted);
         if (r == CPU_STOP) {
             stop_from_paging(cpu);
             break;
         }
         stop->insns++;
+        cpu->tsc++; /* one tick per instruction (docs/interpreter.md) */
+        if ((tf || cpu->db_deferred) && !faulted &&
+            after_traps(cpu, tf, shadow_before) == CPU_STOP)
+            break;
         if (cpu->stop_requested) {
             exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
             break;

@@ -1,0 +1,109 @@
+/*
+ * src/cpu/events.c - which waiting event is delivered at an instruction
+ * boundary, and the embedder's injection calls.
+ *
+ * Priority between events on one boundary (SDM Vol. 3A 6.9 Table 6-2,
+ * APM Vol. 2 8.5 Table 8-8): an exception already in flight (set through
+ * svmx_cpu_set_events), then SMI, then traps of the previous instruction
+ * (the single-step #DB, delivered by the run loop right after that
+ * instruction), then NMI, then maskable interrupts.
+ *
+ * What holds each back:
+ *   - GIF = 0 holds SMI, NMI and INTR (APM Vol. 2 15.17.1);
+ *   - NMI: an NMI handler running (until IRET, SDM Vol. 3A 6.7.1) and the
+ *     MOV SS / POP SS shadow (SDM Vol. 3C 24.4.2 Table 24-3, "blocking by
+ *     MOV SS" blocks NMI; "blocking by STI" need not — the model follows
+ *     the architectural minimum and lets NMI through an STI shadow);
+ *   - INTR: RFLAGS.IF = 0 and either shadow (SDM Vol. 2B STI, Vol. 2A MOV
+ *     "Operation" for SS).
+ */
+#include "cpu/events.h"
+#include "cpu/exec.h"
+
+/* What the CPU takes at this boundary, if anything. */
+typedef enum due_event {
+    DUE_NONE, DUE_EXC, DUE_SMI, DUE_NMI, DUE_INTR
+} due_event;
+
+static due_event due(const svmx_cpu *cpu)
+{
+    const svmx_events *e = &cpu->events;
+    if (e->exc_pending)
+        return DUE_EXC;
+    if (!e->gif)
+        return DUE_NONE;
+    if (e->smi_pending)
+        return DUE_SMI;
+    if (e->nmi_pending && !e->nmi_masked && !(e->shadow & SVMX_SHADOW_MOVSS))
+        return DUE_NMI;
+    if (e->irq_pending && (cpu->regs.rflags & SVMX_RFLAGS_IF) && !e->shadow)
+        return DUE_INTR;
+    return DUE_NONE;
+}
+
+cpu_res events_deliver_due(svmx_cpu *cpu, bool *delivered)
+{
+    svmx_events *e = &cpu->events;
+    cpu_fault ev;
+
+    *delivered = false;
+    switch (due(cpu)) {
+    case DUE_NONE:
+        return CPU_OK;
+    case DUE_SMI:
+        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
+                         "SMI: system-management mode is not modelled");
+    case DUE_EXC:
+        cpu_raise(&ev, e->exc_vector, e->exc_has_error, e->exc_error);
+        if (e->exc_vector == CPU_VEC_PF)
+            ev.cr2 = e->exc_payload;
+        if (e->exc_vector == CPU_VEC_DB)
+            cpu->dregs.dr6 |= e->exc_payload & CPU_DR6_WRITABLE;
+        e->exc_pending = false;
+        break;
+    case DUE_NMI:
+        cpu_raise(&ev, CPU_VEC_NMI, false, 0);
+        ev.kind = CPU_EV_NMI;
+        e->nmi_pending = false;
+        e->nmi_masked = true; /* until the next IRET (SDM Vol. 3A 6.7.1) */
+        break;
+    case DUE_INTR:
+        cpu_raise(&ev, e->irq_vector, false, 0);
+        ev.kind = CPU_EV_EXTINT;
+        e->irq_pending = false;
+        break;
+    }
+    /* An event ends HLT; the frame holds the RIP after HLT (SDM Vol. 2A
+     * HLT). Delivery ends any interrupt shadow. */
+    e->activity = SVMX_ACTIVITY_ACTIVE;
+    e->shadow = 0;
+    *delivered = true;
+    return exec_deliver(cpu, &ev);
+}
+
+cpu_res events_single_step(svmx_cpu *cpu)
+{
+    cpu_fault ev;
+    cpu->dregs.dr6 |= 1ull << 14; /* BS (SDM Vol. 3B 18.2.3) */
+    cpu_raise(&ev, CPU_VEC_DB, false, 0);
+    return exec_deliver(cpu, &ev);
+}
+
+svmx_status svmx_cpu_inject_irq(svmx_cpu *cpu, uint8_t vector)
+{
+    if (!cpu)
+        return SVMX_E_ARG;
+    if (cpu->events.irq_pending)
+        return SVMX_E_STATE;
+    cpu->events.irq_pending = true;
+    cpu->events.irq_vector = vector;
+    return SVMX_OK;
+}
+
+svmx_status svmx_cpu_inject_nmi(svmx_cpu *cpu)
+{
+    if (!cpu)
+        return SVMX_E_ARG;
+    cpu->events.nmi_pending = true; /* NMIs do not queue beyond one */
+    return SVMX_OK;
+}
