@@ -524,6 +524,21 @@ SVMX_API svmx_status svmx_decode_cached(svmx_decode_cache *cache,
                                         const svmx_insn **out,
                                         size_t *needed);
 
+/*
+ * The same, with the slot chosen by `where` — for a caller that knows
+ * where the bytes come from, such as the guest address of an instruction
+ * — instead of by a hash of the bytes. The stored window is still
+ * compared on every hit, so a changed byte, mode or flag is a miss: a
+ * wrong `where` costs speed, never correctness. Both functions may be
+ * used on one cache.
+ */
+SVMX_API svmx_status svmx_decode_cached_at(svmx_decode_cache *cache,
+                                           uint64_t where, svmx_mode mode,
+                                           unsigned flags,
+                                           const uint8_t *bytes, size_t len,
+                                           const svmx_insn **out,
+                                           size_t *needed);
+
 /* Drops every entry (the statistics are kept). */
 SVMX_API void svmx_decode_cache_flush(svmx_decode_cache *cache);
 

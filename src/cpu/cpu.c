@@ -280,8 +280,5 @@ svmx_mode svmx_cpu_mode(const svmx_cpu *cpu)
 {
     if (!cpu)
         return SVMX_MODE_COUNT;
-    uint16_t cs = cpu->sregs.seg[SVMX_CS].attr;
-    return svmx_mode_derive(cpu->sregs.cr0, cpu->regs.rflags,
-                            cpu->sregs.efer, (cs & SVMX_SEG_ATTR_L) != 0,
-                            (cs & SVMX_SEG_ATTR_DB) != 0);
+    return cpu_mode(cpu);
 }

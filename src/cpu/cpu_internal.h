@@ -17,9 +17,11 @@
 
 #include "svmx/cpu.h"
 #include "svmx/mem.h"
+#include "cpu/hostmap.h"
 #include "cpu/msr.h"
 #include "cpu/paging.h"
 #include "cpu/personality.h"
+#include "decode/mode_derive.h"
 
 /* CR0 bits (SDM Vol. 3A 2.5, APM Vol. 2 3.1.1). */
 #define CPU_CR0_PE (1ull << 0)
@@ -91,6 +93,7 @@ struct svmx_cpu {
     svmx_mem      mem;
     bool          owned;        /* from svmx_cpu_create: destroy frees it */
     cpu_tlb       tlb;          /* software TLB (paging.c)                */
+    cpu_hostmap   hostmap;      /* fast path to RAM pages (hostmap.h)     */
 
     /* The interpreter (exec.c). */
     svmx_decode_cache *dcache;  /* placed after the struct, see cpu.c     */
@@ -114,6 +117,15 @@ static inline unsigned cpu_cpl(const svmx_cpu *cpu)
     if ((cpu->regs.rflags & SVMX_RFLAGS_VM) && !(cpu->sregs.efer & CPU_EFER_LMA))
         return 3;
     return SVMX_SEG_ATTR_DPL(cpu->sregs.seg[SVMX_SS].attr);
+}
+
+/* svmx_cpu_mode() without the NULL check, inline for the run loop. */
+static inline svmx_mode cpu_mode(const svmx_cpu *cpu)
+{
+    uint16_t cs = cpu->sregs.seg[SVMX_CS].attr;
+    return decode_mode_derive(cpu->sregs.cr0, cpu->regs.rflags, cpu->sregs.efer,
+                              (cs & SVMX_SEG_ATTR_L) != 0,
+                              (cs & SVMX_SEG_ATTR_DB) != 0);
 }
 
 /*

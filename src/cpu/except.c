@@ -1,13 +1,21 @@
 /*
- * src/cpu/except.c - exception delivery and the double-fault rules.
+ * src/cpu/except.c - delivery of exceptions, interrupts and software
+ * interrupts, and the double-fault rules.
  *
- * A fault raised while delivering another is combined with it by the
- * classes of SDM Vol. 3A 6.15 Table 6-5 (APM Vol. 2 8.2.9): benign,
+ * A fault raised while delivering an exception is combined with it by
+ * the classes of SDM Vol. 3A 6.15 Table 6-5 (APM Vol. 2 8.2.9): benign,
  * contributory (#DE, #TS, #NP, #SS, #GP) and page fault. Two that cannot
  * be handled serially become #DF; a fault while delivering #DF is a
  * triple fault, and the CPU shuts down (SDM Vol. 3A 6.15 "Interrupt 8").
+ * Only exceptions the processor raised take part: a fault while
+ * delivering INT n, INT3, INTO, INT1, an NMI or an external interrupt is
+ * delivered as a first exception.
+ *
+ * Protected-mode delivery reads and checks everything and writes the
+ * whole frame before it changes a register, so a fault during delivery
+ * leaves the state as it was.
  */
-#include "cpu/exec.h"
+#include "cpu/segment.h"
 #include "cpu/paging.h"
 
 static bool contributory(uint8_t v)
@@ -26,11 +34,49 @@ static bool makes_double_fault(uint8_t first, uint8_t second)
     return false;
 }
 
+/* INT n, INT3 and INTO: the gate DPL check applies and EXT is 0. */
+static bool software(const cpu_fault *e)
+{
+    return e->kind == CPU_EV_SOFTINT || e->kind == CPU_EV_SOFTEXC;
+}
+
+/* The EXT bit of error codes raised while delivering `e`: set for events
+ * external to the program (interrupts, NMI, processor exceptions and
+ * INT1), clear for INT n, INT3 and INTO (SDM Vol. 3A 6.13). */
+static unsigned ext_bit(const cpu_fault *e)
+{
+    return software(e) ? 0 : 1;
+}
+
+/*
+ * The return address pushed: the faulting instruction for a fault (the
+ * run loop has put RIP back there), the next instruction for the
+ * trap-like software events (SDM Vol. 3A 6.5: INT n, INT3, INTO and
+ * INT1 are traps). A trap-class #DB is raised by the run loop after the
+ * instruction retired, so RIP already is the next one. IP wraps at the
+ * width of the code segment.
+ */
+static uint64_t return_rip(const svmx_cpu *cpu, const cpu_fault *e)
+{
+    uint64_t rip = cpu->regs.rip;
+    if (software(e) || e->kind == CPU_EV_PRIVSW)
+        rip += e->insn_len;
+    switch (svmx_cpu_mode(cpu)) {
+    case SVMX_MODE_LONG64:
+        return rip;
+    case SVMX_MODE_PROT32:
+    case SVMX_MODE_COMPAT32:
+        return rip & 0xffffffffull;
+    default:
+        return rip & 0xffff;
+    }
+}
+
 /*
  * Real-address mode (SDM Vol. 3A 21.1.4, INT n "REAL-ADDRESS-MODE"):
  * the vector's 4-byte IVT entry must lie within the IDTR limit (#GP),
- * then FLAGS, CS and IP are pushed, IF, TF and AC cleared, and CS:IP
- * loaded from the entry.
+ * then FLAGS, CS and IP are pushed (#SS if the stack has no room), IF,
+ * TF and AC cleared, and CS:IP loaded from the entry.
  */
 static cpu_res deliver_real(svmx_cpu *cpu, const cpu_fault *e, cpu_fault *f)
 {
@@ -42,14 +88,14 @@ static cpu_res deliver_real(svmx_cpu *cpu, const cpu_fault *e, cpu_fault *f)
     if (r != CPU_OK)
         return r;
 
-    uint64_t sp0 = cpu->regs.gpr[SVMX_RSP];
-    uint64_t flags = cpu->regs.rflags & 0xffff;
-    if ((r = exec_push(cpu, 2, flags, f)) != CPU_OK ||
-        (r = exec_push(cpu, 2, cpu->sregs.seg[SVMX_CS].selector, f)) != CPU_OK ||
-        (r = exec_push(cpu, 2, cpu->regs.rip & 0xffff, f)) != CPU_OK) {
-        cpu->regs.gpr[SVMX_RSP] = sp0;
+    seg_stack st;
+    seg_stack_current(cpu, &st);
+    const uint64_t frame[3] = { cpu->regs.rflags & 0xffff,
+                                cpu->sregs.seg[SVMX_CS].selector,
+                                return_rip(cpu, e) };
+    if ((r = seg_stack_push(cpu, &st, frame, 3, 2, f)) != CPU_OK)
         return r;
-    }
+    cpu->regs.gpr[SVMX_RSP] = seg_stack_rsp(&st);
     cpu->regs.rflags &= ~(SVMX_RFLAGS_IF | SVMX_RFLAGS_TF | SVMX_RFLAGS_AC);
     svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
     cs->selector = (uint16_t)(entry >> 16);
@@ -65,219 +111,213 @@ static bool pushes_error(uint8_t v)
            v == CPU_VEC_AC || v == CPU_VEC_CP;
 }
 
-/* Reads the 8-byte descriptor of `sel` from the GDT or LDT as an implicit
- * supervisor access; #GP(sel) when it lies beyond the table's limit
- * (SDM Vol. 3A 3.4.2, 5.3). `ext` is the EXT bit of the error code. */
-static cpu_res read_descriptor(svmx_cpu *cpu, uint16_t sel, unsigned ext,
-                               uint64_t *desc, uint64_t *addr, cpu_fault *f)
-{
-    uint64_t base, limit;
-    if (sel & 4) {
-        const svmx_segment *ldt = &cpu->sregs.seg[SVMX_LDTR];
-        if ((ldt->attr & SVMX_SEG_ATTR_UNUSABLE) || !(ldt->attr & SVMX_SEG_ATTR_P))
-            return cpu_raise(f, CPU_VEC_GP, true, (sel & 0xfffc) | ext);
-        base = ldt->base;
-        limit = ldt->limit;
-    } else {
-        base = cpu->sregs.gdt.base;
-        limit = cpu->sregs.gdt.limit;
-    }
-    if ((uint64_t)(sel & ~7u) + 7 > limit)
-        return cpu_raise(f, CPU_VEC_GP, true, (sel & 0xfffc) | ext);
-    *addr = base + (sel & ~7u);
-    if (svmx_cpu_mode(cpu) != SVMX_MODE_LONG64 && !(cpu->sregs.efer & CPU_EFER_LMA))
-        *addr &= 0xffffffffull;
-    return exec_read_linear(cpu, *addr, 8, PG_SUPERVISOR_IMPLICIT, desc, f);
-}
-
-/* A descriptor's base, limit (G applied) and 12-bit attributes. */
-static void unpack_descriptor(uint64_t d, uint16_t sel, svmx_segment *s)
-{
-    s->selector = sel;
-    s->base = ((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000);
-    uint32_t limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
-    s->attr = (uint16_t)(((d >> 40) & 0xff) | ((d >> 44) & 0xf00));
-    s->limit = (s->attr & SVMX_SEG_ATTR_G) ? (limit << 12) | 0xfff : limit;
-}
+/*
+ * An IDT gate (SDM Vol. 3A 6.11 Figure 6-2, 6.14.1 Figure 6-8):
+ *   [15:0] offset 15:0  [31:16] selector  [34:32] IST (IA-32e)
+ *   [43:40] type  [44] 0  [46:45] DPL  [47] P  [63:48] offset 31:16
+ *   IA-32e: bits 95:64 offset 63:32.
+ */
+typedef struct idt_gate {
+    uint16_t sel;
+    uint64_t off;
+    unsigned ist;
+    unsigned size;       /* push width: 2 (16-bit gate), 4, 8 (IA-32e) */
+    bool     interrupt;  /* interrupt gate: IF is cleared              */
+} idt_gate;
 
 /*
- * Protected-mode and IA-32e delivery through an interrupt or trap gate
- * (SDM Vol. 3A 6.12.1 and 6.14, the INT n pseudocode of Vol. 2A; APM
- * Vol. 2 8.7 and 8.9). Task gates and delivery from virtual-8086 mode
- * stop the run UNSUPPORTED. Error codes name the IDT entry (vector * 8
- * + 2) or the selector, with EXT = 1: every event here is external to
- * the instruction stream (software INT n comes with that issue's work).
+ * Reads and checks the gate of `e` (SDM Vol. 2A INT n pseudocode): the
+ * IDT limit, the gate type, the DPL for software events, presence. A
+ * task gate of legacy mode is a task switch, not modelled.
  */
-static cpu_res deliver_protected(svmx_cpu *cpu, const cpu_fault *e,
-                                 cpu_fault *f)
+static cpu_res read_gate(svmx_cpu *cpu, const cpu_fault *e, idt_gate *g,
+                         cpu_fault *f)
 {
-    const unsigned ext = 1;
-    bool lm = (cpu->sregs.efer & CPU_EFER_LMA) != 0;
+    bool lm = seg_lma(cpu);
     unsigned gsize = lm ? 16 : 8;
-    uint32_t idt_err = (uint32_t)e->vector << 3 | 2 | ext;
+    uint32_t idt_err = (uint32_t)e->vector << 3 | 2 | ext_bit(e);
     uint64_t lo, hi = 0;
     cpu_res r;
 
-    if (cpu->regs.rflags & SVMX_RFLAGS_VM)
-        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
-                         "exception delivery from virtual-8086 mode");
     if ((uint64_t)e->vector * gsize + gsize - 1 > cpu->sregs.idt.limit)
         return cpu_raise(f, CPU_VEC_GP, true, idt_err);
-    uint64_t gate_addr = cpu->sregs.idt.base + (uint64_t)e->vector * gsize;
+    uint64_t addr = cpu->sregs.idt.base + (uint64_t)e->vector * gsize;
     if (!lm)
-        gate_addr &= 0xffffffffull;
-    if ((r = exec_read_linear(cpu, gate_addr, 8, PG_SUPERVISOR_IMPLICIT, &lo, f)) != CPU_OK ||
-        (lm && (r = exec_read_linear(cpu, gate_addr + 8, 8, PG_SUPERVISOR_IMPLICIT,
+        addr &= 0xffffffffull;
+    if ((r = exec_read_linear(cpu, addr, 8, PG_SUPERVISOR_IMPLICIT, &lo, f)) != CPU_OK ||
+        (lm && (r = exec_read_linear(cpu, addr + 8, 8, PG_SUPERVISOR_IMPLICIT,
                                      &hi, f)) != CPU_OK))
         return r;
 
     unsigned type = (unsigned)(lo >> 40) & 0x1f; /* S bit and type */
-    bool interrupt_gate;
-    unsigned push = lm ? 8 : 4;
-    switch (type) {
-    case 0x0e: interrupt_gate = true; break;   /* 32/64-bit interrupt gate */
-    case 0x0f: interrupt_gate = false; break;  /* 32/64-bit trap gate */
-    case 0x06: case 0x07:                       /* 16-bit gates: legacy only */
-        if (lm)
-            return cpu_raise(f, CPU_VEC_GP, true, idt_err);
-        interrupt_gate = type == 0x06;
-        push = 2;
-        break;
-    case 0x05:
-        if (!lm)
-            return exec_stop(cpu, SVMX_STOP_UNSUPPORTED, "task gate in the IDT");
+    bool legacy16 = !lm && (type == SEG_T_INT16 || type == SEG_T_TRAP16);
+    if (type != SEG_T_INT && type != SEG_T_TRAP && !legacy16 &&
+        (lm || type != SEG_T_TASK))
         return cpu_raise(f, CPU_VEC_GP, true, idt_err);
-    default:
-        return cpu_raise(f, CPU_VEC_GP, true, idt_err);
-    }
+    /* SDM Vol. 3A 6.12.1.1: only INT n, INT3 and INTO check the gate DPL
+     * (not INT1, not hardware events); the error code has EXT = 0. */
+    if (software(e) && ((lo >> 45) & 3) < cpu_cpl(cpu))
+        return cpu_raise(f, CPU_VEC_GP, true, (uint32_t)e->vector << 3 | 2);
     if (!((lo >> 47) & 1))
         return cpu_raise(f, CPU_VEC_NP, true, idt_err);
+    if (type == SEG_T_TASK)
+        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
+                         "task gate in the IDT (task switch)");
 
-    uint16_t sel = (uint16_t)(lo >> 16);
-    uint64_t target = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull);
+    g->sel = (uint16_t)(lo >> 16);
+    g->off = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull);
+    g->ist = lm ? (unsigned)(lo >> 32) & 7 : 0;
+    g->size = lm ? 8 : legacy16 ? 2 : 4;
     if (lm)
-        target |= hi << 32;
-    unsigned ist = lm ? (unsigned)(lo >> 32) & 7 : 0;
+        g->off |= hi << 32;
+    else if (legacy16)
+        g->off &= 0xffff;
+    g->interrupt = type == SEG_T_INT || type == SEG_T_INT16;
+    return CPU_OK;
+}
 
-    /* The handler's code segment. */
-    if ((sel & 0xfffc) == 0)
+/* The handler's code segment (SDM Vol. 2A INT n): null #GP(EXT); limit,
+ * not code, DPL > CPL, not 64-bit code in IA-32e mode #GP(sel + EXT);
+ * not present #NP(sel + EXT). */
+static cpu_res handler_cs(svmx_cpu *cpu, uint16_t sel, unsigned ext,
+                          seg_desc *d, cpu_fault *f)
+{
+    uint32_t err = (sel & 0xfffcu) | ext;
+    if (seg_null(sel))
         return cpu_raise(f, CPU_VEC_GP, true, ext);
-    uint64_t cd, cd_addr;
-    if ((r = read_descriptor(cpu, sel, ext, &cd, &cd_addr, f)) != CPU_OK)
+    cpu_res r = seg_read(cpu, sel, CPU_VEC_GP, ext, d, f);
+    if (r != CPU_OK)
         return r;
-    svmx_segment cs;
-    unpack_descriptor(cd, sel, &cs);
-    unsigned cpl = cpu_cpl(cpu), dpl = SVMX_SEG_ATTR_DPL(cs.attr);
-    bool code = (cs.attr & SVMX_SEG_ATTR_S) && (cs.attr & 8);
-    if (!code || dpl > cpl || (lm && (!(cs.attr & SVMX_SEG_ATTR_L) ||
-                                      (cs.attr & SVMX_SEG_ATTR_DB))))
-        return cpu_raise(f, CPU_VEC_GP, true, (sel & 0xfffc) | ext);
-    if (!(cs.attr & SVMX_SEG_ATTR_P))
-        return cpu_raise(f, CPU_VEC_NP, true, (sel & 0xfffc) | ext);
-    bool conforming = cs.attr & 4;
-    unsigned new_cpl = conforming ? cpl : dpl;
+    uint16_t a = d->seg.attr;
+    if (!seg_is_code(a) || SVMX_SEG_ATTR_DPL(a) > cpu_cpl(cpu) ||
+        (seg_lma(cpu) && (!(a & SVMX_SEG_ATTR_L) || seg_l_and_d(a))))
+        return cpu_raise(f, CPU_VEC_GP, true, err);
+    if (!(a & SVMX_SEG_ATTR_P))
+        return cpu_raise(f, CPU_VEC_NP, true, err);
+    return CPU_OK;
+}
 
-    /* The stack: the TSS's for a more privileged handler, IST in IA-32e
-     * mode, else the current one (SDM Vol. 3A 6.12.1, 6.14.4, 6.14.5). */
+/*
+ * The handler's stack (SDM Vol. 3A 6.12.1, 6.14.4-6.14.5; INT n
+ * pseudocode): a more privileged handler gets SS:ESP of its level from
+ * the TSS; IA-32e mode takes RSPn or ISTn, loads a null SS and aligns
+ * the frame to 16 bytes. `ssd` is the descriptor to mark accessed.
+ */
+static cpu_res handler_stack(svmx_cpu *cpu, const idt_gate *g,
+                             unsigned new_cpl, bool to_inner, unsigned ext,
+                             seg_stack *st, seg_desc *ssd, cpu_fault *f)
+{
+    unsigned acc = new_cpl == 3 ? PG_USER : PG_SUPERVISOR_IMPLICIT;
     svmx_segment ss = cpu->sregs.seg[SVMX_SS];
-    uint64_t rsp = cpu->regs.gpr[SVMX_RSP];
-    const svmx_segment *tr = &cpu->sregs.seg[SVMX_TR];
-    bool stack_switch = new_cpl < cpl;
-    if (lm) {
-        uint64_t off = ist ? 0x24 + 8ull * (ist - 1) : 4 + 8ull * new_cpl;
-        if (ist || stack_switch) {
-            if (off + 7 > tr->limit)
-                return cpu_raise(f, CPU_VEC_TS, true, (tr->selector & 0xfffc) | ext);
-            if ((r = exec_read_linear(cpu, tr->base + off, 8, PG_SUPERVISOR_IMPLICIT,
-                                      &rsp, f)) != CPU_OK)
+    cpu_res r;
+    ssd->addr = 0;
+    if (seg_lma(cpu)) {
+        uint64_t rsp = cpu->regs.gpr[SVMX_RSP];
+        if (g->ist || to_inner) {
+            unsigned off = g->ist ? 0x24 + 8 * (g->ist - 1) : 4 + 8 * new_cpl;
+            if ((r = seg_tss_rsp64(cpu, off, ext, &rsp, f)) != CPU_OK)
                 return r;
         }
-        rsp &= ~0xfull; /* 64-bit frames start 16-byte aligned */
-        if (stack_switch) {
-            ss.selector = (uint16_t)new_cpl; /* NULL selector, RPL = CPL */
-            ss.base = 0;
-            ss.limit = 0;
-            ss.attr = (uint16_t)(SVMX_SEG_ATTR_UNUSABLE | new_cpl << 5);
-        }
-    } else if (stack_switch) {
-        uint64_t esp, ssel, sd, sd_addr;
-        uint64_t off = 4 + 8ull * new_cpl;
-        if (off + 5 > tr->limit)
-            return cpu_raise(f, CPU_VEC_TS, true, (tr->selector & 0xfffc) | ext);
-        if ((r = exec_read_linear(cpu, (tr->base + off) & 0xffffffffull, 4,
-                                  PG_SUPERVISOR_IMPLICIT, &esp, f)) != CPU_OK ||
-            (r = exec_read_linear(cpu, (tr->base + off + 4) & 0xffffffffull, 2,
-                                  PG_SUPERVISOR_IMPLICIT, &ssel, f)) != CPU_OK)
-            return r;
-        uint32_t ts_err = ((uint32_t)ssel & 0xfffc) | ext;
-        if ((ssel & 0xfffc) == 0 || (ssel & 3) != new_cpl)
-            return cpu_raise(f, CPU_VEC_TS, true, ts_err);
-        if ((r = read_descriptor(cpu, (uint16_t)ssel, ext, &sd, &sd_addr, f)) != CPU_OK)
-            return r;
-        unpack_descriptor(sd, (uint16_t)ssel, &ss);
-        if (SVMX_SEG_ATTR_DPL(ss.attr) != new_cpl || !(ss.attr & SVMX_SEG_ATTR_S) ||
-            (ss.attr & 8) || !(ss.attr & 2))
-            return cpu_raise(f, CPU_VEC_TS, true, ts_err);
-        if (!(ss.attr & SVMX_SEG_ATTR_P))
-            return cpu_raise(f, CPU_VEC_SS, true, ts_err);
-        rsp = esp;
+        if (to_inner)
+            seg_null_ss((uint16_t)new_cpl, new_cpl, &ss);
+        seg_stack_new(cpu, &ss, rsp & ~0xfull, true, acc, ext, st);
+        return CPU_OK;
     }
+    if (!to_inner) {
+        seg_stack_new(cpu, &ss, cpu->regs.gpr[SVMX_RSP], false, acc, ext, st);
+        return CPU_OK;
+    }
+    uint16_t ss_sel;
+    uint64_t sp;
+    if ((r = seg_tss_stack(cpu, new_cpl, ext, &ss_sel, &sp, f)) != CPU_OK ||
+        (r = seg_check_tss_ss(cpu, ss_sel, new_cpl, ext, &ss, ssd, f)) != CPU_OK)
+        return r;
+    seg_stack_new(cpu, &ss, sp, false, acc, (ss_sel & 0xfffcu) | ext, st);
+    return CPU_OK;
+}
 
-    /* Build the frame on the new stack; nothing changes until all of it
-     * is written. */
-    uint64_t frame[6];
+/*
+ * Protected-mode, virtual-8086 and IA-32e delivery through an interrupt
+ * or trap gate (SDM Vol. 3A 6.12.1 and 6.14, Vol. 2A INT n pseudocode;
+ * APM Vol. 2 8.7 and 8.9).
+ */
+static cpu_res deliver_protected(svmx_cpu *cpu, const cpu_fault *e,
+                                 cpu_fault *f)
+{
+    const unsigned ext = ext_bit(e);
+    bool lm = seg_lma(cpu);
+    bool v86 = !lm && (cpu->regs.rflags & SVMX_RFLAGS_VM);
+    idt_gate g = { 0 };
+    seg_desc csd, ssd;
+    cpu_res r;
+
+    if ((r = read_gate(cpu, e, &g, f)) != CPU_OK ||
+        (r = handler_cs(cpu, g.sel, ext, &csd, f)) != CPU_OK)
+        return r;
+    uint16_t a = csd.seg.attr;
+    unsigned cpl = cpu_cpl(cpu), dpl = SVMX_SEG_ATTR_DPL(a);
+    uint32_t cs_err = (g.sel & 0xfffcu) | ext;
+    bool to_inner = !seg_is_conforming(a) && dpl < cpl;
+    /* From virtual-8086 mode only a ring-0 non-conforming handler
+     * (INT n "INTERRUPT-FROM-VIRTUAL-8086-MODE"). */
+    if (v86 && (!to_inner || dpl != 0))
+        return cpu_raise(f, CPU_VEC_GP, true, cs_err);
+    unsigned new_cpl = to_inner ? dpl : cpl;
+
+    seg_stack st;
+    if ((r = handler_stack(cpu, &g, new_cpl, to_inner, ext, &st, &ssd, f)) != CPU_OK)
+        return r;
+
+    /* The frame, first push first: from virtual-8086 mode GS, FS, DS, ES;
+     * SS:rSP on a stack switch (always in IA-32e mode); then rFLAGS,
+     * CS, rIP and the error code (SDM Vol. 3A Figures 6-4, 6-9). */
+    uint64_t frame[10];
     unsigned n = 0;
-    if (lm || stack_switch) {
+    if (v86) {
+        frame[n++] = cpu->sregs.seg[SVMX_GS].selector;
+        frame[n++] = cpu->sregs.seg[SVMX_FS].selector;
+        frame[n++] = cpu->sregs.seg[SVMX_DS].selector;
+        frame[n++] = cpu->sregs.seg[SVMX_ES].selector;
+    }
+    if (lm || to_inner) {
         frame[n++] = cpu->sregs.seg[SVMX_SS].selector;
         frame[n++] = cpu->regs.gpr[SVMX_RSP];
     }
     frame[n++] = cpu->regs.rflags;
     frame[n++] = cpu->sregs.seg[SVMX_CS].selector;
-    frame[n++] = cpu->regs.rip;
-    if (pushes_error(e->vector) && e->has_error)
+    frame[n++] = return_rip(cpu, e);
+    if (e->kind == CPU_EV_HWEXC && e->has_error && pushes_error(e->vector))
         frame[n++] = e->error;
-    uint64_t stack_mask = lm ? UINT64_MAX
-                        : (ss.attr & SVMX_SEG_ATTR_DB) ? 0xffffffffull : 0xffffull;
-    uint64_t sp = rsp;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t lin;
-        sp = (sp - push) & stack_mask;
-        if (lm) {
-            lin = sp;
-            if (!cpu_canonical(lin, cpu->pers->linear_width))
-                return cpu_raise(f, CPU_VEC_SS, true, ext);
-        } else {
-            if (sp + push - 1 > ss.limit) /* expand-up stacks only */
-                return cpu_raise(f, CPU_VEC_SS, true,
-                                 stack_switch ? ((ss.selector & 0xfffc) | ext) : ext);
-            lin = (ss.base + sp) & 0xffffffffull;
-        }
-        r = exec_write_linear(cpu, lin, push,
-                              new_cpl == 3 ? PG_USER : PG_SUPERVISOR_IMPLICIT,
-                              frame[i] & exec_mask(push), f);
-        if (r != CPU_OK)
-            return r;
-    }
 
-    /* Commit: the accessed bit of CS, then the new state. */
-    if (!(cd & (1ull << 40))) {
-        cpu_fault ignored;
-        exec_write_linear(cpu, cd_addr + 5, 1, PG_SUPERVISOR_IMPLICIT,
-                          (cd >> 40 & 0xff) | 1, &ignored);
-        cs.attr |= 1;
+    /* Room on the stack (#SS), then the handler's rIP (#GP(EXT)), then
+     * the writes; the pseudocode's order. */
+    if ((r = seg_stack_room(cpu, &st, n, g.size, f)) != CPU_OK)
+        return r;
+    if (lm ? !seg_canonical(cpu, g.off) : g.off > csd.seg.limit)
+        return cpu_raise(f, CPU_VEC_GP, true, ext);
+    if ((r = seg_stack_push(cpu, &st, frame, n, g.size, f)) != CPU_OK ||
+        (r = seg_set_type_bits(cpu, &csd, 1, f)) != CPU_OK ||
+        (r = seg_set_type_bits(cpu, &ssd, 1, f)) != CPU_OK)
+        return r;
+
+    /* Commit. A 16-bit stack keeps the upper half of ESP: the old one,
+     * or after a switch the one loaded from the TSS. */
+    if (v86) {
+        static const unsigned data[] = { SVMX_ES, SVMX_DS, SVMX_FS, SVMX_GS };
+        for (unsigned i = 0; i < 4; i++)
+            seg_null_value(cpu, data[i], 0, &cpu->sregs.seg[data[i]]);
     }
-    cs.selector = (uint16_t)((sel & 0xfffc) | new_cpl);
+    svmx_segment cs = csd.seg;
+    cs.selector = g.sel;
+    seg_set_rpl(&cs, new_cpl);
     cpu->sregs.seg[SVMX_CS] = cs;
-    ss.attr = (uint16_t)((ss.attr & ~(3u << 5)) | new_cpl << 5);
-    cpu->sregs.seg[SVMX_SS] = ss;
-    /* A 16-bit stack keeps the upper half of ESP: the old one, or after a
-     * switch the one loaded from the TSS. */
-    uint64_t esp_hi = stack_switch ? rsp : cpu->regs.gpr[SVMX_RSP];
-    cpu->regs.gpr[SVMX_RSP] = lm ? sp : (esp_hi & ~stack_mask) | sp;
-    cpu->regs.rip = target & (lm ? UINT64_MAX : push == 2 ? 0xffff : 0xffffffffull);
+    if (to_inner)
+        cpu->sregs.seg[SVMX_SS] = st.ss;
+    cpu->regs.gpr[SVMX_RSP] = seg_stack_rsp(&st);
+    cpu->regs.rip = g.off;
     cpu->regs.rflags &= ~(SVMX_RFLAGS_TF | SVMX_RFLAGS_NT | SVMX_RFLAGS_RF |
                           SVMX_RFLAGS_VM);
-    if (interrupt_gate)
+    if (g.interrupt)
         cpu->regs.rflags &= ~SVMX_RFLAGS_IF;
     return CPU_OK;
 }
@@ -301,11 +341,15 @@ cpu_res exec_deliver(svmx_cpu *cpu, const cpu_fault *fault)
     cpu_fault cur = *fault;
     if (cpu->stop)
         cpu->stop->chain_len = 0;
+    /* An NMI blocks further NMIs until the next IRET (SDM Vol. 3A 6.7.1). */
+    if (fault->kind == CPU_EV_NMI)
+        cpu->events.nmi_masked = true;
     for (;;) {
         cpu_fault next = { 0 };
         cpu_res r;
+        bool hw = cur.kind == CPU_EV_HWEXC;
         chain_add(cpu, cur.vector);
-        if (cur.vector == CPU_VEC_PF)
+        if (hw && cur.vector == CPU_VEC_PF)
             cpu->sregs.cr2 = cur.cr2;
         if (svmx_cpu_mode(cpu) == SVMX_MODE_REAL)
             r = deliver_real(cpu, &cur, &next);
@@ -313,12 +357,12 @@ cpu_res exec_deliver(svmx_cpu *cpu, const cpu_fault *fault)
             r = deliver_protected(cpu, &cur, &next);
         if (r != CPU_FAULT)
             return r;
-        if (cur.vector == CPU_VEC_DF) {
+        if (hw && cur.vector == CPU_VEC_DF) {
             /* Triple fault: shutdown (SDM Vol. 3A 6.15, Interrupt 8). */
             cpu->events.activity = SVMX_ACTIVITY_SHUTDOWN;
             return exec_stop(cpu, SVMX_STOP_SHUTDOWN, "triple fault");
         }
-        if (makes_double_fault(cur.vector, next.vector))
+        if (hw && makes_double_fault(cur.vector, next.vector))
             cpu_raise(&cur, CPU_VEC_DF, true, 0);
         else
             cur = next;

@@ -8,6 +8,7 @@
 #include "cpu/events.h"
 #include "cpu/exec.h"
 #include "cpu/paging.h"
+#include "decode/decode_cache_fast.h"
 
 const char *svmx_stop_reason_name(svmx_stop_reason reason)
 {
@@ -67,6 +68,22 @@ static uint64_t cs_rip_linear(const svmx_cpu *cpu, svmx_mode mode)
     return (cpu->sregs.seg[SVMX_CS].base + cpu->regs.rip) & 0xffffffffull;
 }
 
+/* The decoder's own faults, and the CS limit for the whole instruction
+ * (SDM Vol. 3A 5.3). */
+static inline cpu_res check_decoded(const svmx_cpu *cpu, svmx_mode mode,
+                                    uint64_t rip, const svmx_insn *insn,
+                                    cpu_fault *f)
+{
+    if (insn->fault == SVMX_DECODE_FAULT_UD)
+        return cpu_raise(f, CPU_VEC_UD, false, 0);
+    if (insn->fault == SVMX_DECODE_FAULT_GP)
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    if (mode != SVMX_MODE_LONG64 &&
+        rip + insn->length - 1 > cpu->sregs.seg[SVMX_CS].limit)
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    return CPU_OK;
+}
+
 /*
  * Fetches and decodes the instruction at CS:RIP. The bytes come straight
  * from RAM when the page is RAM; an instruction that runs into the next
@@ -83,7 +100,6 @@ static cpu_res fetch(svmx_cpu *cpu, svmx_mode mode, const svmx_insn **out,
     unsigned acc = PG_EXEC | exec_user_flag(cpu);
     unsigned flags = cpu->vendor == SVMX_VENDOR_AMD ? SVMX_DECODE_ALT_MOV_CR8 : 0;
     uint8_t buf[SVMX_INSN_MAX_LEN];
-    uint64_t phys;
     size_t needed;
 
     if (mode != SVMX_MODE_LONG64 && rip > cs->limit)
@@ -91,21 +107,29 @@ static cpu_res fetch(svmx_cpu *cpu, svmx_mode mode, const svmx_insn **out,
     if (mode == SVMX_MODE_LONG64 && !cpu_canonical(rip, cpu->pers->linear_width))
         return cpu_raise(f, CPU_VEC_GP, true, 0);
 
-    cpu_res r = paging_translate(cpu, lin, acc, &phys, f);
-    if (r != CPU_OK)
-        return r;
     size_t avail = 4096 - (size_t)(lin & 0xfff);
     if (avail > SVMX_INSN_MAX_LEN)
         avail = SVMX_INSN_MAX_LEN;
-    const uint8_t *bytes = svmx_mem_ram_ptr(&cpu->mem, phys, avail);
+    /* The page is known RAM with its rights checked: the fast path. */
+    const uint8_t *bytes = hostmap_lookup(&cpu->hostmap, lin, acc);
     if (!bytes) {
-        svmx_status st = svmx_mem_read(&cpu->mem, phys, buf, avail);
-        if (st != SVMX_OK)
-            return exec_stop(cpu, SVMX_STOP_MMIO, "MMIO handler failed on fetch");
-        bytes = buf;
+        uint64_t phys;
+        cpu_res r = paging_translate(cpu, lin, acc, &phys, f);
+        if (r != CPU_OK)
+            return r;
+        hostmap_fill(cpu, lin, acc, phys);
+        bytes = svmx_mem_ram_ptr(&cpu->mem, phys, avail);
+        if (!bytes) {
+            if (svmx_mem_read(&cpu->mem, phys, buf, avail) != SVMX_OK)
+                return exec_stop(cpu, SVMX_STOP_MMIO, "MMIO handler failed on fetch");
+            bytes = buf;
+        }
     }
-    svmx_status st = svmx_decode_cached(cpu->dcache, mode, flags, bytes, avail,
-                                        out, &needed);
+    if (avail == SVMX_INSN_MAX_LEN &&
+        (*out = decode_cache_probe_at(cpu->dcache, lin, mode, flags, bytes)))
+        return check_decoded(cpu, mode, rip, *out, f);
+    svmx_status st = svmx_decode_cached_at(cpu->dcache, lin, mode, flags, bytes,
+                                           avail, out, &needed);
     if (st == SVMX_E_TRUNCATED) {
         /* The instruction continues on the next page. */
         uint8_t whole[SVMX_INSN_MAX_LEN];
@@ -113,27 +137,19 @@ static cpu_res fetch(svmx_cpu *cpu, svmx_mode mode, const svmx_insn **out,
         uint64_t lin2 = mode == SVMX_MODE_LONG64 ? lin + avail
                                                  : (lin + avail) & 0xffffffffull;
         memcpy(whole, bytes, avail);
-        r = paging_translate(cpu, lin2, acc, &phys2, f);
+        cpu_res r = paging_translate(cpu, lin2, acc, &phys2, f);
         if (r != CPU_OK)
             return r;
         if (svmx_mem_read(&cpu->mem, phys2, whole + avail,
                           SVMX_INSN_MAX_LEN - avail) != SVMX_OK)
             return exec_stop(cpu, SVMX_STOP_MMIO, "MMIO handler failed on fetch");
-        st = svmx_decode_cached(cpu->dcache, mode, flags, whole,
-                                SVMX_INSN_MAX_LEN, out, &needed);
+        st = svmx_decode_cached_at(cpu->dcache, lin, mode, flags, whole,
+                                   SVMX_INSN_MAX_LEN, out, &needed);
     }
     if (st != SVMX_OK)
         return exec_stop(cpu, SVMX_STOP_UNSUPPORTED, "decoder failure");
 
-    const svmx_insn *insn = *out;
-    if (insn->fault == SVMX_DECODE_FAULT_UD)
-        return cpu_raise(f, CPU_VEC_UD, false, 0);
-    if (insn->fault == SVMX_DECODE_FAULT_GP)
-        return cpu_raise(f, CPU_VEC_GP, true, 0);
-    /* The whole instruction must lie within CS (SDM Vol. 3A 5.3). */
-    if (mode != SVMX_MODE_LONG64 && rip + insn->length - 1 > cs->limit)
-        return cpu_raise(f, CPU_VEC_GP, true, 0);
-    return CPU_OK;
+    return check_decoded(cpu, mode, rip, *out, f);
 }
 
 /* Best-effort copy of the bytes at CS:RIP into the stop record, for an
@@ -161,13 +177,15 @@ static void record_bytes(svmx_cpu *cpu, svmx_mode mode, unsigned length)
  */
 static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
 {
-    svmx_mode mode = svmx_cpu_mode(cpu);
+    svmx_mode mode = cpu_mode(cpu);
     const svmx_insn *insn = NULL;
     cpu_fault f = { 0 };
     uint64_t rip = cpu->regs.rip;
 
     *shadow_before = cpu->events.shadow;
     *faulted = false;
+    hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
+                 cpu->sregs.cr4, cpu->sregs.efer);
     cpu->events.shadow = 0;
     cpu_res r = fetch(cpu, mode, &insn, &f);
     if (r == CPU_OK) {

@@ -29,12 +29,40 @@ typedef cpu_res (*exec_fn)(svmx_cpu *cpu, const svmx_insn *insn,
 #define EXEC_HANDLERS(X)                                                      \
     /* insn_basic.c */                                                        \
     X(NOP, insn_nop)         X(HLT, insn_hlt)       X(UD, insn_ud)            \
-    X(MOV, insn_mov)         X(MOV_SEG, insn_mov_seg) X(LEA, insn_lea)        \
+    X(MOV, insn_mov)         X(LEA, insn_lea)                                 \
     X(JMP, insn_jmp)         X(CALL, insn_call)     X(RET, insn_ret)          \
-    X(PUSH, insn_push)       X(POP, insn_pop)       X(CLC, insn_clc)          \
-    X(STC, insn_stc)         X(CMC, insn_cmc)       X(CLD, insn_cld)          \
-    X(STD, insn_std)         X(CLI, insn_cli)       X(STI, insn_sti)          \
-    X(IN, insn_in)           X(OUT, insn_out)       X(CPUID, insn_cpuid)      \
+    X(PUSH, insn_push)       X(POP, insn_pop)       X(CPUID, insn_cpuid)      \
+    /* insn_seg.c */                                                          \
+    X(MOV_SEG, insn_mov_seg) X(LFP, insn_lfp)       X(LLDT, insn_lldt)        \
+    X(LTR, insn_ltr)         X(SLDT, insn_sldt)     X(STR, insn_str)          \
+    /* insn_far.c */                                                          \
+    X(JMP_FAR, insn_jmp_far) X(CALL_FAR, insn_call_far)                       \
+    X(RET_FAR, insn_ret_far) X(IRET, insn_iret)     X(INT, insn_int)          \
+    X(INT3, insn_int3)       X(INTO, insn_into)     X(INT1, insn_int1)        \
+    /* insn_flags.c */                                                        \
+    X(CLC, insn_clc)         X(STC, insn_stc)       X(CMC, insn_cmc)          \
+    X(CLD, insn_cld)         X(STD, insn_std)       X(CLI, insn_cli)          \
+    X(STI, insn_sti)         X(PUSHF, insn_pushf)   X(POPF, insn_popf)        \
+    /* insn_system.c */                                                       \
+    X(MOV_CR, insn_mov_cr)   X(MOV_DR, insn_mov_dr) X(CLTS, insn_clts)        \
+    X(LMSW, insn_lmsw)       X(SMSW, insn_smsw)     X(LGDT, insn_lgdt)        \
+    X(LIDT, insn_lidt)       X(SGDT, insn_sgdt)     X(SIDT, insn_sidt)        \
+    X(RDMSR, insn_rdmsr)     X(WRMSR, insn_wrmsr)   X(INVLPG, insn_invlpg)    \
+    X(INVD, insn_cache_ctl)  X(WBINVD, insn_cache_ctl)                        \
+    X(WBNOINVD, insn_cache_ctl) X(RDTSC, insn_rdtsc) X(RDTSCP, insn_rdtscp)   \
+    X(RDPMC, insn_rdpmc)     X(XSETBV, insn_xsetbv) X(XGETBV, insn_xgetbv)    \
+    X(PAUSE, insn_pause)     X(MONITOR, insn_monitor) X(MWAIT, insn_monitor)  \
+    X(MONITORX, insn_monitor) X(MWAITX, insn_monitor)                         \
+    /* insn_syscall.c */                                                      \
+    X(SYSCALL, insn_syscall) X(SYSRET, insn_sysret)                           \
+    X(SYSENTER, insn_sysenter) X(SYSEXIT, insn_sysexit)                       \
+    X(SWAPGS, insn_swapgs)                                                    \
+    /* insn_string.c */                                                       \
+    X(MOVS, insn_string)     X(CMPS, insn_string)   X(SCAS, insn_string)      \
+    X(LODS, insn_string)     X(STOS, insn_string)                             \
+    /* insn_io.c */                                                           \
+    X(IN, insn_in)           X(OUT, insn_out)       X(INS, insn_ins)          \
+    X(OUTS, insn_outs)                                                        \
     /* insn_alu.c */                                                          \
     X(ADD, insn_binop)       X(OR, insn_binop)      X(ADC, insn_binop)        \
     X(SBB, insn_binop)       X(AND, insn_binop)     X(SUB, insn_binop)        \
@@ -44,7 +72,21 @@ typedef cpu_res (*exec_fn)(svmx_cpu *cpu, const svmx_insn *insn,
     X(SAR, insn_shift)       X(ROL, insn_shift)     X(ROR, insn_shift)        \
     X(RCL, insn_shift)       X(RCR, insn_shift)     X(JCC, insn_jcc)          \
     X(SETCC, insn_setcc)     X(CMOVCC, insn_cmovcc) X(LOOP, insn_loop)        \
-    X(JCXZ, insn_jcxz)
+    X(JCXZ, insn_jcxz)                                                        \
+    /* insn_arith.c */                                                        \
+    X(MUL, insn_mul)         X(IMUL, insn_mul)      X(DIV, insn_div)          \
+    X(IDIV, insn_div)        X(XCHG, insn_xchg)     X(XADD, insn_xadd)        \
+    X(CMPXCHG, insn_cmpxchg) X(CMPXCHG8B, insn_cmpxchg_wide)                  \
+    X(CMPXCHG16B, insn_cmpxchg_wide) X(BT, insn_bt) X(BTS, insn_bt)           \
+    X(BTR, insn_bt)          X(BTC, insn_bt)        X(BSF, insn_scan)         \
+    X(BSR, insn_scan)        X(LZCNT, insn_scan)    X(TZCNT, insn_scan)       \
+    X(POPCNT, insn_scan)     X(BSWAP, insn_bswap)   X(MOVZX, insn_movx)       \
+    X(MOVSX, insn_movx)      X(MOVSXD, insn_movx)   X(CBW, insn_cbw)          \
+    X(CWD, insn_cwd)         X(SHLD, insn_shd)      X(SHRD, insn_shd)         \
+    X(LAHF, insn_lahf)       X(SAHF, insn_sahf)     X(XLAT, insn_xlat)        \
+    /* insn_stack.c */                                                        \
+    X(PUSHA, insn_pusha)     X(POPA, insn_popa)     X(ENTER, insn_enter)      \
+    X(LEAVE, insn_leave)
 
 #define EXEC_PROTO_(cls, fn)                                                  \
     cpu_res fn(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f);

@@ -158,15 +158,74 @@ static cpu_res mem_status(svmx_cpu *cpu, svmx_status st, uint64_t pa,
     return exec_stop(cpu, SVMX_STOP_MMIO, "MMIO handler failed");
 }
 
+/*
+ * The fast path of an access within one page of RAM that the hostmap
+ * knows (hostmap.h): a plain load or store. The guest is little-endian;
+ * so must the host be for this path.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FAST_ACCESS 1
+#else
+#define FAST_ACCESS 0
+#endif
+
+static inline uint8_t *fast_ptr(svmx_cpu *cpu, uint64_t lin, unsigned size,
+                                unsigned acc)
+{
+    if (!FAST_ACCESS || (lin & 0xfff) > 4096u - size ||
+        (acc & PG_SUPERVISOR_IMPLICIT))
+        return NULL;
+    return hostmap_lookup(&cpu->hostmap, lin, acc);
+}
+
+/* Fixed-size copies the compiler turns into single moves. */
+static inline uint64_t load_le(const uint8_t *p, unsigned size)
+{
+    uint8_t b1; uint16_t b2; uint32_t b4; uint64_t b8;
+    switch (size) {
+    case 1: memcpy(&b1, p, 1); return b1;
+    case 2: memcpy(&b2, p, 2); return b2;
+    case 4: memcpy(&b4, p, 4); return b4;
+    case 8: memcpy(&b8, p, 8); return b8;
+    default: b8 = 0; memcpy(&b8, p, size & 7u); return b8;
+    }
+}
+
+static inline void store_le(uint8_t *p, unsigned size, uint64_t v)
+{
+    uint8_t b1 = (uint8_t)v; uint16_t b2 = (uint16_t)v; uint32_t b4 = (uint32_t)v;
+    switch (size) {
+    case 1: memcpy(p, &b1, 1); break;
+    case 2: memcpy(p, &b2, 2); break;
+    case 4: memcpy(p, &b4, 4); break;
+    case 8: memcpy(p, &v, 8); break;
+    default: memcpy(p, &v, size & 7u); break;
+    }
+}
+
+/* After a slow translation of a one-page access: teach the hostmap. */
+static inline void fast_learn(svmx_cpu *cpu, uint64_t lin, unsigned size,
+                              unsigned acc, uint64_t phys)
+{
+    if (FAST_ACCESS && (lin & 0xfff) <= 4096u - size)
+        hostmap_fill(cpu, lin, acc, phys);
+}
+
 cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
                          unsigned acc, uint64_t *value, cpu_fault *f)
 {
+    uint8_t *p = fast_ptr(cpu, lin, size, acc);
+    if (p) {
+        *value = load_le(p, size);
+        return CPU_OK;
+    }
     uint64_t phys[2];
     unsigned first;
     uint8_t b[8] = { 0 };
     cpu_res r = translate_span(cpu, lin, size, acc, phys, &first, f);
     if (r != CPU_OK)
         return r;
+    fast_learn(cpu, lin, size, acc, phys[0]);
     r = mem_status(cpu, svmx_mem_read(&cpu->mem, phys[0], b, first), phys[0],
                    first, false);
     if (r == CPU_OK && first < size)
@@ -183,12 +242,18 @@ cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
 cpu_res exec_write_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
                           unsigned acc, uint64_t value, cpu_fault *f)
 {
+    uint8_t *p = fast_ptr(cpu, lin, size, acc | PG_WRITE);
+    if (p) {
+        store_le(p, size, value);
+        return CPU_OK;
+    }
     uint64_t phys[2];
     unsigned first;
     uint8_t b[8];
     cpu_res r = translate_span(cpu, lin, size, acc | PG_WRITE, phys, &first, f);
     if (r != CPU_OK)
         return r;
+    fast_learn(cpu, lin, size, acc | PG_WRITE, phys[0]);
     for (unsigned i = 0; i < size; i++)
         b[i] = (uint8_t)(value >> (8 * i));
     r = mem_status(cpu, svmx_mem_write(&cpu->mem, phys[0], b, first), phys[0],

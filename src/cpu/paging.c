@@ -438,6 +438,7 @@ cpu_res paging_walk(svmx_cpu *cpu, const pg_desc *d, uint64_t addr,
 
 void paging_flush(svmx_cpu *cpu, bool keep_global)
 {
+    hostmap_flush(&cpu->hostmap);
     for (unsigned i = 0; i < PG_TLB_ENTRIES; i++)
         if (!keep_global || !cpu->tlb.e[i].global)
             cpu->tlb.e[i].vpn = 0;
@@ -445,6 +446,7 @@ void paging_flush(svmx_cpu *cpu, bool keep_global)
 
 void paging_invlpg(svmx_cpu *cpu, uint64_t lin)
 {
+    hostmap_flush(&cpu->hostmap);
     /* A scan, because the pieces of a large page sit in many slots. */
     for (unsigned i = 0; i < PG_TLB_ENTRIES; i++) {
         pg_tlb_entry *t = &cpu->tlb.e[i];

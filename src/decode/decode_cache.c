@@ -14,24 +14,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "decode/decode_cache_fast.h"
 #include "decode/decode_internal.h"
-
-typedef struct cache_entry {
-    uint64_t  key;
-    uint64_t  w0, w1;   /* the window, zero-padded to 16 bytes */
-    uint8_t   n;        /* window length; 0 marks an empty slot */
-    uint8_t   mode;
-    uint8_t   flags;
-    svmx_insn insn;
-} cache_entry;
-
-struct svmx_decode_cache {
-    ZydisDecoder dec[SVMX_MODE_COUNT];
-    uint64_t     mask;
-    bool         owned;
-    svmx_decode_cache_stats stats;
-    cache_entry  entries[];
-};
 
 static size_t cache_bytes(unsigned log2)
 {
@@ -93,27 +77,10 @@ void svmx_decode_cache_destroy(svmx_decode_cache *cache)
 /* The window as two words, zero beyond n. The full 15-byte window, the
  * hot case, is two overlapping loads: copying it through a byte buffer
  * first costs a store-forwarding stall per lookup. */
-static inline void load_window(const uint8_t *b, size_t n, uint64_t w[2])
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (n == SVMX_INSN_MAX_LEN) {
-        uint64_t hi;
-        memcpy(&w[0], b, 8);
-        memcpy(&hi, b + 7, 8);
-        w[1] = hi >> 8; /* bytes 8..14, byte 15 zero */
-        return;
-    }
-#endif
-    uint8_t win[16] = { 0 };
-    memcpy(win, b, n);
-    memcpy(&w[0], win, 8);
-    memcpy(&w[1], win + 8, 8);
-}
-
-svmx_status svmx_decode_cached(svmx_decode_cache *cache, svmx_mode mode,
-                               unsigned flags, const uint8_t *bytes,
-                               size_t len, const svmx_insn **out,
-                               size_t *needed)
+/* Argument checks shared by both lookups; SVMX_OK to go on. */
+static svmx_status check_args(const svmx_decode_cache *cache, svmx_mode mode,
+                              unsigned flags, const uint8_t *bytes, size_t len,
+                              const svmx_insn **out, size_t *needed)
 {
     if (!cache || !out || (!bytes && len) || (unsigned)mode >= SVMX_MODE_COUNT ||
         flags > 0xffu)
@@ -123,17 +90,18 @@ svmx_status svmx_decode_cached(svmx_decode_cache *cache, svmx_mode mode,
             *needed = 1;
         return SVMX_E_TRUNCATED;
     }
+    return SVMX_OK;
+}
 
-    size_t n = len < SVMX_INSN_MAX_LEN ? len : SVMX_INSN_MAX_LEN;
-    uint64_t w[2];
-    load_window(bytes, n, w);
-    uint64_t seed = (uint64_t)mode | (uint64_t)flags << 8 | (uint64_t)n << 16;
-    uint64_t key = XXH3_64bits_withSeed(w, sizeof w, seed);
-    uint64_t w0 = w[0], w1 = w[1];
+/* The lookup proper, in the slot of `key`: compare, or decode and fill. */
+static svmx_status lookup(svmx_decode_cache *cache, uint64_t key,
+                          svmx_mode mode, unsigned flags, const uint8_t *bytes,
+                          size_t n, const uint64_t w[2],
+                          const svmx_insn **out, size_t *needed)
+{
     cache_entry *e = &cache->entries[key & cache->mask];
-
     cache->stats.lookups++;
-    if (e->key == key && e->w0 == w0 && e->w1 == w1 && e->n == n &&
+    if (e->key == key && e->w0 == w[0] && e->w1 == w[1] && e->n == n &&
         e->mode == (uint8_t)mode && e->flags == (uint8_t)flags) {
         cache->stats.hits++;
         if (needed)
@@ -151,14 +119,45 @@ svmx_status svmx_decode_cached(svmx_decode_cache *cache, svmx_mode mode,
     if (e->n != 0)
         cache->stats.collisions++;
     e->key = key;
-    e->w0 = w0;
-    e->w1 = w1;
+    e->w0 = w[0];
+    e->w1 = w[1];
     e->n = (uint8_t)n;
     e->mode = (uint8_t)mode;
     e->flags = (uint8_t)flags;
     e->insn = fresh;
     *out = &e->insn;
     return SVMX_OK;
+}
+
+svmx_status svmx_decode_cached(svmx_decode_cache *cache, svmx_mode mode,
+                               unsigned flags, const uint8_t *bytes,
+                               size_t len, const svmx_insn **out,
+                               size_t *needed)
+{
+    svmx_status s = check_args(cache, mode, flags, bytes, len, out, needed);
+    if (s != SVMX_OK)
+        return s;
+    size_t n = len < SVMX_INSN_MAX_LEN ? len : SVMX_INSN_MAX_LEN;
+    uint64_t w[2];
+    load_window(bytes, n, w);
+    uint64_t seed = (uint64_t)mode | (uint64_t)flags << 8 | (uint64_t)n << 16;
+    uint64_t key = XXH3_64bits_withSeed(w, sizeof w, seed);
+    return lookup(cache, key, mode, flags, bytes, n, w, out, needed);
+}
+
+svmx_status svmx_decode_cached_at(svmx_decode_cache *cache, uint64_t where,
+                                  svmx_mode mode, unsigned flags,
+                                  const uint8_t *bytes, size_t len,
+                                  const svmx_insn **out, size_t *needed)
+{
+    svmx_status s = check_args(cache, mode, flags, bytes, len, out, needed);
+    if (s != SVMX_OK)
+        return s;
+    size_t n = len < SVMX_INSN_MAX_LEN ? len : SVMX_INSN_MAX_LEN;
+    uint64_t w[2];
+    load_window(bytes, n, w);
+    uint64_t key = decode_cache_where_key(where, mode);
+    return lookup(cache, key, mode, flags, bytes, n, w, out, needed);
 }
 
 void svmx_decode_cache_flush(svmx_decode_cache *cache)

@@ -1,0 +1,26 @@
+/*
+ * src/cpu/hostmap.c - filling the fast path to guest RAM (hostmap.h).
+ */
+#include "cpu/cpu_internal.h"
+#include "cpu/hostmap.h"
+#include "cpu/paging.h"
+
+void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys)
+{
+    unsigned kind = acc & PG_KIND_MASK;
+    if (acc & PG_SUPERVISOR_IMPLICIT)
+        return;
+    /* A supervisor data access under SMAP depends on RFLAGS.AC. */
+    if (!(acc & PG_USER) && kind != PG_EXEC && (cpu->sregs.cr4 & CPU_CR4_SMAP))
+        return;
+    uint8_t *host = svmx_mem_ram_ptr(&cpu->mem, phys & ~0xfffull, 4096);
+    if (!host)
+        return;
+    /* Written under the current controls: make sure the snapshot says so
+     * (a handler may have changed them earlier in this instruction). */
+    hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
+                 cpu->sregs.cr4, cpu->sregs.efer);
+    hostmap_entry *e = hostmap_slot(&cpu->hostmap, lin, acc);
+    e->tag = hostmap_tag(lin, acc);
+    e->host = host;
+}

@@ -1,0 +1,87 @@
+/*
+ * src/cpu/hostmap.h - the interpreter's fast path to guest RAM: a small
+ * direct-mapped cache from (linear page, kind of access) to the host
+ * address of the RAM page the access reaches.
+ *
+ * It sits in front of the software TLB (paging.c) and holds only what the
+ * TLB would answer the same way under the controls it was filled with:
+ *   - only plain RAM pages (MMIO always takes the slow path);
+ *   - only explicit accesses (implicit supervisor accesses to descriptor
+ *     tables, the TSS or the IDT take the slow path);
+ *   - a write entry only once the D bit is set, so no write can skip
+ *     setting it (SDM Vol. 3A 4.8);
+ *   - no supervisor data access while CR4.SMAP = 1, whose answer depends
+ *     on RFLAGS.AC, which many instructions change.
+ * The decision also depends on CPL (part of the key), CR0.WP/PG, CR3,
+ * CR4 and EFER. The run loop compares a snapshot of those registers before
+ * each instruction and flushes on any difference (hostmap_sync), and
+ * paging_flush/invlpg/reset flush too, so no writer of a control register
+ * can leave a stale entry behind. Keeping an entry whose paging-structure
+ * entry has since changed is what a hardware TLB does as well (SDM Vol. 3A
+ * 4.10.4.2) until INVLPG, a CR3 write or a flush.
+ */
+#ifndef SVMX_CPU_HOSTMAP_H
+#define SVMX_CPU_HOSTMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define HOSTMAP_ENTRIES 64
+
+typedef struct hostmap_entry {
+    uint64_t tag;     /* linear page number << 4 | 8 | kind; 0 = empty    */
+    uint8_t *host;    /* the host address of the page                     */
+} hostmap_entry;
+
+typedef struct cpu_hostmap {
+    hostmap_entry e[3][HOSTMAP_ENTRIES];   /* by PG_READ, PG_WRITE, PG_EXEC */
+    uint64_t cr0, cr3, cr4, efer;   /* the controls the entries were made under */
+} cpu_hostmap;
+
+/* Tag of a page for a kind: PG_READ/PG_WRITE/PG_EXEC | PG_USER (bits 0-2,
+ * see paging.h); bit 3 keeps it from ever being 0. */
+static inline uint64_t hostmap_tag(uint64_t lin, unsigned kind)
+{
+    return (lin >> 12) << 4 | 8u | (kind & 7u);
+}
+
+static inline hostmap_entry *hostmap_slot(cpu_hostmap *h, uint64_t lin,
+                                          unsigned kind)
+{
+    return &h->e[(kind & 3u) % 3u][(lin >> 12) % HOSTMAP_ENTRIES];
+}
+
+/* The host address of `lin` for `kind`, or NULL (take the slow path). */
+static inline uint8_t *hostmap_lookup(cpu_hostmap *h, uint64_t lin,
+                                      unsigned kind)
+{
+    hostmap_entry *e = hostmap_slot(h, lin, kind);
+    return e->tag == hostmap_tag(lin, kind) ? e->host + (lin & 0xfff) : NULL;
+}
+
+static inline void hostmap_flush(cpu_hostmap *h)
+{
+    memset(h->e, 0, sizeof h->e);
+}
+
+/* Flushes when a control register differs from the snapshot. */
+static inline void hostmap_sync(cpu_hostmap *h, uint64_t cr0, uint64_t cr3,
+                                uint64_t cr4, uint64_t efer)
+{
+    if (h->cr0 != cr0 || h->cr3 != cr3 || h->cr4 != cr4 || h->efer != efer) {
+        hostmap_flush(h);
+        h->cr0 = cr0;
+        h->cr3 = cr3;
+        h->cr4 = cr4;
+        h->efer = efer;
+    }
+}
+
+typedef struct svmx_cpu svmx_cpu;
+
+/* Remembers the translation paging_translate() just gave for an access of
+ * kind `acc` at `lin`, when the rules above allow it. */
+void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys);
+
+#endif /* SVMX_CPU_HOSTMAP_H */

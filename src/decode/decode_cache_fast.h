@@ -1,0 +1,82 @@
+/*
+ * src/decode/decode_cache_fast.h - the decode cache's layout and the hit
+ * path of svmx_decode_cached_at() as an inline function, for the
+ * interpreter's fetch. A miss returns NULL and the caller takes the
+ * function, which decodes and fills the slot.
+ */
+#ifndef SVMX_DECODE_CACHE_FAST_H
+#define SVMX_DECODE_CACHE_FAST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <Zydis/Zydis.h>
+
+#include "svmx/decode.h"
+
+typedef struct cache_entry {
+    uint64_t  key;
+    uint64_t  w0, w1;   /* the window, zero-padded to 16 bytes */
+    uint8_t   n;        /* window length; 0 marks an empty slot */
+    uint8_t   mode;
+    uint8_t   flags;
+    svmx_insn insn;
+} cache_entry;
+
+struct svmx_decode_cache {
+    ZydisDecoder dec[SVMX_MODE_COUNT];
+    uint64_t     mask;
+    bool         owned;
+    svmx_decode_cache_stats stats;
+    cache_entry  entries[];
+};
+
+/* The 15-byte window (or fewer bytes) as two words, zero-padded to 16. */
+static inline void load_window(const uint8_t *b, size_t n, uint64_t w[2])
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == SVMX_INSN_MAX_LEN) {
+        uint64_t hi;
+        memcpy(&w[0], b, 8);
+        memcpy(&hi, b + 7, 8);
+        w[1] = hi >> 8; /* bytes 8..14, byte 15 zero */
+        return;
+    }
+#endif
+    uint8_t win[16] = { 0 };
+    memcpy(win, b, n);
+    memcpy(&w[0], win, 8);
+    memcpy(&w[1], win + 8, 8);
+}
+
+/* The slot key of svmx_decode_cached_at(): the high bits are folded in so
+ * that code at the same offset of different pages or modes lands in
+ * different slots. */
+static inline uint64_t decode_cache_where_key(uint64_t where, svmx_mode mode)
+{
+    return where ^ (where >> 12) ^ (where >> 24) ^ ((uint64_t)mode << 7);
+}
+
+/* A hit of svmx_decode_cached_at() on a full 15-byte window, or NULL. */
+static inline const svmx_insn *decode_cache_probe_at(svmx_decode_cache *cache,
+                                                     uint64_t where,
+                                                     svmx_mode mode,
+                                                     unsigned flags,
+                                                     const uint8_t *bytes)
+{
+    uint64_t w[2];
+    uint64_t key = decode_cache_where_key(where, mode);
+    load_window(bytes, SVMX_INSN_MAX_LEN, w);
+    cache_entry *e = &cache->entries[key & cache->mask];
+    if (e->key == key && e->w0 == w[0] && e->w1 == w[1] &&
+        e->n == SVMX_INSN_MAX_LEN && e->mode == (uint8_t)mode &&
+        e->flags == (uint8_t)flags) {
+        cache->stats.lookups++;
+        cache->stats.hits++;
+        return &e->insn;
+    }
+    return NULL;
+}
+
+#endif /* SVMX_DECODE_CACHE_FAST_H */
