@@ -67,7 +67,7 @@ expect_err "unknown option" 2 "unknown option '--frob'" decode --frob
 expect_ok "run help" "usage: svmx run" run --help
 expect_err "run missing file" 1 "cannot open '/nonexistent/kernel'" run /nonexistent/kernel
 expect_err "run not multiboot" 1 "no multiboot header" run "$svmx"
-expect_err "run no kernel" 2 "no KERNEL given" run
+expect_err "run demo budget" 1 "ran past --max-insns 10" run --max-insns 10
 expect_err "run bad -m" 2 "-m wants MiB from 2 to 4096, not '1'" run -m 1 k
 expect_err "run bad budget" 2 "--max-insns wants a positive count" run --max-insns 0 k
 expect_err "run bad trace" 2 "unknown trace 'exits'" run --trace exits k

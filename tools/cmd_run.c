@@ -16,6 +16,12 @@
 
 #define MAX_KERNEL_BYTES (64u << 20)
 
+/* The built-in demo kernel (tools/demo/), run when no KERNEL is given;
+   tools/demo/bin2c.py generates it at build time. */
+extern const unsigned char svmx_demo_kernel[];
+extern const unsigned long svmx_demo_kernel_size;
+#define DEMO_NAME "(built-in demo)"
+
 typedef struct run_ctx {
     svmx_cpu *cpu;
     bool      exited;
@@ -50,10 +56,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: svmx run [--cpu amd|intel] [-m MIB] [--max-insns N]\n"
-            "                [--trace insns] KERNEL\n"
+            "                [--trace insns] [KERNEL]\n"
             "\n"
             "Loads KERNEL (multiboot v1: ELF32, or a flat image with the\n"
             "header's address fields) as QEMU's -kernel does and runs it.\n"
+            "Without KERNEL it runs the built-in demo kernel, a tour of the\n"
+            "modelled CPU (docs/kernels.md tells how to write your own).\n"
             "Port 0xE9 writes go to stdout; writing v to port 0xF4 ends the\n"
             "run with exit status (v << 1) | 1.\n"
             "\n"
@@ -219,14 +227,19 @@ int cmd_run(int argc, char **argv)
         }
         kernel = a;
     }
-    if (!kernel) {
-        fprintf(stderr, "svmx run: no KERNEL given (the built-in demo kernel "
-                        "comes with the interpreter; try --help)\n");
-        return 2;
-    }
-
     size_t size;
-    uint8_t *image = read_file(kernel, &size);
+    uint8_t *image;
+    if (kernel) {
+        image = read_file(kernel, &size);
+    } else {
+        kernel = DEMO_NAME;
+        size = svmx_demo_kernel_size;
+        image = malloc(size);
+        if (image)
+            memcpy(image, svmx_demo_kernel, size);
+        else
+            fprintf(stderr, "svmx run: out of memory for the demo kernel\n");
+    }
     if (!image)
         return 1;
     size_t ram_size = (size_t)(mib << 20);

@@ -17,7 +17,7 @@ static void usage(FILE *f)
             "          decode x86 instructions and print each one's class,\n"
             "          length and exit inputs; without bytes, a built-in\n"
             "          sample of intercepted instructions\n"
-            "  run [--cpu amd|intel] [-m MIB] [--max-insns N] [--trace insns] KERNEL\n"
+            "  run [--cpu amd|intel] [-m MIB] [--max-insns N] [--trace insns] [KERNEL]\n"
             "          load a multiboot kernel as QEMU's -kernel does and run it\n"
             "  version print the library version\n"
             "  help    this text\n"
