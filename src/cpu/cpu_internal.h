@@ -100,6 +100,7 @@ struct svmx_cpu {
     svmx_stop    *stop;         /* the record of the run in progress      */
     bool          stop_requested;
     bool          db_deferred;  /* a single-step trap held by MOV SS      */
+    unsigned      decode_flags; /* SVMX_DECODE_* of this vendor           */
 };
 
 /* Entries of the per-CPU decode cache (1 << n). */

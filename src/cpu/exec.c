@@ -45,19 +45,13 @@ void svmx_cpu_request_stop(svmx_cpu *cpu)
         cpu->stop_requested = true;
 }
 
-/* Width of RIP arithmetic: IP wraps at 64 KiB, EIP at 4 GiB. */
-static uint64_t rip_mask(svmx_mode mode)
-{
-    switch (mode) {
-    case SVMX_MODE_LONG64:
-        return UINT64_MAX;
-    case SVMX_MODE_PROT32:
-    case SVMX_MODE_COMPAT32:
-        return 0xffffffffull;
-    default:
-        return 0xffffull;
-    }
-}
+/* Width of RIP arithmetic by mode: IP wraps at 64 KiB, EIP at 4 GiB. */
+static const uint64_t rip_masks[SVMX_MODE_COUNT] = {
+    [SVMX_MODE_REAL] = 0xffff,           [SVMX_MODE_V86] = 0xffff,
+    [SVMX_MODE_PROT16] = 0xffff,         [SVMX_MODE_PROT32] = 0xffffffffull,
+    [SVMX_MODE_COMPAT16] = 0xffff,       [SVMX_MODE_COMPAT32] = 0xffffffffull,
+    [SVMX_MODE_LONG64] = UINT64_MAX,
+};
 
 /* The linear address of CS:RIP: no CS base in 64-bit mode, 32 bits
  * elsewhere (SDM Vol. 3A 3.4, 3.3.7.1). */
@@ -91,14 +85,13 @@ static inline cpu_res check_decoded(const svmx_cpu *cpu, svmx_mode mode,
  * the second page happens exactly when the instruction crosses into it
  * (SDM Vol. 3A 6.15, #PF "instruction fetch").
  */
-static cpu_res fetch(svmx_cpu *cpu, svmx_mode mode, const svmx_insn **out,
-                     cpu_fault *f)
+static cpu_res fetch(svmx_cpu *cpu, svmx_mode mode, unsigned flags,
+                     const svmx_insn **out, cpu_fault *f)
 {
     const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
     uint64_t rip = cpu->regs.rip;
     uint64_t lin = cs_rip_linear(cpu, mode);
     unsigned acc = PG_EXEC | exec_user_flag(cpu);
-    unsigned flags = cpu->vendor == SVMX_VENDOR_AMD ? SVMX_DECODE_ALT_MOV_CR8 : 0;
     uint8_t buf[SVMX_INSN_MAX_LEN];
     size_t needed;
 
@@ -179,7 +172,7 @@ static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
 {
     svmx_mode mode = cpu_mode(cpu);
     const svmx_insn *insn = NULL;
-    cpu_fault f = { 0 };
+    cpu_fault f;
     uint64_t rip = cpu->regs.rip;
 
     *shadow_before = cpu->events.shadow;
@@ -187,7 +180,7 @@ static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
     hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
                  cpu->sregs.cr4, cpu->sregs.efer);
     cpu->events.shadow = 0;
-    cpu_res r = fetch(cpu, mode, &insn, &f);
+    cpu_res r = fetch(cpu, mode, cpu->decode_flags, &insn, &f);
     if (r == CPU_OK) {
         exec_fn fn = exec_table[insn->cls];
         if (!fn) {
@@ -196,18 +189,24 @@ static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
             return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                              "instruction not modelled");
         }
-        cpu->regs.rip = (rip + insn->length) & rip_mask(mode);
+        cpu->regs.rip = (rip + insn->length) & rip_masks[mode];
         r = fn(cpu, insn, &f);
+        if (r == CPU_OK) {
+            /* RF clears once an instruction completes, except after IRET,
+             * which loads it (SDM Vol. 3B 18.3.1.1, APM Vol. 2 13.1.1.4). */
+            if (insn->cls != SVMX_INSN_IRET)
+                cpu->regs.rflags &= ~SVMX_RFLAGS_RF;
+            return CPU_OK;
+        }
     }
     if (r == CPU_FAULT) {
         cpu->regs.rip = rip; /* faults report the faulting instruction */
         *faulted = true;
         return exec_deliver(cpu, &f);
     }
-    if (r == CPU_STOP) {
-        cpu->regs.rip = rip; /* the instruction did not complete */
-        cpu->events.shadow = *shadow_before;
-    }
+    /* CPU_STOP: the instruction did not complete. */
+    cpu->regs.rip = rip;
+    cpu->events.shadow = *shadow_before;
     return r;
 }
 
@@ -281,8 +280,11 @@ svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
     if (!cpu || !stop)
         return SVMX_E_ARG;
     stop_begin(cpu, stop);
+    /* AMD decodes LOCK MOV CR0 as CR8 (AltMovCr8, APM Vol. 3 MOV CRn). */
+    cpu->decode_flags = cpu->vendor == SVMX_VENDOR_AMD ? SVMX_DECODE_ALT_MOV_CR8 : 0;
+    uint64_t limit = max_insns ? max_insns : UINT64_MAX;
     for (;;) {
-        if (max_insns && stop->insns >= max_insns) {
+        if (stop->insns >= limit) {
             exec_stop(cpu, SVMX_STOP_BUDGET, NULL);
             break;
         }
@@ -300,12 +302,14 @@ svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
         }
         stop->insns++;
         cpu->tsc++; /* one tick per instruction (docs/interpreter.md) */
-        if ((tf || cpu->db_deferred) && !faulted &&
-            after_traps(cpu, tf, shadow_before) == CPU_STOP)
-            break;
-        if (cpu->stop_requested) {
-            exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
-            break;
+        if (tf | cpu->db_deferred | cpu->stop_requested) {
+            if ((tf || cpu->db_deferred) && !faulted &&
+                after_traps(cpu, tf, shadow_before) == CPU_STOP)
+                break;
+            if (cpu->stop_requested) {
+                exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
+                break;
+            }
         }
     }
     stop->rip = cpu->regs.rip;

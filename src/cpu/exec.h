@@ -108,10 +108,28 @@ static inline uint64_t exec_mask(unsigned size)
 /* General-register access at an operand size, with the x86 rules for
  * writes: 32-bit writes zero-extend, 8- and 16-bit writes merge
  * (SDM Vol. 1 3.4.1.1). `high8` selects AH..BH. */
-uint64_t exec_gpr_read(const svmx_cpu *cpu, unsigned num, unsigned size,
-                       bool high8);
-void exec_gpr_write(svmx_cpu *cpu, unsigned num, unsigned size, bool high8,
-                    uint64_t value);
+static inline uint64_t exec_gpr_read(const svmx_cpu *cpu, unsigned num,
+                                     unsigned size, bool high8)
+{
+    uint64_t v = cpu->regs.gpr[num & 15];
+    if (high8)
+        return (v >> 8) & 0xff;
+    return v & exec_mask(size);
+}
+
+static inline void exec_gpr_write(svmx_cpu *cpu, unsigned num, unsigned size,
+                                  bool high8, uint64_t value)
+{
+    uint64_t *r = &cpu->regs.gpr[num & 15];
+    if (high8)
+        *r = (*r & ~0xff00ull) | (value & 0xff) << 8;
+    else if (size == 4)
+        *r = value & 0xffffffffull; /* SDM Vol. 1 3.4.1.1: zero-extends */
+    else if (size >= 8)
+        *r = value;
+    else
+        *r = (*r & ~exec_mask(size)) | (value & exec_mask(size));
+}
 
 /* PG_USER when the CPU runs at CPL 3: the paging flag of an explicit
  * access (SDM Vol. 3A 4.6). */
@@ -131,13 +149,41 @@ static inline unsigned exec_iopl(const svmx_cpu *cpu)
 uint64_t exec_effective_offset(const svmx_cpu *cpu, const svmx_insn *insn,
                                const svmx_operand *op);
 
-/* Operand access for register, immediate and memory operands. */
-cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
-                          const svmx_operand *op, uint64_t *value,
-                          cpu_fault *f);
-cpu_res exec_write_operand(svmx_cpu *cpu, const svmx_insn *insn,
-                           const svmx_operand *op, uint64_t value,
-                           cpu_fault *f);
+/* Operand access for register, immediate and memory operands. The
+ * general-register and immediate forms are inline; the rest (memory,
+ * segment registers, what is not modelled) go to the _any functions. */
+cpu_res exec_read_operand_any(svmx_cpu *cpu, const svmx_insn *insn,
+                              const svmx_operand *op, uint64_t *value,
+                              cpu_fault *f);
+cpu_res exec_write_operand_any(svmx_cpu *cpu, const svmx_insn *insn,
+                               const svmx_operand *op, uint64_t value,
+                               cpu_fault *f);
+
+static inline cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
+                                        const svmx_operand *op,
+                                        uint64_t *value, cpu_fault *f)
+{
+    if (op->kind == SVMX_OPK_REG && op->reg_class == SVMX_RC_GPR) {
+        *value = exec_gpr_read(cpu, op->reg, op->size, false);
+        return CPU_OK;
+    }
+    if (op->kind == SVMX_OPK_IMM) {
+        *value = op->imm;
+        return CPU_OK;
+    }
+    return exec_read_operand_any(cpu, insn, op, value, f);
+}
+
+static inline cpu_res exec_write_operand(svmx_cpu *cpu, const svmx_insn *insn,
+                                         const svmx_operand *op,
+                                         uint64_t value, cpu_fault *f)
+{
+    if (op->kind == SVMX_OPK_REG && op->reg_class == SVMX_RC_GPR) {
+        exec_gpr_write(cpu, op->reg, op->size, false, value);
+        return CPU_OK;
+    }
+    return exec_write_operand_any(cpu, insn, op, value, f);
+}
 
 /* Linear-memory access of 1-8 bytes through paging, split at pages. */
 cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,

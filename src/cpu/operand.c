@@ -8,29 +8,6 @@
 #include "cpu/exec.h"
 #include "cpu/paging.h"
 
-uint64_t exec_gpr_read(const svmx_cpu *cpu, unsigned num, unsigned size,
-                       bool high8)
-{
-    uint64_t v = cpu->regs.gpr[num & 15];
-    if (high8)
-        return (v >> 8) & 0xff;
-    return v & exec_mask(size);
-}
-
-void exec_gpr_write(svmx_cpu *cpu, unsigned num, unsigned size, bool high8,
-                    uint64_t value)
-{
-    uint64_t *r = &cpu->regs.gpr[num & 15];
-    if (high8)
-        *r = (*r & ~0xff00ull) | (value & 0xff) << 8;
-    else if (size == 4)
-        *r = value & 0xffffffffull; /* SDM Vol. 1 3.4.1.1: zero-extends */
-    else if (size >= 8)
-        *r = value;
-    else
-        *r = (*r & ~exec_mask(size)) | (value & exec_mask(size));
-}
-
 uint64_t exec_effective_offset(const svmx_cpu *cpu, const svmx_insn *insn,
                                const svmx_operand *op)
 {
@@ -56,7 +33,7 @@ cpu_res exec_seg_address(svmx_cpu *cpu, unsigned seg, uint64_t off,
 {
     const svmx_segment *s = &cpu->sregs.seg[seg];
     uint8_t vec = seg == SVMX_SS ? CPU_VEC_SS : CPU_VEC_GP;
-    svmx_mode mode = svmx_cpu_mode(cpu);
+    svmx_mode mode = cpu_mode(cpu);
 
     if (mode == SVMX_MODE_LONG64) {
         uint64_t base = (seg == SVMX_FS || seg == SVMX_GS) ? s->base : 0;
@@ -98,7 +75,7 @@ cpu_res exec_seg_address(svmx_cpu *cpu, unsigned seg, uint64_t off,
  * (SDM Vol. 3A 5.2: the B flag of the stack segment). */
 unsigned exec_stack_size(const svmx_cpu *cpu)
 {
-    if (svmx_cpu_mode(cpu) == SVMX_MODE_LONG64)
+    if (cpu_mode(cpu) == SVMX_MODE_LONG64)
         return 8;
     return (cpu->sregs.seg[SVMX_SS].attr & SVMX_SEG_ATTR_DB) ? 4 : 2;
 }
@@ -274,9 +251,9 @@ static cpu_res memory_address(svmx_cpu *cpu, const svmx_insn *insn,
                             op->size ? op->size : 1, write, lin, f);
 }
 
-cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
-                          const svmx_operand *op, uint64_t *value,
-                          cpu_fault *f)
+cpu_res exec_read_operand_any(svmx_cpu *cpu, const svmx_insn *insn,
+                              const svmx_operand *op, uint64_t *value,
+                              cpu_fault *f)
 {
     switch (op->kind) {
     case SVMX_OPK_REG:
@@ -309,9 +286,9 @@ cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
     }
 }
 
-cpu_res exec_write_operand(svmx_cpu *cpu, const svmx_insn *insn,
-                           const svmx_operand *op, uint64_t value,
-                           cpu_fault *f)
+cpu_res exec_write_operand_any(svmx_cpu *cpu, const svmx_insn *insn,
+                               const svmx_operand *op, uint64_t value,
+                               cpu_fault *f)
 {
     switch (op->kind) {
     case SVMX_OPK_REG:

@@ -101,8 +101,8 @@ static svmx_status lookup(svmx_decode_cache *cache, uint64_t key,
 {
     cache_entry *e = &cache->entries[key & cache->mask];
     cache->stats.lookups++;
-    if (e->key == key && e->w0 == w[0] && e->w1 == w[1] && e->n == n &&
-        e->mode == (uint8_t)mode && e->flags == (uint8_t)flags) {
+    uint32_t meta = decode_cache_meta(n, mode, flags);
+    if (e->key == key && e->w0 == w[0] && e->w1 == w[1] && e->meta == meta) {
         cache->stats.hits++;
         if (needed)
             *needed = 0;
@@ -116,14 +116,12 @@ static svmx_status lookup(svmx_decode_cache *cache, uint64_t key,
                                 &fresh, needed);
     if (s != SVMX_OK)
         return s; /* truncated windows are not cached */
-    if (e->n != 0)
+    if (e->meta != 0)
         cache->stats.collisions++;
     e->key = key;
     e->w0 = w[0];
     e->w1 = w[1];
-    e->n = (uint8_t)n;
-    e->mode = (uint8_t)mode;
-    e->flags = (uint8_t)flags;
+    e->meta = meta;
     e->insn = fresh;
     *out = &e->insn;
     return SVMX_OK;
@@ -165,7 +163,7 @@ void svmx_decode_cache_flush(svmx_decode_cache *cache)
     if (!cache)
         return;
     for (uint64_t i = 0; i <= cache->mask; i++)
-        cache->entries[i].n = 0;
+        cache->entries[i].meta = 0;
 }
 
 void svmx_decode_cache_stats_get(const svmx_decode_cache *cache,

@@ -18,11 +18,17 @@
 typedef struct cache_entry {
     uint64_t  key;
     uint64_t  w0, w1;   /* the window, zero-padded to 16 bytes */
-    uint8_t   n;        /* window length; 0 marks an empty slot */
-    uint8_t   mode;
-    uint8_t   flags;
+    uint32_t  meta;     /* decode_cache_meta(); 0 marks an empty slot */
     svmx_insn insn;
 } cache_entry;
+
+/* What else a hit must match besides the bytes: the window length (never
+ * 0 in a filled slot), the mode and the decode flags, as one word. */
+static inline uint32_t decode_cache_meta(size_t n, svmx_mode mode,
+                                         unsigned flags)
+{
+    return (uint32_t)n | (uint32_t)mode << 8 | (uint32_t)flags << 16;
+}
 
 struct svmx_decode_cache {
     ZydisDecoder dec[SVMX_MODE_COUNT];
@@ -70,8 +76,7 @@ static inline const svmx_insn *decode_cache_probe_at(svmx_decode_cache *cache,
     load_window(bytes, SVMX_INSN_MAX_LEN, w);
     cache_entry *e = &cache->entries[key & cache->mask];
     if (e->key == key && e->w0 == w[0] && e->w1 == w[1] &&
-        e->n == SVMX_INSN_MAX_LEN && e->mode == (uint8_t)mode &&
-        e->flags == (uint8_t)flags) {
+        e->meta == decode_cache_meta(SVMX_INSN_MAX_LEN, mode, flags)) {
         cache->stats.lookups++;
         cache->stats.hits++;
         return &e->insn;
