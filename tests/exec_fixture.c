@@ -103,9 +103,10 @@ svmx_segment flat(uint16_t sel, uint16_t attr)
     return s;
 }
 
-void boot_protected(const uint8_t *code, size_t n, bool user)
+void boot_protected_v(svmx_vendor vendor, const uint8_t *code, size_t n,
+                      bool user)
 {
-    boot_real(SVMX_VENDOR_AMD, code, n);
+    boot_real(vendor, code, n);
     put64(GDT + 0x08, 0x00cf9a000000ffffull); /* code32, DPL0, not accessed */
     put64(GDT + 0x10, 0x00cf92000000ffffull); /* data, DPL0 */
     put64(GDT + 0x18, 0x00af9a000000ffffull); /* code64, DPL0 */
@@ -133,10 +134,15 @@ void boot_protected(const uint8_t *code, size_t n, bool user)
     assert_int_equal(svmx_cpu_set_regs(m.cpu, &r), SVMX_OK);
 }
 
-
-void boot_long(const uint8_t *code, size_t n, bool user)
+void boot_protected(const uint8_t *code, size_t n, bool user)
 {
-    boot_protected(code, n, user);
+    boot_protected_v(SVMX_VENDOR_AMD, code, n, user);
+}
+
+void boot_long_v(svmx_vendor vendor, const uint8_t *code, size_t n,
+                 bool user)
+{
+    boot_protected_v(vendor, code, n, user);
     put64(0x10000, 0x11000 | 7);
     put64(0x11000, 0x12000 | 7);
     put64(0x12000, 0x0 | 0x87);
@@ -149,6 +155,11 @@ void boot_long(const uint8_t *code, size_t n, bool user)
     s.seg[SVMX_CS] = flat(user ? 0x3b : 0x18, user ? 0xafb : 0xa9b);
     s.seg[SVMX_TR].attr = 0x8b; /* busy 64-bit TSS */
     assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
+}
+
+void boot_long(const uint8_t *code, size_t n, bool user)
+{
+    boot_long_v(SVMX_VENDOR_AMD, code, n, user);
 }
 
 void set_reg(svmx_gpr g, uint64_t v)

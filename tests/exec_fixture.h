@@ -41,12 +41,17 @@ extern machine m;
 void boot_real(svmx_vendor vendor, const uint8_t *code, size_t n);
 
 /* 32-bit protected mode with the GDT above, flat segments at CPL 0 (or
- * CPL 3 when `user`), TR loaded, IF set, no paging. */
+ * CPL 3 when `user`), TR loaded, IF set, no paging, on a CPU of `vendor`.
+ * boot_protected() is the same on AMD. */
+void boot_protected_v(svmx_vendor vendor, const uint8_t *code, size_t n,
+                      bool user);
 void boot_protected(const uint8_t *code, size_t n, bool user);
 
-/* 64-bit mode: boot_protected, then PAE paging with an identity map of
+/* 64-bit mode: boot_protected_v, then PAE paging with an identity map of
  * the first 2 MiB (user-accessible), EFER.LME/LMA, CS = 0x18 (or 0x3b
- * at CPL 3). IDT entries are 16 bytes. */
+ * at CPL 3). IDT entries are 16 bytes. boot_long() is the same on AMD. */
+void boot_long_v(svmx_vendor vendor, const uint8_t *code, size_t n,
+                 bool user);
 void boot_long(const uint8_t *code, size_t n, bool user);
 
 uint64_t reg(svmx_gpr g);

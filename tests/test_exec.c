@@ -2,12 +2,14 @@
  * tests/test_exec.c - the run loop through the public API: real-mode code
  * placed in RAM, run until a stop, and checked from outside: stop
  * reasons, retired counts, registers, memory, port I/O, exception
- * delivery through the IVT, double and triple faults.
+ * delivery through the IVT and IDT, double and triple faults, POP to
+ * memory, and RF in the pushed EFLAGS image.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -286,7 +288,8 @@ static void test_protected_interrupt_gate(void **state)
     assert_int_equal(reg(SVMX_RSP), 0x7000 - 12);
     assert_int_equal(get(0x7000 - 12, 4), 0x7c00);
     assert_int_equal(get(0x7000 - 8, 4), 0x08);
-    assert_int_equal(get(0x7000 - 4, 4), 0x202);
+    /* A fault's EFLAGS image has RF set (SDM Vol. 3B 18.3.1.1). */
+    assert_int_equal(get(0x7000 - 4, 4), 0x10202);
     svmx_regs r;
     svmx_cpu_get_regs(m.cpu, &r);
     assert_false(r.rflags & SVMX_RFLAGS_IF);
@@ -330,7 +333,7 @@ static void test_protected_privilege_change(void **state)
     assert_int_equal(reg(SVMX_RSP), 0x9000 - 20);
     assert_int_equal(get(0x9000 - 20, 4), 0x7c00);
     assert_int_equal(get(0x9000 - 16, 4), 0x23);
-    assert_int_equal(get(0x9000 - 12, 4), 0x202);
+    assert_int_equal(get(0x9000 - 12, 4), 0x10202); /* RF: a fault */
     assert_int_equal(get(0x9000 - 8, 4), 0x7000);
     assert_int_equal(get(0x9000 - 4, 4), 0x2b);
     svmx_sregs s;
@@ -391,9 +394,246 @@ static void test_long_mode_ist(void **state)
     assert_int_equal(reg(SVMX_RSP), 0xa000 - 40);
     assert_int_equal(get(0xa000 - 40, 8), 0x7c00);
     assert_int_equal(get(0xa000 - 32, 8), 0x18);
-    assert_int_equal(get(0xa000 - 24, 8), 0x202);
+    assert_int_equal(get(0xa000 - 24, 8), 0x10202); /* RF: a fault */
     assert_int_equal(get(0xa000 - 16, 8), 0x7000);
     assert_int_equal(get(0xa000 - 8, 8), 0x10);
+}
+
+/* ---- POP r/m with a memory destination ---------------------------------- */
+
+#define HANDLER 0x8800 /* the HLT of vector v is at HANDLER + v */
+
+/* A HLT at HANDLER + v for vectors 0-31 and 0x20, through 8-byte
+ * (protected mode) or 16-byte (IA-32e mode) interrupt gates to CS 0x08 or
+ * 0x18. */
+static void hlt_handlers(bool lm)
+{
+    for (unsigned v = 0; v <= 0x20; v++) {
+        uint32_t h = HANDLER + v;
+        m.ram[h] = 0xf4;
+        if (!lm) {
+            put64(IDT + 8 * v, gate32(h, 0x08, 0x8e));
+            continue;
+        }
+        put64(IDT + 16 * v, gate32(h, 0x18, 0x8e));
+        put64(IDT + 16 * v + 8, 0);
+    }
+}
+
+enum { REAL, PROT, LONG };
+
+static void boot_mode(int mode, const uint8_t *code, size_t n)
+{
+    if (mode == REAL)
+        boot_real(SVMX_VENDOR_AMD, code, n);
+    else if (mode == PROT)
+        boot_protected(code, n, false);
+    else
+        boot_long(code, n, false);
+    if (mode != REAL)
+        hlt_handlers(mode == LONG);
+}
+
+typedef struct pop_case {
+    const char *what;
+    int         mode;
+    const char *hex;      /* the POP, then a HLT is appended */
+    uint64_t    sp;       /* rSP before */
+    uint64_t    bx;
+    uint64_t    sp_after;
+    uint64_t    dest;     /* linear address written */
+    unsigned    size;
+} pop_case;
+
+/*
+ * SDM Vol. 2B POP: rSP moves first, then the effective address is
+ * computed - with the incremented rSP when rSP is the base - and the
+ * popped operand-sized value is written there (APM Vol. 3 POP).
+ */
+static const pop_case pop_cases[] = {
+    { "64: pop qword [rsp+8]",  LONG, "8f 44 24 08",    0x6ff0, 0, 0x6ff8, 0x7000, 8 },
+    { "64: pop word [rsp+8]",   LONG, "66 8f 44 24 08", 0x6ff0, 0, 0x6ff2, 0x6ffa, 2 },
+    { "64: pop qword [rsp]",    LONG, "8f 04 24",       0x6ff0, 0, 0x6ff8, 0x6ff8, 8 },
+    { "64: pop qword [rbx]",    LONG, "8f 03",          0x6ff0, 0x500, 0x6ff8, 0x500, 8 },
+    { "32: pop dword [esp+4]",  PROT, "8f 44 24 04",    0x6ff0, 0, 0x6ff4, 0x6ff8, 4 },
+    { "32: pop word [esp]",     PROT, "66 8f 04 24",    0x6ff0, 0, 0x6ff2, 0x6ff2, 2 },
+    { "16: pop word [bx]",      REAL, "8f 07",          0x6ff0, 0x500, 0x6ff2, 0x500, 2 },
+    { "16: pop dword [bx]",     REAL, "66 8f 07",       0x6ff0, 0x500, 0x6ff4, 0x500, 4 },
+    { "16: pop word [esp+2]",   REAL, "67 8f 44 24 02", 0x6ff0, 0, 0x6ff2, 0x6ff4, 2 },
+    /* SP wraps to 0 on a 16-bit stack: the SDM calls the address then
+     * "processor-family-specific"; the model uses ESP as incremented,
+     * i.e. with bits 31:16 kept (docs/interpreter.md). */
+    { "16: pop word [esp], SP wraps", REAL, "67 8f 04 24", 0xfffe, 0, 0x0000, 0x0000, 2 },
+};
+
+static size_t parse_hex(const char *hex, uint8_t *out)
+{
+    size_t n = 0;
+    for (const char *p = hex; *p;) {
+        char *end;
+        unsigned long b = strtoul(p, &end, 16);
+        if (end == p)
+            break;
+        out[n++] = (uint8_t)b;
+        p = end;
+    }
+    return n;
+}
+
+static void test_pop_memory(void **state)
+{
+    (void)state;
+    const uint64_t value = 0x8877665544332211ull;
+    for (size_t i = 0; i < sizeof pop_cases / sizeof pop_cases[0]; i++) {
+        const pop_case *c = &pop_cases[i];
+        uint8_t code[16];
+        size_t n = parse_hex(c->hex, code);
+        code[n++] = 0xf4;
+        print_message("case %zu: %s\n", i, c->what);
+        boot_mode(c->mode, code, n);
+        memset(m.ram + c->dest, 0xcc, 16);
+        put64(c->sp, value);
+        put64(c->sp + 8, 0xccccccccccccccccull);
+        set_reg(SVMX_RSP, c->sp);
+        set_reg(SVMX_RBX, c->bx);
+        uint8_t next = m.ram[c->dest + c->size];
+        svmx_stop st = run(10);
+        assert_int_equal(st.reason, SVMX_STOP_HLT);
+        assert_int_equal(st.rip, 0x7c00 + n);
+        assert_int_equal(reg(SVMX_RSP), c->sp_after);
+        assert_int_equal(get(c->dest, c->size),
+                         value & (~0ull >> (64 - 8 * c->size)));
+        assert_int_equal(m.ram[c->dest + c->size], next);
+    }
+}
+
+/* A faulting write leaves rSP as it was: the exception frame holds the
+ * old rSP (IA-32e) or sits right below it, and the stack slot was only
+ * read. */
+static void test_pop_memory_faults(void **state)
+{
+    (void)state;
+    /* 64-bit: pop qword [rax], RAX not canonical: #GP(0) */
+    const uint8_t pop_rax[] = { 0x8f, 0x00 };
+    boot_mode(LONG, pop_rax, sizeof pop_rax);
+    set_reg(SVMX_RSP, 0x6ff0);
+    set_reg(SVMX_RAX, 0x0000800000000000ull);
+    svmx_stop st = run(10);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, HANDLER + 13 + 1);
+    assert_int_equal(reg(SVMX_RSP), 0x6ff0 - 48);
+    assert_int_equal(get(0x6ff0 - 48, 8), 0);          /* error code */
+    assert_int_equal(get(0x6ff0 - 40, 8), 0x7c00);     /* RIP */
+    assert_int_equal(get(0x6ff0 - 16, 8), 0x6ff0);     /* RSP */
+
+    /* 64-bit: the same to an unmapped page: #PF, W = 1, CR2 the address */
+    boot_mode(LONG, pop_rax, sizeof pop_rax);
+    set_reg(SVMX_RSP, 0x6ff0);
+    set_reg(SVMX_RAX, 0x300000);
+    st = run(10);
+    assert_int_equal(st.rip, HANDLER + 14 + 1);
+    assert_int_equal(get(0x6ff0 - 48, 8), 2);          /* write, not present */
+    assert_int_equal(get(0x6ff0 - 16, 8), 0x6ff0);
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    assert_int_equal(s.cr2, 0x300000);
+
+    /* 32-bit: pop dword [esp+0x10000] beyond SS.limit 0xFFFF: #SS(0) on
+     * the write (the read at ESP was within the limit) */
+    const uint8_t pop_far[] = { 0x8f, 0x84, 0x24, 0x00, 0x00, 0x01, 0x00 };
+    boot_mode(PROT, pop_far, sizeof pop_far);
+    svmx_cpu_get_sregs(m.cpu, &s);
+    s.seg[SVMX_SS].limit = 0xffff;
+    assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
+    set_reg(SVMX_RSP, 0x6ff0);
+    put64(0x6ff0, 0x1234);
+    st = run(10);
+    assert_int_equal(st.rip, HANDLER + 12 + 1);
+    assert_int_equal(reg(SVMX_RSP), 0x6ff0 - 16);      /* err EIP CS EFLAGS */
+    assert_int_equal(get(0x6ff0 - 16, 4), 0);
+    assert_int_equal(get(0x6ff0 - 12, 4), 0x7c00);
+    assert_int_equal(get(0x6ff0, 8), 0x1234);
+}
+
+/* ---- RF in the EFLAGS image (SDM Vol. 3B 18.3.1.1) ----------------------- */
+
+/* The EFLAGS slot of a 32-bit frame without an error code. */
+static uint64_t image32(void)
+{
+    return get(reg(SVMX_RSP) + 8, 4);
+}
+
+static void set_flags(uint64_t fl)
+{
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rflags = fl;
+    svmx_cpu_set_regs(m.cpu, &r);
+}
+
+/* Software interrupts push RF = 0 ("since it was cleared when INT n was
+ * executed"); external interrupts and NMI push RF as it is. */
+static void test_rf_interrupts(void **state)
+{
+    (void)state;
+    const uint8_t int3[] = { 0xcc };
+    const uint64_t fl = SVMX_RFLAGS_FIXED | SVMX_RFLAGS_IF;
+    boot_mode(PROT, int3, sizeof int3);
+    set_flags(fl | SVMX_RFLAGS_RF);
+    svmx_stop st = run(10);
+    assert_int_equal(st.rip, HANDLER + 3 + 1);
+    assert_int_equal(image32(), fl);
+
+    const uint8_t nop[] = { 0x90 };
+    for (int rf = 0; rf < 2; rf++) {
+        uint64_t before = fl | (rf ? SVMX_RFLAGS_RF : 0);
+        boot_mode(PROT, nop, sizeof nop);
+        set_flags(before);
+        assert_int_equal(svmx_cpu_inject_irq(m.cpu, 0x20), SVMX_OK);
+        st = run(10); /* the interrupt comes before the NOP */
+        assert_int_equal(st.rip, HANDLER + 0x20 + 1);
+        assert_int_equal(image32(), before);
+
+        boot_mode(PROT, nop, sizeof nop);
+        set_flags(before);
+        assert_int_equal(svmx_cpu_inject_nmi(m.cpu), SVMX_OK);
+        st = run(10);
+        assert_int_equal(st.rip, HANDLER + 2 + 1);
+        assert_int_equal(image32(), before);
+    }
+}
+
+/* Traps and aborts keep RF as it is, faults push RF = 1: the single-step
+ * #DB after a NOP, and a #DF (#UD whose gate is not present: #NP, whose
+ * gate is not present either: #DF) against the #UD of UD2. */
+static void test_rf_traps_and_aborts(void **state)
+{
+    (void)state;
+    const uint64_t fl = SVMX_RFLAGS_FIXED | SVMX_RFLAGS_IF;
+    const uint8_t nop[] = { 0x90, 0x90 };
+    boot_mode(PROT, nop, sizeof nop);
+    set_flags(fl | SVMX_RFLAGS_TF);
+    svmx_stop st = run(10);
+    assert_int_equal(st.rip, HANDLER + 1 + 1);
+    assert_int_equal(get(reg(SVMX_RSP), 4), 0x7c01);   /* after the NOP */
+    assert_int_equal(image32(), fl | SVMX_RFLAGS_TF);
+
+    const uint8_t ud2[] = { 0x0f, 0x0b };
+    boot_mode(PROT, ud2, sizeof ud2);
+    put64(IDT + 6 * 8, gate32(HANDLER + 6, 0x08, 0x0e));   /* P = 0 */
+    put64(IDT + 11 * 8, gate32(HANDLER + 11, 0x08, 0x0e)); /* P = 0 */
+    st = run(10);
+    assert_int_equal(st.rip, HANDLER + 8 + 1);
+    assert_int_equal(get(reg(SVMX_RSP), 4), 0);        /* #DF(0) */
+    assert_int_equal(get(reg(SVMX_RSP) + 4, 4), 0x7c00);
+    assert_int_equal(get(reg(SVMX_RSP) + 12, 4), fl);  /* no RF */
+
+    boot_mode(PROT, ud2, sizeof ud2);
+    put64(IDT + 6 * 8, gate32(HANDLER + 6, 0x08, 0x0e));   /* P = 0 */
+    st = run(10);
+    assert_int_equal(st.rip, HANDLER + 11 + 1);        /* #NP: a fault */
+    assert_int_equal(get(reg(SVMX_RSP), 4), 6 * 8 + 2 + 1);
+    assert_int_equal(get(reg(SVMX_RSP) + 12, 4), fl | SVMX_RFLAGS_RF);
 }
 
 static void test_bad_arguments(void **state)
@@ -431,6 +671,10 @@ int main(void)
         cmocka_unit_test(test_protected_privilege_change),
         cmocka_unit_test(test_protected_bad_tss_stack),
         cmocka_unit_test(test_long_mode_ist),
+        cmocka_unit_test(test_pop_memory),
+        cmocka_unit_test(test_pop_memory_faults),
+        cmocka_unit_test(test_rf_interrupts),
+        cmocka_unit_test(test_rf_traps_and_aborts),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, fixture_teardown);

@@ -5,7 +5,8 @@
  * CALL and RET directly and through call gates (with the stack switch
  * and parameter copy), IRET in real, protected, virtual-8086 and 64-bit
  * mode, INT n / INT3 / INTO / INT1 frames, delivery from virtual-8086
- * mode, LLDT, LTR (busy bit), SLDT and STR.
+ * mode, LLDT, LTR (busy bit), SLDT and STR, and the selector checks LAR,
+ * LSL, VERR, VERW and ARPL.
  *
  * Every exception lands in a ring-0 handler that is a HLT at
  * HANDLER + vector, so the stop RIP names the vector and the frame on the
@@ -69,9 +70,10 @@ static void set_rflags(uint64_t v)
  *   0x60 data DPL0 with base 0x100000 - 0x1000 (AMD/Intel null tests)
  *   0x68 code32 DPL0 conforming readable
  * LDT: 0x04 data DPL0, 0x0c data DPL3. LDTR starts unusable. */
-static void machine32(const uint8_t *code, size_t n, bool user)
+static void machine32_v(svmx_vendor vendor, const uint8_t *code, size_t n,
+                        bool user)
 {
-    boot_protected(code, n, user);
+    boot_protected_v(vendor, code, n, user);
     for (unsigned v = 0; v < 32; v++) {
         put64(IDT + v * 8, gate32(HANDLER + v, 0x08, 0x8e));
         m.ram[HANDLER + v] = 0xf4;
@@ -91,10 +93,16 @@ static void machine32(const uint8_t *code, size_t n, bool user)
     set_sregs(&s);
 }
 
-/* The same in 64-bit mode: 16-byte gates, RSP0 in the 64-bit TSS. */
-static void machine64(const uint8_t *code, size_t n, bool user)
+static void machine32(const uint8_t *code, size_t n, bool user)
 {
-    boot_long(code, n, user);
+    machine32_v(SVMX_VENDOR_AMD, code, n, user);
+}
+
+/* The same in 64-bit mode: 16-byte gates, RSP0 in the 64-bit TSS. */
+static void machine64_v(svmx_vendor vendor, const uint8_t *code, size_t n,
+                        bool user)
+{
+    boot_long_v(vendor, code, n, user);
     for (unsigned v = 0; v < 32; v++) {
         put64(IDT + v * 16, gate32(HANDLER + v, 0x18, 0x8e));
         put64(IDT + v * 16 + 8, 0);
@@ -104,19 +112,9 @@ static void machine64(const uint8_t *code, size_t n, bool user)
     put64(TSS + 12, 0);
 }
 
-/* Re-creates the CPU with the Intel personality, the same registers and
- * the first 0x13000 bytes of RAM (tables, stacks, code, page tables). */
-static void to_intel(void)
+static void machine64(const uint8_t *code, size_t n, bool user)
 {
-    static uint8_t ram[0x13000];
-    svmx_sregs s = sregs();
-    svmx_regs r;
-    svmx_cpu_get_regs(m.cpu, &r);
-    memcpy(ram, m.ram, sizeof ram);
-    boot_real(SVMX_VENDOR_INTEL, ram, 0);
-    memcpy(m.ram, ram, sizeof ram);
-    set_sregs(&s);
-    svmx_cpu_set_regs(m.cpu, &r);
+    machine64_v(SVMX_VENDOR_AMD, code, n, user);
 }
 
 /* The run stopped in the handler of `vec`. */
@@ -238,9 +236,8 @@ static void test_null_data_segment(void **state)
     const uint8_t code[] = { 0x8e, 0xd8, 0x31, 0xc0, 0x8e, 0xd8, 0xa1, 0x00,
                              0x05, 0x00, 0x00, 0xf4 };
     for (int v = 0; v < 2; v++) {
-        machine32(code, sizeof code, false);
-        if (v)
-            to_intel();
+        machine32_v(v ? SVMX_VENDOR_INTEL : SVMX_VENDOR_AMD, code,
+                    sizeof code, false);
         set_reg(SVMX_RAX, 0x60);
         svmx_stop st = run(10);
         expect_vector(&st, 13);
@@ -312,8 +309,7 @@ static void test_push_pop_lss(void **state)
     assert_int_equal(reg(SVMX_RSP), 0x7000);
 
     /* the same with the Intel personality: only 16 bits are written */
-    machine32(code, sizeof code, false);
-    to_intel();
+    machine32_v(SVMX_VENDOR_INTEL, code, sizeof code, false);
     put64(0x7000 - 8, 0xaaaaaaaaaaaaaaaaull);
     svmx_cpu_step(m.cpu, &st);
     assert_int_equal(get(0x6ffc, 4), 0xaaaa0010);
@@ -1036,9 +1032,8 @@ static void test_far_64(void **state)
     /* rex.w jmp far [rax] with m16:64 = 18:0000000000009000 */
     const uint8_t jmp[] = { 0x48, 0xff, 0x28 };
     for (int v = 0; v < 2; v++) {
-        machine64(jmp, sizeof jmp, false);
-        if (v)
-            to_intel();
+        machine64_v(v ? SVMX_VENDOR_INTEL : SVMX_VENDOR_AMD, jmp, sizeof jmp,
+                    false);
         set_reg(SVMX_RAX, 0x500);
         put64(0x500, 0x9000);
         put64(0x508, 0x18);
@@ -1051,6 +1046,391 @@ static void test_far_64(void **state)
             expect_vector(&st, 13);
             assert_int_equal(frame64(0), 0);
         }
+    }
+}
+
+/* ---- LAR, LSL, VERR, VERW, ARPL ------------------------------------------ */
+
+/* More descriptors after machine32's, for the selector checks (DPL 0
+ * unless named otherwise); the GDT limit becomes 0xcf:
+ *   0x70 16-bit TSS     0x78 busy 16-bit TSS   0x80 16-bit call gate
+ *   0x88 task gate      0x90 16-bit int gate   0x98 reserved type 8
+ *   0xa0 32-bit call gate DPL 3                0xa8 32-bit interrupt gate
+ *   0xb0 read-only data 0xb8 conforming execute-only code
+ *   0xc0 reserved type 0 (S = 0)               0xc8 busy TSS DPL 3 */
+static void check_gdt(void)
+{
+    put64(GDT + 0x70, desc(0x5000, 0x2b, 0x81, 0));
+    put64(GDT + 0x78, desc(0x5000, 0x2b, 0x83, 0));
+    put64(GDT + 0x80, call_gate(0x1234, 0x08, 0x84, 0));
+    put64(GDT + 0x88, call_gate(0, 0x30, 0x85, 0));
+    put64(GDT + 0x90, call_gate(0x1234, 0x08, 0x86, 0));
+    put64(GDT + 0x98, desc(0, 0, 0x88, 0));
+    put64(GDT + 0xa0, call_gate(0x1234, 0x08, 0xec, 0));
+    put64(GDT + 0xa8, call_gate(0x1234, 0x08, 0x8e, 0));
+    put64(GDT + 0xb0, desc(0, 0xfffff, 0x90, 0xc));
+    put64(GDT + 0xb8, desc(0, 0xfffff, 0x9c, 0xc));
+    put64(GDT + 0xc0, desc(0x1234, 0x5678, 0x80, 0));
+    put64(GDT + 0xc8, desc(0x3000, 0x67, 0xeb, 0));
+    svmx_sregs s = sregs();
+    s.gdt.limit = 0xcf;
+    set_sregs(&s);
+}
+
+enum { LAR32, LAR16, LAR64, LSL32, LSL16, VERR, VERW };
+
+/* lar/lsl eax|ax|rax, ecx; verr/verw cx */
+static size_t check_code(int op, uint8_t *code)
+{
+    static const uint8_t bytes[][5] = {
+        [LAR32] = { 3, 0x0f, 0x02, 0xc1 },
+        [LAR16] = { 4, 0x66, 0x0f, 0x02, 0xc1 },
+        [LAR64] = { 4, 0x48, 0x0f, 0x02, 0xc1 },
+        [LSL32] = { 3, 0x0f, 0x03, 0xc1 },
+        [LSL16] = { 4, 0x66, 0x0f, 0x03, 0xc1 },
+        [VERR]  = { 3, 0x0f, 0x00, 0xe1 },
+        [VERW]  = { 3, 0x0f, 0x00, 0xe9 },
+    };
+    size_t n = bytes[op][0];
+    memcpy(code, bytes[op] + 1, n);
+    code[n] = 0xf4;
+    return n + 1;
+}
+
+/* Runs the one instruction with RAX = `rax`, ECX = `sel` and ZF the
+ * opposite of `zf`; checks ZF, the other flags, and RAX: `value` (merged
+ * into AX for a 16-bit operand, zero-extended otherwise) when ZF = 1 and
+ * a LAR or LSL, else as it was. */
+static void expect_selector_check(int op, uint16_t sel, uint64_t rax, bool zf,
+                         uint64_t value)
+{
+    const uint64_t fl = SVMX_RFLAGS_FIXED | SVMX_RFLAGS_IF;
+    svmx_stop st;
+    set_reg(SVMX_RAX, rax);
+    set_reg(SVMX_RCX, 0xffff0000u | sel);
+    set_rflags(fl | (zf ? 0 : SVMX_RFLAGS_ZF));
+    assert_int_equal(svmx_cpu_step(m.cpu, &st), SVMX_OK);
+    assert_int_equal(st.reason, SVMX_STOP_DEBUG);
+    assert_int_equal(rflags(), fl | (zf ? SVMX_RFLAGS_ZF : 0));
+    uint64_t want = rax;
+    if (zf && (op == LAR16 || op == LSL16))
+        want = (rax & ~0xffffull) | (value & 0xffff);
+    else if (zf && op != VERR && op != VERW)
+        want = value;
+    assert_int_equal(reg(SVMX_RAX), want);
+}
+
+typedef struct check_case {
+    const char *what;
+    int      op;
+    bool     user;   /* at CPL 3 */
+    bool     ldt;    /* LDTR holds the LDT at 0x58 */
+    uint16_t sel;
+    bool     zf;
+    uint32_t value;
+} check_case;
+
+/*
+ * Legacy protected mode, both personalities (SDM Vol. 2A LAR, LSL and
+ * Vol. 2B VERR/VERW; APM Vol. 3): the LAR value is bits 63:32 of the
+ * descriptor masked by 00FFFF00h (limit 19:16 included, the model's
+ * choice for the SDM's "x") or FF00h; LSL gives the byte-granular limit.
+ */
+static const check_case check_cases[] = {
+    { "LAR code",                         LAR32, 0, 0, 0x08, 1, 0x00cf9a00 },
+    { "LAR 16-bit operand",               LAR16, 0, 0, 0x08, 1, 0x9a00 },
+    { "LAR data DPL 3 at CPL 3",          LAR32, 1, 0, 0x2b, 1, 0x00cff200 },
+    { "LAR data DPL 0 at CPL 3",          LAR32, 1, 0, 0x13, 0, 0 },
+    { "LAR RPL 3 > DPL 0",                LAR32, 0, 0, 0x0b, 0, 0 },
+    { "LAR conforming code, RPL 3, CPL 3", LAR32, 1, 0, 0x6b, 1, 0x00cf9e00 },
+    { "LAR byte-granular data",           LAR32, 0, 0, 0x60, 1, 0x00409200 },
+    { "LAR null",                         LAR32, 0, 0, 0x03, 0, 0 },
+    { "LAR beyond the GDT limit",         LAR32, 0, 0, 0xd0, 0, 0 },
+    { "LAR far beyond the limit",         LAR32, 0, 0, 0xfff8, 0, 0 },
+    { "LAR LDT selector, LDTR unusable",  LAR32, 0, 0, 0x0c, 0, 0 },
+    { "LAR through the LDT",              LAR32, 0, 1, 0x0c, 1, 0x00cff200 },
+    { "LAR beyond the LDT limit",         LAR32, 0, 1, 0x14, 0, 0 },
+    { "LAR not present (P unchecked)",    LAR32, 0, 0, 0x40, 1, 0x00cf1200 },
+    { "LAR 32-bit TSS",                   LAR32, 0, 0, 0x30, 1, 0x00008900 },
+    { "LAR LDT",                          LAR32, 0, 0, 0x58, 1, 0x00008200 },
+    { "LAR 16-bit TSS",                   LAR32, 0, 0, 0x70, 1, 0x00008100 },
+    { "LAR busy 16-bit TSS",              LAR32, 0, 0, 0x78, 1, 0x00008300 },
+    { "LAR 16-bit call gate",             LAR32, 0, 0, 0x80, 1, 0x00008400 },
+    { "LAR task gate",                    LAR32, 0, 0, 0x88, 1, 0x00008500 },
+    { "LAR 16-bit interrupt gate",        LAR32, 0, 0, 0x90, 0, 0 },
+    { "LAR reserved type 8",              LAR32, 0, 0, 0x98, 0, 0 },
+    { "LAR 32-bit call gate DPL 3, CPL 3", LAR32, 1, 0, 0xa3, 1, 0x0000ec00 },
+    { "LAR 32-bit interrupt gate",        LAR32, 0, 0, 0xa8, 0, 0 },
+    { "LAR reserved type 0",              LAR32, 0, 0, 0xc0, 0, 0 },
+    { "LAR TSS DPL 0 at CPL 3",           LAR32, 1, 0, 0x33, 0, 0 },
+    { "LAR busy TSS DPL 3 at CPL 3",      LAR32, 1, 0, 0xcb, 1, 0x0000eb00 },
+    { "LSL page-granular code",           LSL32, 0, 0, 0x08, 1, 0xffffffff },
+    { "LSL 16-bit operand",               LSL16, 0, 0, 0x08, 1, 0xffff },
+    { "LSL byte-granular data",           LSL32, 0, 0, 0x60, 1, 0xfff },
+    { "LSL 32-bit TSS",                   LSL32, 0, 0, 0x30, 1, 0x67 },
+    { "LSL LDT",                          LSL32, 0, 0, 0x58, 1, 0x0f },
+    { "LSL 16-bit TSS",                   LSL32, 0, 0, 0x70, 1, 0x2b },
+    { "LSL busy 16-bit TSS",              LSL32, 0, 0, 0x78, 1, 0x2b },
+    { "LSL 16-bit call gate",             LSL32, 0, 0, 0x80, 0, 0 },
+    { "LSL task gate",                    LSL32, 0, 0, 0x88, 0, 0 },
+    { "LSL 32-bit call gate at CPL 3",    LSL32, 1, 0, 0xa3, 0, 0 },
+    { "LSL reserved type 0",              LSL32, 0, 0, 0xc0, 0, 0 },
+    { "LSL conforming code at CPL 3",     LSL32, 1, 0, 0x6b, 1, 0xffffffff },
+    { "LSL data DPL 0 at CPL 3",          LSL32, 1, 0, 0x13, 0, 0 },
+    { "LSL not present",                  LSL32, 0, 0, 0x40, 1, 0xffffffff },
+    { "LSL null",                         LSL32, 0, 0, 0x00, 0, 0 },
+    { "VERR data",                        VERR,  0, 0, 0x10, 1, 0 },
+    { "VERR read-only data",              VERR,  0, 0, 0xb0, 1, 0 },
+    { "VERR readable code",               VERR,  0, 0, 0x08, 1, 0 },
+    { "VERR execute-only code",           VERR,  0, 0, 0x50, 0, 0 },
+    { "VERR conforming code at CPL 3",    VERR,  1, 0, 0x6b, 1, 0 },
+    { "VERR conforming execute-only",     VERR,  1, 0, 0xbb, 0, 0 },
+    { "VERR data DPL 0 at CPL 3",         VERR,  1, 0, 0x13, 0, 0 },
+    { "VERR RPL 3 > DPL 0",               VERR,  0, 0, 0x13, 0, 0 },
+    { "VERR TSS",                         VERR,  0, 0, 0x30, 0, 0 },
+    { "VERR not present data",            VERR,  0, 0, 0x40, 1, 0 },
+    { "VERR null",                        VERR,  0, 0, 0x00, 0, 0 },
+    { "VERR beyond the GDT limit",        VERR,  0, 0, 0xd0, 0, 0 },
+    { "VERW data",                        VERW,  0, 0, 0x10, 1, 0 },
+    { "VERW read-only data",              VERW,  0, 0, 0xb0, 0, 0 },
+    { "VERW code",                        VERW,  0, 0, 0x08, 0, 0 },
+    { "VERW conforming code at CPL 3",    VERW,  1, 0, 0x6b, 0, 0 },
+    { "VERW data DPL 3 at CPL 3",         VERW,  1, 0, 0x2b, 1, 0 },
+    { "VERW data DPL 3 in the LDT",       VERW,  1, 1, 0x0f, 1, 0 },
+    { "VERW call gate at CPL 3",          VERW,  1, 0, 0xa3, 0, 0 },
+};
+
+static void test_selector_checks(void **state)
+{
+    (void)state;
+    size_t n = sizeof check_cases / sizeof check_cases[0];
+    for (int v = 0; v < 2; v++) {
+        for (size_t i = 0; i < n; i++) {
+            const check_case *c = &check_cases[i];
+            uint8_t code[8];
+            size_t len = check_code(c->op, code);
+            print_message("%s case %zu: %s\n", v ? "intel" : "amd", i, c->what);
+            machine32_v(v ? SVMX_VENDOR_INTEL : SVMX_VENDOR_AMD, code, len,
+                        c->user);
+            check_gdt();
+            if (c->ldt) {
+                svmx_sregs s = sregs();
+                s.seg[SVMX_LDTR] = (svmx_segment){ .selector = 0x58,
+                    .base = LDT, .limit = 0x0f, .attr = 0x82 };
+                set_sregs(&s);
+            }
+            expect_selector_check(c->op, c->sel, 0xdeadbeef, c->zf, c->value);
+            assert_int_equal(rip(), 0x7c00 + len - 1);
+        }
+    }
+}
+
+typedef struct check64_case {
+    const char *what;
+    int      op;
+    bool     compat;    /* compatibility mode, CS = 0x08 */
+    uint16_t sel;
+    bool     amd_zf;
+    uint32_t amd_value;
+    bool     intel_zf;
+    uint32_t intel_value;
+} check64_case;
+
+/*
+ * IA-32e mode. Intel (SDM Vol. 2A LAR, LSL tables, "IA-32e Mode"): LAR
+ * takes 64-bit TSSs and call gates but not the LDT; LSL the TSSs, the
+ * LDT and type 0 ("upper 8 bytes of a 16-byte descriptor"); 8 bytes are
+ * read. AMD (APM Vol. 3 LAR, LSL): LAR the LDT, TSSs and call gates, LSL
+ * the LDT and TSSs; an LDT or TSS in 64-bit mode and a call gate in long
+ * mode are read as 16 bytes, which must lie within the table limit and
+ * have a zero upper type. GDT added here (limit 0xa7):
+ *   0x40 64-bit TSS         0x50 64-bit LDT       0x60 64-bit call gate
+ *   0x70 TSS, upper type 1Fh                      0x80 call gate, upper type 1
+ *   0x90 16-bit TSS         0x98 type 0           0xa0 TSS cut by the limit
+ */
+static const check64_case check64_cases[] = {
+    { "LAR 64-bit TSS",            LAR32, 0, 0x40, 1, 0x8900, 1, 0x8900 },
+    { "LAR 64-bit LDT",            LAR32, 0, 0x50, 1, 0x8200, 0, 0 },
+    { "LAR 64-bit call gate",      LAR32, 0, 0x60, 1, 0x8c00, 1, 0x8c00 },
+    { "LAR TSS, upper type != 0",  LAR32, 0, 0x70, 0, 0,      1, 0x8900 },
+    { "LAR gate, upper type != 0", LAR32, 0, 0x80, 0, 0,      1, 0x8c00 },
+    { "LAR 16-bit TSS",            LAR32, 0, 0x90, 0, 0,      0, 0 },
+    { "LAR type 0",                LAR32, 0, 0x98, 0, 0,      0, 0 },
+    { "LAR TSS cut by the limit",  LAR32, 0, 0xa0, 0, 0,      1, 0x8900 },
+    { "LAR code64 into RAX",       LAR64, 0, 0x18, 1, 0x00af9a00, 1, 0x00af9a00 },
+    { "LAR data zero-extends",     LAR32, 0, 0x10, 1, 0x00cf9200, 1, 0x00cf9200 },
+    { "LSL 64-bit TSS",            LSL32, 0, 0x40, 1, 0x67,   1, 0x67 },
+    { "LSL 64-bit LDT",            LSL32, 0, 0x50, 1, 0x0f,   1, 0x0f },
+    { "LSL 64-bit call gate",      LSL32, 0, 0x60, 0, 0,      0, 0 },
+    { "LSL 16-bit TSS",            LSL32, 0, 0x90, 0, 0,      0, 0 },
+    { "LSL type 0",                LSL32, 0, 0x98, 0, 0,      1, 0x1234 },
+    { "LSL TSS cut by the limit",  LSL32, 0, 0xa0, 0, 0,      1, 0x67 },
+    { "LSL TSS, upper type != 0",  LSL32, 0, 0x70, 0, 0,      1, 0x67 },
+    /* compatibility mode: AMD reads 16 bytes for call gates only */
+    { "compat: LAR TSS, upper != 0", LAR32, 1, 0x70, 1, 0x8900, 1, 0x8900 },
+    { "compat: LAR gate, upper != 0", LAR32, 1, 0x80, 0, 0,    1, 0x8c00 },
+    { "compat: LSL TSS cut",       LSL32, 1, 0xa0, 1, 0x67,   1, 0x67 },
+};
+
+static void check64_gdt(bool compat)
+{
+    put64(GDT + 0x40, desc(0x3000, 0x67, 0x89, 0));
+    put64(GDT + 0x48, 0);
+    put64(GDT + 0x50, desc(LDT, 0x0f, 0x82, 0));
+    put64(GDT + 0x58, 0);
+    put64(GDT + 0x60, call_gate(0x1234, 0x18, 0x8c, 0));
+    put64(GDT + 0x68, 0);
+    put64(GDT + 0x70, desc(0x3000, 0x67, 0x89, 0));
+    put64(GDT + 0x78, 0x1full << 40);
+    put64(GDT + 0x80, call_gate(0x1234, 0x18, 0x8c, 0));
+    put64(GDT + 0x88, 1ull << 40);
+    put64(GDT + 0x90, desc(0x5000, 0x2b, 0x81, 0));
+    put64(GDT + 0x98, desc(0, 0x1234, 0x00, 0));
+    put64(GDT + 0xa0, desc(0x3000, 0x67, 0x89, 0));
+    svmx_sregs s = sregs();
+    s.gdt.limit = 0xa7;
+    if (compat)
+        s.seg[SVMX_CS] = flat(0x08, 0xc9b);
+    set_sregs(&s);
+}
+
+static void test_selector_checks_ia32e(void **state)
+{
+    (void)state;
+    size_t n = sizeof check64_cases / sizeof check64_cases[0];
+    for (int v = 0; v < 2; v++) {
+        for (size_t i = 0; i < n; i++) {
+            const check64_case *c = &check64_cases[i];
+            uint8_t code[8];
+            size_t len = check_code(c->op, code);
+            print_message("%s case %zu: %s\n", v ? "intel" : "amd", i, c->what);
+            machine64_v(v ? SVMX_VENDOR_INTEL : SVMX_VENDOR_AMD, code, len,
+                        false);
+            check64_gdt(c->compat);
+            assert_int_equal(svmx_cpu_mode(m.cpu),
+                             c->compat ? SVMX_MODE_COMPAT32 : SVMX_MODE_LONG64);
+            expect_selector_check(c->op, c->sel, 0xffffffffdeadbeefull,
+                         v ? c->intel_zf : c->amd_zf,
+                         v ? c->intel_value : c->amd_value);
+        }
+    }
+}
+
+/* Only the operand's access faults (SDM Vol. 2A LAR, LSL "Protected Mode
+ * Exceptions"), and a #PF reading the descriptor; a bad selector never
+ * does. */
+static void test_selector_check_faults(void **state)
+{
+    (void)state;
+    /* lar eax, [0x2000] with DS limited to 0xFFF: #GP(0) */
+    const uint8_t lar_mem[] = { 0x0f, 0x02, 0x05, 0x00, 0x20, 0x00, 0x00 };
+    machine32(lar_mem, sizeof lar_mem, false);
+    svmx_sregs s = sregs();
+    s.seg[SVMX_DS] = (svmx_segment){ .selector = 0x60, .base = 0xff000,
+                                     .limit = 0xfff, .attr = 0x493 };
+    set_sregs(&s);
+    set_reg(SVMX_RAX, 0xdeadbeef);
+    svmx_stop st = run(10);
+    expect_vector(&st, 13);
+    assert_int_equal(frame32(0), 0);
+    assert_int_equal(frame32(1), 0x7c00);
+    assert_int_equal(reg(SVMX_RAX), 0xdeadbeef);
+
+    /* verr [rax] with RAX on an unmapped page: #PF, read, CR2 */
+    const uint8_t verr_mem[] = { 0x0f, 0x00, 0x20 };
+    machine64(verr_mem, sizeof verr_mem, false);
+    set_reg(SVMX_RAX, 0x300000);
+    st = run(10);
+    expect_vector(&st, 14);
+    assert_int_equal(frame64(0), 0);
+    assert_int_equal(sregs().cr2, 0x300000);
+
+    /* lsl eax, ecx whose descriptor lies on a page that is not present:
+     * 4 KiB pages for the first MiB, 0x4000 not present, GDT limit 0x3FFF
+     * and selector 0x3008 (at 0x4008): #PF, supervisor read, CR2 0x4008 */
+    const uint8_t lsl[] = { 0x0f, 0x03, 0xc1 };
+    machine64(lsl, sizeof lsl, false);
+    for (uint64_t pg = 0; pg < 256; pg++)
+        put64(0x13000 + 8 * pg, pg == 4 ? 0 : pg << 12 | 3);
+    put64(0x12000, 0x13000 | 3);
+    s = sregs();
+    s.gdt.limit = 0x3fff;
+    set_sregs(&s);
+    set_reg(SVMX_RCX, 0x3008);
+    set_reg(SVMX_RAX, 0xdeadbeef);
+    st = run(10);
+    expect_vector(&st, 14);
+    assert_int_equal(frame64(0), 0);
+    assert_int_equal(frame64(1), 0x7c00);
+    assert_int_equal(sregs().cr2, 0x4008);
+    assert_int_equal(reg(SVMX_RAX), 0xdeadbeef);
+
+    /* not recognized in real mode: #UD through the IVT */
+    const uint8_t checks[][3] = { { 0x0f, 0x02, 0xc1 }, { 0x0f, 0x00, 0xe1 },
+                                  { 0x63, 0xc8, 0x90 } };
+    for (size_t i = 0; i < 3; i++) {
+        boot_real(SVMX_VENDOR_AMD, checks[i], 3);
+        put64(6 * 4, 0x9000); /* IVT[6] = 0000:9000 */
+        m.ram[0x9000] = 0xf4;
+        st = run(10);
+        assert_int_equal(st.reason, SVMX_STOP_HLT);
+        assert_int_equal(st.rip, 0x9001);
+        assert_int_equal(get(0x7000 - 6, 2), 0x7c00);
+    }
+}
+
+/* ARPL r/m16, r16 (SDM Vol. 2A ARPL): raises the destination's RPL to
+ * the source's with ZF = 1, else ZF = 0 and no write; a memory
+ * destination must be writable whatever the comparison gives. */
+static void test_arpl(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t dst, src, result;
+        bool zf;
+    } rows[] = {
+        { 0x00000010, 0x00000003, 0x00000013, true },
+        { 0x00000013, 0x00000001, 0x00000013, false },
+        { 0x00000012, 0x00000002, 0x00000012, false },
+        { 0xabcd0010, 0xffff0002, 0xabcd0012, true },  /* 16-bit write */
+    };
+    const uint8_t reg_form[] = { 0x63, 0xc8, 0xf4 }; /* arpl ax, cx */
+    const uint64_t fl = SVMX_RFLAGS_FIXED | SVMX_RFLAGS_IF;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        machine32(reg_form, sizeof reg_form, false);
+        set_reg(SVMX_RAX, rows[i].dst);
+        set_reg(SVMX_RCX, rows[i].src);
+        set_rflags(fl | (rows[i].zf ? 0 : SVMX_RFLAGS_ZF));
+        svmx_stop st = run(10);
+        assert_int_equal(st.reason, SVMX_STOP_HLT);
+        assert_int_equal(reg(SVMX_RAX), rows[i].result);
+        assert_int_equal(rflags(), fl | (rows[i].zf ? SVMX_RFLAGS_ZF : 0));
+    }
+
+    /* arpl [0x500], cx */
+    const uint8_t mem_form[] = { 0x63, 0x0d, 0x00, 0x05, 0x00, 0x00, 0xf4 };
+    machine32(mem_form, sizeof mem_form, false);
+    put64(0x500, 0x7777777777771230ull);
+    set_reg(SVMX_RCX, 3);
+    svmx_stop st = run(10);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(get(0x500, 8), 0x7777777777771233ull);
+    assert_true(rflags() & SVMX_RFLAGS_ZF);
+
+    /* a read-only DS: #GP(0), with or without a change to write */
+    for (int change = 0; change < 2; change++) {
+        machine32(mem_form, sizeof mem_form, false);
+        check_gdt();
+        svmx_sregs s = sregs();
+        s.seg[SVMX_DS] = flat(0xb0, 0xc91);
+        set_sregs(&s);
+        put64(0x500, 0x1231);
+        set_reg(SVMX_RCX, change ? 3 : 0);
+        st = run(10);
+        expect_vector(&st, 13);
+        assert_int_equal(frame32(0), 0);
+        assert_int_equal(frame32(1), 0x7c00);
+        assert_int_equal(get(0x500, 2), 0x1231);
     }
 }
 
@@ -1083,6 +1463,10 @@ int main(void)
         cmocka_unit_test(test_ltr_64),
         cmocka_unit_test(test_sldt_str),
         cmocka_unit_test(test_far_64),
+        cmocka_unit_test(test_selector_checks),
+        cmocka_unit_test(test_selector_checks_ia32e),
+        cmocka_unit_test(test_selector_check_faults),
+        cmocka_unit_test(test_arpl),
     };
     return cmocka_run_group_tests(tests, NULL, fixture_teardown);
 }

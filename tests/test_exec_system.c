@@ -98,24 +98,6 @@ static void put32(uint64_t addr, uint32_t v)
         m.ram[addr + i] = (uint8_t)(v >> (8 * i));
 }
 
-/* The fixture boots AMD for protected and long mode: the same state on a
- * fresh CPU of the other vendor. */
-static void use_vendor(svmx_vendor vendor)
-{
-    if (svmx_cpu_vendor(m.cpu) == vendor)
-        return;
-    svmx_regs r;
-    svmx_sregs s;
-    svmx_cpu_get_regs(m.cpu, &r);
-    svmx_cpu_get_sregs(m.cpu, &s);
-    svmx_cpu_destroy(m.cpu);
-    svmx_config cfg = { .vendor = vendor, .ram = m.ram, .ram_size = RAM_SIZE,
-                        .io = &m.io };
-    assert_int_equal(svmx_cpu_create(&cfg, &m.cpu), SVMX_OK);
-    set_sregs(&s);
-    assert_int_equal(svmx_cpu_set_regs(m.cpu, &r), SVMX_OK);
-}
-
 /* A HLT at HANDLER(v) for vectors 0-31, reached through the IVT (gate
  * size 0), 8-byte gates or 16-byte gates. */
 static void handlers(unsigned gate)
@@ -144,8 +126,7 @@ static void real(svmx_vendor v, const uint8_t *code, size_t n)
 
 static void prot(svmx_vendor v, const uint8_t *code, size_t n, bool user)
 {
-    boot_protected(code, n, user);
-    use_vendor(v);
+    boot_protected_v(v, code, n, user);
     handlers(8);
     put32(TSS + 4, RSP0); /* ESP0 */
     put32(TSS + 8, 0x10); /* SS0 */
@@ -154,8 +135,7 @@ static void prot(svmx_vendor v, const uint8_t *code, size_t n, bool user)
 
 static void lm(svmx_vendor v, const uint8_t *code, size_t n, bool user)
 {
-    boot_long(code, n, user);
-    use_vendor(v);
+    boot_long_v(v, code, n, user);
     handlers(16);
     put64(TSS + 4, RSP0); /* RSP0 */
     frame_w = 8;
@@ -829,6 +809,10 @@ static void test_dr_general_detect(void **state)
         set_reg(SVMX_RBX, 0x5555);
         expect_fault(VEC_DB, NO_ERR, 0x7c08);
         assert_int_equal(reg(SVMX_RBX), 0x5555);
+        /* A general-detect #DB is a fault: RF = 1 in the EFLAGS image
+         * (SDM Vol. 3B 18.3.1.1), IF as it was. */
+        assert_int_equal(get(reg(SVMX_RSP) + 8, 4),
+                         FL(FIXED) | FL(IF) | FL(RF));
         svmx_dregs d = dregs();
         assert_int_equal(d.dr6, 0xffff0ff0 | 0x2000);
         assert_int_equal(d.dr7, 0x400);
@@ -1253,6 +1237,34 @@ static void test_syscall_sysret_faults(void **state)
 
 /* ------------------------------------------------- SYSENTER/SYSEXIT -- */
 
+/* A v86 machine at 0000:7C00 with SS:SP 0000:7000. */
+static void v86(svmx_vendor v, const uint8_t *code, size_t n, uint64_t fl)
+{
+    prot(v, code, n, false);
+    svmx_sregs s = sregs();
+    for (int i = SVMX_ES; i <= SVMX_GS; i++)
+        s.seg[i] = (svmx_segment){ .limit = 0xffff, .attr = 0xf3 };
+    set_sregs(&s);
+    set_flags(fl | FL(VM) | FL(FIXED));
+    assert_int_equal(svmx_cpu_mode(m.cpu), SVMX_MODE_V86);
+}
+
+/* #GP(0) from v86 mode, delivered to the ring-0 handler on the TSS
+ * stack: the error code, then the EIP of the instruction at `at`, which
+ * did not complete, and an EFLAGS image with VM and - a fault - RF set
+ * (SDM Vol. 3B 18.3.1.1). */
+static void expect_v86_gp(uint64_t at)
+{
+    svmx_stop st = run(100);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, HANDLER(VEC_GP) + 1);
+    assert_int_equal(get(reg(SVMX_RSP), 4), 0);
+    assert_int_equal(get(reg(SVMX_RSP) + 4, 4), at);
+    assert_int_equal(get(reg(SVMX_RSP) + 12, 4) & (FL(VM) | FL(RF)),
+                     FL(VM) | FL(RF));
+}
+
+
 /* 32-bit SYSEXIT to CPL 3 and SYSENTER back (SDM Vol. 2B, APM Vol. 3). */
 static void test_sysenter_sysexit(void **state)
 {
@@ -1303,6 +1315,57 @@ static void test_sysenter_faults(void **state)
         prot(v, leave, sizeof leave, true);
         set_msr(MSR_SYSENTER_CS, 0x08);
         expect_fault(VEC_GP, 0, 0x7c00);
+    }
+}
+
+/* Real mode: SYSENTER and SYSEXIT decode and are #GP(0) (SDM Vol. 2B:
+ * "IF CR0.PE = 0 ... THEN #GP(0)"; APM Vol. 3), delivered through the
+ * IVT; they are not #UD. */
+static void test_sysenter_real_mode(void **state)
+{
+    (void)state;
+    static const uint8_t enter[] = { 0x0f, 0x34 };
+    static const uint8_t leave[] = { 0x0f, 0x35 };
+    FOR_EACH_VENDOR(v) {
+        real(v, enter, sizeof enter);
+        set_msr(MSR_SYSENTER_CS, 0x08);
+        expect_fault(VEC_GP, NO_ERR, 0x7c00);
+        real(v, leave, sizeof leave);
+        set_msr(MSR_SYSENTER_CS, 0x08);
+        expect_fault(VEC_GP, NO_ERR, 0x7c00);
+    }
+}
+
+/* Virtual-8086 mode: SYSENTER works and leaves v86 mode for ring 0 of
+ * protected mode, VM cleared (SDM Vol. 2B SYSENTER: "Virtual-8086 Mode
+ * Exceptions: same as protected mode"); with a null SYSENTER_CS it is
+ * #GP(0). SYSEXIT is #GP(0) there, CPL being 3. */
+static void test_sysenter_v86(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0x0f, 0x34,                                  /* 7c00 sysenter */
+        0xf4,                                        /* 7c02 hlt (ring 0) */
+    };
+    static const uint8_t leave[] = { 0x0f, 0x35 };
+    FOR_EACH_VENDOR(v) {
+        v86(v, code, sizeof code, FL(IF));
+        set_msr(MSR_SYSENTER_CS, 0x08);
+        set_msr(MSR_SYSENTER_ESP, 0x9800);
+        set_msr(MSR_SYSENTER_EIP, 0x7c02);
+        expect_hlt(0x7c02);
+        expect_seg(SVMX_CS, 0x08, 0xc9b);
+        expect_seg(SVMX_SS, 0x10, 0xc93);
+        assert_int_equal(reg(SVMX_RSP), 0x9800);
+        assert_int_equal(rflags(), FL(FIXED)); /* VM and IF cleared */
+        assert_int_equal(svmx_cpu_mode(m.cpu), SVMX_MODE_PROT32);
+
+        v86(v, code, sizeof code, FL(IF));
+        expect_v86_gp(0x7c00); /* SYSENTER_CS null */
+
+        v86(v, leave, sizeof leave, FL(IF));
+        set_msr(MSR_SYSENTER_CS, 0x08);
+        expect_v86_gp(0x7c00);
     }
 }
 
@@ -1454,38 +1517,6 @@ static void test_popf_privilege(void **state)
     }
 }
 
-/* A v86 machine at 0000:7C00 with SS:SP 0000:7000. */
-static void v86(const uint8_t *code, size_t n, uint64_t fl)
-{
-    prot(SVMX_VENDOR_AMD, code, n, false);
-    svmx_sregs s = sregs();
-    for (int i = SVMX_ES; i <= SVMX_GS; i++)
-        s.seg[i] = (svmx_segment){ .limit = 0xffff, .attr = 0xf3 };
-    set_sregs(&s);
-    set_flags(fl | FL(VM) | FL(FIXED));
-    assert_int_equal(svmx_cpu_mode(m.cpu), SVMX_MODE_V86);
-}
-
-/* In v86 mode with IOPL < 3 POPF/PUSHF are #GP(0). Delivery of an
- * exception from v86 mode is the exception code's business: accept its
- * handler, or its UNSUPPORTED stop, but the instruction must not have
- * completed. */
-static void expect_v86_gp(uint64_t at)
-{
-    uint64_t sp = reg(SVMX_RSP);
-    svmx_stop st = run(100);
-    if (st.reason == SVMX_STOP_UNSUPPORTED) {
-        assert_int_equal(st.rip, at);
-        assert_int_equal(reg(SVMX_RSP), sp);
-        assert_true(rflags() & FL(VM));
-        return;
-    }
-    assert_int_equal(st.reason, SVMX_STOP_HLT);
-    assert_int_equal(st.rip, HANDLER(VEC_GP) + 1);
-    assert_int_equal(get(reg(SVMX_RSP), 4), 0);
-    assert_int_equal(get(reg(SVMX_RSP) + 4, 4), at);
-}
-
 /* Virtual-8086 mode: IOPL 3 lets POPF change IF but not IOPL, and PUSHFD
  * clears VM in the image; IOPL < 3 makes both #GP(0) (no VME). */
 static void test_pushf_popf_v86(void **state)
@@ -1496,18 +1527,18 @@ static void test_pushf_popf_v86(void **state)
         0x9d,                                        /* 7c03 popf */
     };
     static const uint8_t pushfd[] = { 0x66, 0x9c };
-    v86(popf, sizeof popf, FL(IOPL));
+    v86(SVMX_VENDOR_AMD, popf, sizeof popf, FL(IOPL));
     expect_budget(2, 0x7c04);
     assert_int_equal(rflags(), FL(VM) | FL(IOPL) | FL(IF) | FL(CF) | FL(FIXED));
 
-    v86(pushfd, sizeof pushfd, FL(IOPL) | FL(IF));
+    v86(SVMX_VENDOR_AMD, pushfd, sizeof pushfd, FL(IOPL) | FL(IF));
     expect_budget(1, 0x7c02);
     assert_int_equal(get(0x7000 - 4, 4), FL(IOPL) | FL(IF) | FL(FIXED));
 
-    v86(popf, sizeof popf, 0);
+    v86(SVMX_VENDOR_AMD, popf, sizeof popf, 0);
     expect_budget(1, 0x7c03);
     expect_v86_gp(0x7c03);
-    v86(pushfd, sizeof pushfd, 1ull << 12); /* IOPL 1 */
+    v86(SVMX_VENDOR_AMD, pushfd, sizeof pushfd, 1ull << 12); /* IOPL 1 */
     expect_v86_gp(0x7c00);
 }
 
@@ -1785,6 +1816,8 @@ int main(void)
         cmocka_unit_test(test_syscall_sysret_faults),
         cmocka_unit_test(test_sysenter_sysexit),
         cmocka_unit_test(test_sysenter_faults),
+        cmocka_unit_test(test_sysenter_real_mode),
+        cmocka_unit_test(test_sysenter_v86),
         cmocka_unit_test(test_sysenter_long_mode),
         cmocka_unit_test(test_swapgs),
         cmocka_unit_test(test_popf_privilege),

@@ -211,6 +211,12 @@ SVMX_API const char *svmx_mode_name(svmx_mode mode);
     X(SIDT,       SVMX_ICF_ICPT)                                              \
     X(SLDT,       SVMX_ICF_ICPT)                                              \
     X(STR,        SVMX_ICF_ICPT)                                              \
+    /* selector checks that report in ZF and load no segment register */      \
+    X(LAR,        0)                                                          \
+    X(LSL,        0)                                                          \
+    X(VERR,       0)                                                          \
+    X(VERW,       0)                                                          \
+    X(ARPL,       0)                                                          \
     X(IN,         SVMX_ICF_IO | SVMX_ICF_ICPT)                                \
     X(OUT,        SVMX_ICF_IO | SVMX_ICF_ICPT)                                \
     X(INS,        SVMX_ICF_IO | SVMX_ICF_STR | SVMX_ICF_ICPT)                 \

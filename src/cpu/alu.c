@@ -18,7 +18,7 @@
 #define F_ZF SVMX_RFLAGS_ZF
 #define F_SF SVMX_RFLAGS_SF
 #define F_OF SVMX_RFLAGS_OF
-#define OF_SHIFT 11 /* OF is bit 11 */
+#define OF_SHIFT ALU_OF_SHIFT
 
 #ifdef __SIZEOF_INT128__
 __extension__ typedef unsigned __int128 u128;
@@ -29,30 +29,6 @@ __extension__ typedef unsigned __int128 u128;
  * undefined. "keep" masks name flags left as they were; a flag neither
  * kept nor given a value is computed as the comment says.
  */
-struct alu_policy {
-    uint16_t logic_af;      /* AND OR XOR TEST: the AF value */
-    uint16_t mul_keep;      /* MUL IMUL: which of SF ZF AF PF stay; the
-                               others are SF ZF PF of the low half, AF 0 */
-    uint16_t div_keep;      /* DIV IDIV: which of the six stay ... */
-    uint16_t div_set;       /* ... and which of the rest are set (else 0) */
-    uint16_t shift_af;      /* SHL SHR SAR SHLD SHRD, count != 0: AF */
-    bool     rcx_mod0_of;   /* RCL RCR of 8/16 bits by a nonzero multiple
-                               of 9/17: OF = the 1-bit formula (true), or
-                               no flag changes at all (false) */
-    bool     shld_of_dest;  /* SHLD OF: CF ^ MSB(dest << count) (true) or
-                               CF ^ MSB(result) (false); they differ only
-                               for 16 bits with count >= 16 */
-    bool     shd16_src_src; /* SHLD SHRD 16-bit, count 17..31: rotate
-                               src:src and CF = 0 (true), or shift
-                               dest:src:dest (false) */
-    uint16_t bt_keep;       /* BT BTS BTR BTC: which of OF SF ZF AF PF stay
-                               (the others are cleared) */
-    uint16_t bsf0_keep;     /* BSF BSR, source 0: which of CF OF SF AF PF
-                               stay; the others are as for a result of 0
-                               (CF OF SF AF 0, PF 1) */
-    uint16_t cnt_keep;      /* LZCNT TZCNT: which of OF SF AF PF stay (the
-                               others are cleared) */
-};
 
 /*
  * The one table of undefined-behaviour choices. AMD: what the host CPU
@@ -123,24 +99,6 @@ const char *alu_op_name(alu_op op)
 }
 
 /* ---- small helpers ---------------------------------------------------- */
-
-/* 1, 2 and 4 stay; any other size computes as 8 (never UB). */
-static inline unsigned norm(unsigned size)
-{
-    return (size == 1 || size == 2 || size == 4) ? size : 8;
-}
-
-static inline uint64_t bit_at(uint64_t v, unsigned n)
-{
-    return (v >> n) & 1;
-}
-
-/* SF ZF PF of a result already masked to `bits`. */
-static inline uint64_t szp(uint64_t r, unsigned bits)
-{
-    return (r == 0 ? F_ZF : 0) | bit_at(r, bits - 1) << 7 |
-           (uint64_t)alu_parity(r) << 2;
-}
 
 /* The count mask of shifts, rotates and SHLD/SHRD (SDM Vol. 2B SAL). */
 static inline unsigned count_mask(unsigned size)
@@ -231,64 +189,12 @@ static uint64_t udiv128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
 
 /* ---- ADD .. CMP, TEST --------------------------------------------------- */
 
-/*
- * How each group-1 op and TEST computes. Subtraction is a + ~b + 1 (SBB:
- * + !CF), whose carry out is the inverted borrow, so one straight-line
- * path serves all five arithmetic ops (SDM Vol. 2A ADD, ADC, CMP; Vol. 2B
- * SUB, SBB) and the flags need no switch.
- */
-enum { G1_SUB = 1, G1_CARRY = 2, G1_LOGIC = 4, G1_NO_STORE = 8 };
-static const uint8_t g1_props[ALU_TEST + 1] = {
-    [ALU_ADD]  = 0,
-    [ALU_OR]   = G1_LOGIC,
-    [ALU_ADC]  = G1_CARRY,
-    [ALU_SBB]  = G1_SUB | G1_CARRY,
-    [ALU_AND]  = G1_LOGIC,
-    [ALU_SUB]  = G1_SUB,
-    [ALU_XOR]  = G1_LOGIC,
-    [ALU_CMP]  = G1_SUB | G1_NO_STORE,
-    [ALU_TEST] = G1_LOGIC | G1_NO_STORE, /* SDM Vol. 2B TEST: AND, no store */
-};
-
-/* logic_af: AF of AND OR XOR TEST, which the SDM leaves undefined. */
-static inline uint64_t arith(uint64_t logic_af, alu_op op, unsigned size,
-                             uint64_t a, uint64_t b, uint64_t *rflags)
-{
-    unsigned bits = 8 * size;
-    uint64_t m = alu_mask(size), f = *rflags;
-
-    a &= m;
-    b &= m;
-    if ((unsigned)op > ALU_TEST) /* not a group-1 op: nothing happens */
-        return a;
-    unsigned k = g1_props[op];
-    uint64_t sub = k & G1_SUB;
-    uint64_t nb = b ^ ((0 - sub) & m); /* b, or ~b to subtract */
-    uint64_t cin = ((k & G1_CARRY) ? (f & F_CF) : 0) ^ sub;
-    uint64_t sum = (a + nb + cin) & m;
-    uint64_t carry = (a & nb) | ((a | nb) & ~sum);
-    uint64_t logic = op == ALU_OR ? a | b : op == ALU_XOR ? a ^ b : a & b;
-    bool is_logic = k & G1_LOGIC; /* AND OR XOR TEST: CF = OF = 0 */
-    uint64_t r = is_logic ? logic : sum;
-    uint64_t cf = is_logic ? 0 : bit_at(carry, bits - 1) ^ sub;
-    uint64_t of = is_logic ? 0 : bit_at((a ^ sum) & (nb ^ sum), bits - 1);
-    uint64_t af = is_logic ? logic_af : (a ^ b ^ sum) & F_AF;
-
-    *rflags = (f & ~ALU_ARITH) | cf | of << OF_SHIFT | af | szp(r, bits);
-    return (k & G1_NO_STORE) ? a : r;
-}
-
-uint64_t alu_arith(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
-                   uint64_t b, uint64_t *rflags)
-{
-    return arith(p->logic_af, op, norm(size), a, b, rflags);
-}
 
 uint64_t alu_xadd(unsigned size, uint64_t dest, uint64_t *src,
                   uint64_t *rflags)
 {
-    size = norm(size);
-    uint64_t sum = arith(0, ALU_ADD, size, dest, *src, rflags);
+    size = alu_norm(size);
+    uint64_t sum = alu_group1(0, ALU_ADD, size, dest, *src, rflags);
     *src = alu_zext(size, dest); /* SDM Vol. 2D XADD: TEMP <- SRC + DEST */
     return sum;
 }
@@ -296,9 +202,9 @@ uint64_t alu_xadd(unsigned size, uint64_t dest, uint64_t *src,
 uint64_t alu_cmpxchg(unsigned size, uint64_t dest, uint64_t src,
                      uint64_t *acc, uint64_t *rflags)
 {
-    size = norm(size);
+    size = alu_norm(size);
     dest = alu_zext(size, dest);
-    (void)arith(0, ALU_CMP, size, *acc, dest, rflags);
+    (void)alu_group1(0, ALU_CMP, size, *acc, dest, rflags);
     if (*rflags & F_ZF)
         return alu_zext(size, src);
     *acc = dest;
@@ -309,7 +215,7 @@ uint64_t alu_cmpxchg(unsigned size, uint64_t dest, uint64_t src,
 
 uint64_t alu_unary(alu_op op, unsigned size, uint64_t a, uint64_t *rflags)
 {
-    size = norm(size);
+    size = alu_norm(size);
     unsigned bits = 8 * size;
     uint64_t m = alu_mask(size), sign = (m >> 1) + 1, f = *rflags, r, cf;
 
@@ -319,19 +225,19 @@ uint64_t alu_unary(alu_op op, unsigned size, uint64_t a, uint64_t *rflags)
         r = (a + 1) & m;
         cf = f & F_CF;
         *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(r == sign) << OF_SHIFT |
-                  ((a ^ r) & F_AF) | szp(r, bits);
+                  ((a ^ r) & F_AF) | alu_szp(r, bits);
         return r;
     case ALU_DEC: /* SDM Vol. 2A DEC: CF unaffected */
         r = (a - 1) & m;
         cf = f & F_CF;
         *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(a == sign) << OF_SHIFT |
-                  ((a ^ r) & F_AF) | szp(r, bits);
+                  ((a ^ r) & F_AF) | alu_szp(r, bits);
         return r;
     case ALU_NEG: /* SDM Vol. 2B NEG: CF = source != 0; flags as 0 - a */
         r = (0 - a) & m;
         *rflags = (f & ~ALU_ARITH) | (uint64_t)(a != 0) |
                   (uint64_t)(a == sign) << OF_SHIFT | ((a ^ r) & F_AF) |
-                  szp(r, bits);
+                  alu_szp(r, bits);
         return r;
     case ALU_NOT: /* SDM Vol. 2B NOT: no flags */
         return ~a & m;
@@ -354,7 +260,7 @@ uint64_t alu_unary(alu_op op, unsigned size, uint64_t a, uint64_t *rflags)
 uint64_t alu_shift(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
                    unsigned count, uint64_t *rflags)
 {
-    size = norm(size);
+    size = alu_norm(size);
     unsigned bits = 8 * size, c = count & count_mask(size), t;
     uint64_t m = alu_mask(size), f = *rflags, cfin = f & F_CF, r, cf, of;
 
@@ -366,13 +272,13 @@ uint64_t alu_shift(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
         t = c & (bits - 1);
         r = t ? ((a << t) | (a >> (bits - t))) & m : a;
         cf = r & 1;
-        of = bit_at(r, bits - 1) ^ cf;
+        of = alu_bit(r, bits - 1) ^ cf;
         goto rotate;
     case ALU_ROR:
         t = c & (bits - 1);
         r = t ? ((a >> t) | (a << (bits - t))) & m : a;
-        cf = bit_at(r, bits - 1);
-        of = cf ^ bit_at(r, bits - 2);
+        cf = alu_bit(r, bits - 1);
+        of = cf ^ alu_bit(r, bits - 2);
         goto rotate;
     case ALU_RCL:
     case ALU_RCR:
@@ -386,29 +292,29 @@ uint64_t alu_shift(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
         } else if (op == ALU_RCL) {
             /* (a >> 1) >> (bits - t): one shift of bits + 1 - t, never 64 */
             r = ((a << t) | cfin << (t - 1) | ((a >> 1) >> (bits - t))) & m;
-            cf = bit_at(a, bits - t);
+            cf = alu_bit(a, bits - t);
         } else {
             r = ((a >> t) | cfin << (bits - t) | ((a << 1) << (bits - t))) & m;
-            cf = bit_at(a, t - 1);
+            cf = alu_bit(a, t - 1);
         }
-        of = op == ALU_RCL ? bit_at(r, bits - 1) ^ cf
-                           : bit_at(r, bits - 1) ^ bit_at(r, bits - 2);
+        of = op == ALU_RCL ? alu_bit(r, bits - 1) ^ cf
+                           : alu_bit(r, bits - 1) ^ alu_bit(r, bits - 2);
         goto rotate;
     case ALU_SHL:
     case ALU_SAL:
         r = (a << c) & m;
-        cf = c <= bits ? bit_at(a, bits - c) : 0;
-        of = bit_at(r, bits - 1) ^ cf;
+        cf = c <= bits ? alu_bit(a, bits - c) : 0;
+        of = alu_bit(r, bits - 1) ^ cf;
         break;
     case ALU_SHR:
         r = a >> c;
-        cf = bit_at(a, c - 1);
-        of = bit_at(r, bits - 1) ^ bit_at(r, bits - 2);
+        cf = alu_bit(a, c - 1);
+        of = alu_bit(r, bits - 1) ^ alu_bit(r, bits - 2);
         break;
     case ALU_SAR: {
         uint64_t sx = alu_sext(size, a); /* bits above the operand = sign */
         r = ((sx >> c) | ((0 - (sx >> 63)) << (63 - c) << 1)) & m;
-        cf = bit_at(sx, c - 1);
+        cf = alu_bit(sx, c - 1);
         of = 0;
         break;
     }
@@ -416,7 +322,7 @@ uint64_t alu_shift(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
         return a;
     }
     *rflags = (f & ~ALU_ARITH) | cf | of << OF_SHIFT | p->shift_af |
-              szp(r, bits);
+              alu_szp(r, bits);
     return r;
 
 rotate: /* SDM Vol. 2B RCL: SF ZF AF PF are not affected */
@@ -429,7 +335,7 @@ rotate: /* SDM Vol. 2B RCL: SF ZF AF PF are not affected */
 uint64_t alu_shd(const alu_policy *p, alu_op op, unsigned size, uint64_t dest,
                  uint64_t src, unsigned count, uint64_t *rflags)
 {
-    size = norm(size);
+    size = alu_norm(size);
     if (size == 1) /* no 8-bit form: compute as 16 */
         size = 2;
     unsigned bits = 8 * size, c = count & count_mask(size);
@@ -449,25 +355,25 @@ uint64_t alu_shd(const alu_policy *p, alu_op op, unsigned size, uint64_t dest,
             cf = 0;
         } else if (left) {
             r = (b << k | a >> (16 - k)) & m;
-            cf = bit_at(b, 16 - k);
+            cf = alu_bit(b, 16 - k);
         } else {
             r = (b >> k | a << (16 - k)) & m;
             cf = 0;
         }
     } else if (left) {
         r = ((a << c) | (b >> (bits - c))) & m;
-        cf = bit_at(a, bits - c);
+        cf = alu_bit(a, bits - c);
     } else {
         r = ((a >> c) | (b << (bits - c))) & m;
-        cf = bit_at(a, c - 1);
+        cf = alu_bit(a, c - 1);
     }
     /* OF for count > 1 is undefined: the 1-bit formula, as for shifts */
     if (left)
-        of = cf ^ bit_at(p->shld_of_dest ? (a << c) & m : r, bits - 1);
+        of = cf ^ alu_bit(p->shld_of_dest ? (a << c) & m : r, bits - 1);
     else
-        of = bit_at(r, bits - 1) ^ bit_at(r, bits - 2);
+        of = alu_bit(r, bits - 1) ^ alu_bit(r, bits - 2);
     *rflags = (f & ~ALU_ARITH) | cf | of << OF_SHIFT | p->shift_af |
-              szp(r, bits);
+              alu_szp(r, bits);
     return r;
 }
 
@@ -476,7 +382,7 @@ uint64_t alu_shd(const alu_policy *p, alu_op op, unsigned size, uint64_t dest,
 uint64_t alu_mul(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
                  uint64_t b, uint64_t *hi, uint64_t *rflags)
 {
-    size = norm(size);
+    size = alu_norm(size);
     unsigned bits = 8 * size;
     uint64_t m = alu_mask(size), f = *rflags, lo, high;
     bool wide; /* the product does not fit in size */
@@ -504,7 +410,7 @@ uint64_t alu_mul(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
         }
         /* SDM Vol. 2A IMUL: CF = OF = the result is not the sign-extended
          * low half */
-        wide = high != (bit_at(lo, bits - 1) ? m : 0);
+        wide = high != (alu_bit(lo, bits - 1) ? m : 0);
     } else {
         if (hi)
             *hi = 0;
@@ -513,7 +419,7 @@ uint64_t alu_mul(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
     if (hi)
         *hi = high;
     *rflags = (f & ~ALU_ARITH) | (f & p->mul_keep) |
-              (szp(lo, bits) & ~(uint64_t)p->mul_keep) |
+              (alu_szp(lo, bits) & ~(uint64_t)p->mul_keep) |
               (wide ? F_CF | F_OF : 0);
     return lo;
 }
@@ -524,7 +430,7 @@ bool alu_div(const alu_policy *p, alu_op op, unsigned size, uint64_t hi,
              uint64_t lo, uint64_t divisor, uint64_t *quot, uint64_t *rem,
              uint64_t *rflags)
 {
-    size = norm(size);
+    size = alu_norm(size);
     unsigned bits = 8 * size;
     uint64_t m = alu_mask(size), sign = (m >> 1) + 1, d = divisor & m, q, r;
 
@@ -544,7 +450,7 @@ bool alu_div(const alu_policy *p, alu_op op, unsigned size, uint64_t hi,
         }
     } else if (op == ALU_IDIV) {
         /* Magnitudes in unsigned arithmetic: no C overflow at INT_MIN. */
-        bool neg_n = bit_at(hi, bits - 1), neg_d = bit_at(d, bits - 1);
+        bool neg_n = alu_bit(hi, bits - 1), neg_d = alu_bit(d, bits - 1);
         uint64_t ad = neg_d ? (0 - d) & m : d, qm, rm;
         if (size == 8) {
             uint64_t mh = hi, ml = lo;
@@ -582,7 +488,7 @@ bool alu_div(const alu_policy *p, alu_op op, unsigned size, uint64_t hi,
 uint64_t alu_bt(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
                 uint64_t bit, uint64_t *rflags)
 {
-    size = norm(size);
+    size = alu_norm(size);
     unsigned k = (unsigned)(bit & (8 * size - 1));
     uint64_t m = alu_mask(size), one = (uint64_t)1 << k, r;
 
@@ -595,14 +501,14 @@ uint64_t alu_bt(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
     default:      return a;
     }
     /* SDM Vol. 2A BT: CF = the bit; ZF unaffected; OF SF AF PF undefined */
-    *rflags = (*rflags & ~ALU_ARITH) | (*rflags & p->bt_keep) | bit_at(a, k);
+    *rflags = (*rflags & ~ALU_ARITH) | (*rflags & p->bt_keep) | alu_bit(a, k);
     return r;
 }
 
 uint64_t alu_scan(const alu_policy *p, alu_op op, unsigned size, uint64_t dest,
                   uint64_t src, uint64_t *rflags)
 {
-    size = norm(size);
+    size = alu_norm(size);
     unsigned bits = 8 * size;
     uint64_t m = alu_mask(size), s = src & m, f = *rflags & ~ALU_ARITH, r;
 
@@ -642,7 +548,7 @@ uint64_t alu_scan(const alu_policy *p, alu_op op, unsigned size, uint64_t dest,
 
 uint64_t alu_bswap(unsigned size, uint64_t a)
 {
-    size = norm(size);
+    size = alu_norm(size);
     if (size < 4) /* SDM Vol. 2A BSWAP r16: undefined; hardware gives 0 */
         return 0;
     uint64_t r = 0;
@@ -653,7 +559,7 @@ uint64_t alu_bswap(unsigned size, uint64_t a)
 
 uint64_t alu_cbw(unsigned size, uint64_t rax)
 {
-    size = norm(size);
+    size = alu_norm(size);
     if (size == 1)
         size = 2;
     return alu_sext(size / 2, rax) & alu_mask(size);
@@ -661,10 +567,10 @@ uint64_t alu_cbw(unsigned size, uint64_t rax)
 
 uint64_t alu_cwd(unsigned size, uint64_t rax)
 {
-    size = norm(size);
+    size = alu_norm(size);
     if (size == 1)
         size = 2;
-    return bit_at(rax, 8 * size - 1) ? alu_mask(size) : 0;
+    return alu_bit(rax, 8 * size - 1) ? alu_mask(size) : 0;
 }
 
 /*
@@ -673,9 +579,9 @@ uint64_t alu_cwd(unsigned size, uint64_t rax)
  */
 bool alu_cond(unsigned cc, uint64_t rflags)
 {
-    unsigned cf = (unsigned)bit_at(rflags, 0), pf = (unsigned)bit_at(rflags, 2);
-    unsigned zf = (unsigned)bit_at(rflags, 6), sf = (unsigned)bit_at(rflags, 7);
-    unsigned of = (unsigned)bit_at(rflags, 11), lt = sf ^ of;
+    unsigned cf = (unsigned)alu_bit(rflags, 0), pf = (unsigned)alu_bit(rflags, 2);
+    unsigned zf = (unsigned)alu_bit(rflags, 6), sf = (unsigned)alu_bit(rflags, 7);
+    unsigned of = (unsigned)alu_bit(rflags, 11), lt = sf ^ of;
     unsigned conds = of                  /* 0: O       */
                      | cf << 1           /* 2: B/C     */
                      | zf << 2           /* 4: E/Z     */

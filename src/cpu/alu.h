@@ -93,23 +93,148 @@ typedef enum alu_op {
 const char *alu_op_name(alu_op op);
 
 /*
- * A personality's choices for what the manuals leave undefined. Opaque:
- * the one table of them is in alu.c.
+ * A personality's choices for what the manuals leave undefined; the one
+ * table of them is in alu.c (docs/flags.md explains each).
  */
-typedef struct alu_policy alu_policy;
+typedef struct alu_policy {
+    uint16_t logic_af;      /* AND OR XOR TEST: the AF value */
+    uint16_t mul_keep;      /* MUL IMUL: which of SF ZF AF PF stay; the
+                               others are SF ZF PF of the low half, AF 0 */
+    uint16_t div_keep;      /* DIV IDIV: which of the six stay ... */
+    uint16_t div_set;       /* ... and which of the rest are set (else 0) */
+    uint16_t shift_af;      /* SHL SHR SAR SHLD SHRD, count != 0: AF */
+    bool     rcx_mod0_of;   /* RCL RCR of 8/16 bits by a nonzero multiple
+                               of 9/17: OF = the 1-bit formula (true), or
+                               no flag changes at all (false) */
+    bool     shld_of_dest;  /* SHLD OF: CF ^ MSB(dest << count) (true) or
+                               CF ^ MSB(result) (false); they differ only
+                               for 16 bits with count >= 16 */
+    bool     shd16_src_src; /* SHLD SHRD 16-bit, count 17..31: rotate
+                               src:src and CF = 0 (true), or shift
+                               dest:src:dest (false) */
+    uint16_t bt_keep;       /* BT BTS BTR BTC: which of OF SF ZF AF PF stay
+                               (the others are cleared) */
+    uint16_t bsf0_keep;     /* BSF BSR, source 0: which of CF OF SF AF PF
+                               stay; the others are as for a result of 0
+                               (CF OF SF AF 0, PF 1) */
+    uint16_t cnt_keep;      /* LZCNT TZCNT: which of OF SF AF PF stay (the
+                               others are cleared) */
+} alu_policy;
 
 /* The policy of a vendor; NULL outside the enum. */
 const alu_policy *alu_policy_get(svmx_vendor vendor);
 
 /* ---- the operations -------------------------------------------------- */
 
+/* ---- helpers --------------------------------------------------------- */
+
+/* All ones in the low 8*size bits. */
+static inline uint64_t alu_mask(unsigned size)
+{
+    return ~(uint64_t)0 >> ((64 - 8 * (size & 15)) & 63);
+}
+
+/* v's low 8*size bits, zero-extended. */
+static inline uint64_t alu_zext(unsigned size, uint64_t v)
+{
+    return v & alu_mask(size);
+}
+
+/* v's low 8*size bits, sign-extended to 64. */
+static inline uint64_t alu_sext(unsigned size, uint64_t v)
+{
+    uint64_t sign = (alu_mask(size) >> 1) + 1;
+    return ((v & alu_mask(size)) ^ sign) - sign;
+}
+
+/* PF of a result: 1 when its low byte has an even number of ones. */
+static inline bool alu_parity(uint64_t v)
+{
+    /* bit n of 0x9669 = even parity of the nibble n */
+    return (0x9669u >> ((v ^ (v >> 4)) & 0xf)) & 1;
+}
+
+/* ---- the group-1 core, inline for the interpreter's hot path ---------- */
+
+#define ALU_OF_SHIFT 11 /* OF is bit 11 */
+
+/* 1, 2 and 4 stay; any other size computes as 8 (never UB). */
+static inline unsigned alu_norm(unsigned size)
+{
+    return (size == 1 || size == 2 || size == 4) ? size : 8;
+}
+
+static inline uint64_t alu_bit(uint64_t v, unsigned n)
+{
+    return (v >> n) & 1;
+}
+
+/* SF ZF PF of a result already masked to `bits`. */
+static inline uint64_t alu_szp(uint64_t r, unsigned bits)
+{
+    return (r == 0 ? SVMX_RFLAGS_ZF : 0) | alu_bit(r, bits - 1) << 7 |
+           (uint64_t)alu_parity(r) << 2;
+}
+
+/*
+ * How each group-1 op and TEST computes. Subtraction is a + ~b + 1 (SBB:
+ * + !CF), whose carry out is the inverted borrow, so one straight-line
+ * path serves all five arithmetic ops (SDM Vol. 2A ADD, ADC, CMP; Vol. 2B
+ * SUB, SBB) and the flags need no switch.
+ */
+enum { ALU_G1_SUB = 1, ALU_G1_CARRY = 2, ALU_G1_LOGIC = 4, ALU_G1_NO_STORE = 8 };
+static const uint8_t alu_g1_props[ALU_TEST + 1] = {
+    [ALU_ADD]  = 0,
+    [ALU_OR]   = ALU_G1_LOGIC,
+    [ALU_ADC]  = ALU_G1_CARRY,
+    [ALU_SBB]  = ALU_G1_SUB | ALU_G1_CARRY,
+    [ALU_AND]  = ALU_G1_LOGIC,
+    [ALU_SUB]  = ALU_G1_SUB,
+    [ALU_XOR]  = ALU_G1_LOGIC,
+    [ALU_CMP]  = ALU_G1_SUB | ALU_G1_NO_STORE,
+    [ALU_TEST] = ALU_G1_LOGIC | ALU_G1_NO_STORE, /* SDM Vol. 2B TEST: AND, no store */
+};
+
+/* logic_af: AF of AND OR XOR TEST, which the SDM leaves undefined. */
+static inline uint64_t alu_group1(uint64_t logic_af, alu_op op, unsigned size,
+                             uint64_t a, uint64_t b, uint64_t *rflags)
+{
+    unsigned bits = 8 * size;
+    uint64_t m = alu_mask(size), f = *rflags;
+
+    a &= m;
+    b &= m;
+    if ((unsigned)op > ALU_TEST) /* not a group-1 op: nothing happens */
+        return a;
+    unsigned k = alu_g1_props[op];
+    uint64_t sub = k & ALU_G1_SUB;
+    uint64_t nb = b ^ ((0 - sub) & m); /* b, or ~b to subtract */
+    uint64_t cin = ((k & ALU_G1_CARRY) ? (f & SVMX_RFLAGS_CF) : 0) ^ sub;
+    uint64_t sum = (a + nb + cin) & m;
+    uint64_t carry = (a & nb) | ((a | nb) & ~sum);
+    uint64_t logic = op == ALU_OR ? a | b : op == ALU_XOR ? a ^ b : a & b;
+    bool is_logic = k & ALU_G1_LOGIC; /* AND OR XOR TEST: CF = OF = 0 */
+    uint64_t r = is_logic ? logic : sum;
+    uint64_t cf = is_logic ? 0 : alu_bit(carry, bits - 1) ^ sub;
+    uint64_t of = is_logic ? 0 : alu_bit((a ^ sum) & (nb ^ sum), bits - 1);
+    uint64_t af = is_logic ? logic_af : (a ^ b ^ sum) & SVMX_RFLAGS_AF;
+
+    *rflags = (f & ~ALU_ARITH) | cf | of << ALU_OF_SHIFT | af | alu_szp(r, bits);
+    return (k & ALU_G1_NO_STORE) ? a : r;
+}
+
 /*
  * ADD OR ADC SBB AND SUB XOR CMP TEST: a op b (ADC/SBB also take CF).
  * Returns what the destination holds afterwards: a itself for CMP and
  * TEST, which only set flags.
  */
-uint64_t alu_arith(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
-                   uint64_t b, uint64_t *rflags);
+static inline uint64_t alu_arith(const alu_policy *p, alu_op op,
+                                 unsigned size, uint64_t a, uint64_t b,
+                                 uint64_t *rflags)
+{
+    return alu_group1(p->logic_af, op, alu_norm(size), a, b, rflags);
+}
+
 
 /* INC DEC NEG NOT of a (INC/DEC keep CF; NOT changes no flag). */
 uint64_t alu_unary(alu_op op, unsigned size, uint64_t a, uint64_t *rflags);
@@ -199,33 +324,5 @@ uint64_t alu_cwd(unsigned size, uint64_t rax);
  * B-10); only the low 4 bits of cc count.
  */
 bool alu_cond(unsigned cc, uint64_t rflags);
-
-/* ---- helpers --------------------------------------------------------- */
-
-/* All ones in the low 8*size bits. */
-static inline uint64_t alu_mask(unsigned size)
-{
-    return ~(uint64_t)0 >> ((64 - 8 * (size & 15)) & 63);
-}
-
-/* v's low 8*size bits, zero-extended. */
-static inline uint64_t alu_zext(unsigned size, uint64_t v)
-{
-    return v & alu_mask(size);
-}
-
-/* v's low 8*size bits, sign-extended to 64. */
-static inline uint64_t alu_sext(unsigned size, uint64_t v)
-{
-    uint64_t sign = (alu_mask(size) >> 1) + 1;
-    return ((v & alu_mask(size)) ^ sign) - sign;
-}
-
-/* PF of a result: 1 when its low byte has an even number of ones. */
-static inline bool alu_parity(uint64_t v)
-{
-    /* bit n of 0x9669 = even parity of the nibble n */
-    return (0x9669u >> ((v ^ (v >> 4)) & 0xf)) & 1;
-}
 
 #endif /* SVMX_CPU_ALU_H */

@@ -13,6 +13,7 @@
 
 #include "svmx/cpu.h"
 #include "svmx/decode.h"
+#include "cpu/cpu_checks.h"
 #include "cpu/cpu_internal.h"
 #include "cpu/msr.h"
 #include "cpu/paging.h"
@@ -181,25 +182,46 @@ svmx_status svmx_cpu_get_sregs(const svmx_cpu *cpu, svmx_sregs *sregs)
     return SVMX_OK;
 }
 
-/* Values no register of this personality can hold (cpu.h). */
+/* The value rules of cpu_checks.h. */
+bool cpu_cr0_valid(uint64_t cr0)
+{
+    return (cr0 >> 32) == 0;
+}
+
+bool cpu_cr3_valid(const cpu_personality *pers, uint64_t cr3)
+{
+    return (cr3 >> pers->maxphyaddr) == 0;
+}
+
+bool cpu_cr4_valid(const cpu_personality *pers, uint64_t cr4)
+{
+    return (cr4 & ~pers->cr4_defined) == 0;
+}
+
+bool cpu_cr8_valid(uint64_t cr8)
+{
+    return cr8 <= 15;
+}
+
+bool cpu_xcr0_valid(const cpu_personality *pers, uint64_t xcr0)
+{
+    uint64_t avx512 = xcr0 & 0xe0;
+    if (!(xcr0 & 1) || (xcr0 & ~pers->xcr0_supported))
+        return false;
+    if ((xcr0 & 4) && !(xcr0 & 2))
+        return false;
+    if (avx512 && (avx512 != 0xe0 || !(xcr0 & 4)))
+        return false;
+    return ((xcr0 >> 3) & 1) == ((xcr0 >> 4) & 1);
+}
+
+/* Values no register of this personality can hold (cpu.h). EFER: only
+ * the bits the personality's features define. */
 static bool sregs_valid(const cpu_personality *pers, const svmx_sregs *s)
 {
-    /* SDM Vol. 3A 2.5, APM Vol. 2 3.1.1: CR0[63:32] reserved. */
-    if (s->cr0 >> 32)
-        return false;
-    /* CR4 and EFER: only the bits the personality's features define. */
-    if (s->cr4 & ~pers->cr4_defined)
-        return false;
-    if (s->efer & ~pers->efer_defined)
-        return false;
-    /* SDM Vol. 3A 4.5, APM Vol. 2 3.1.2: CR3 above MAXPHYADDR reserved. */
-    if (s->cr3 >> pers->maxphyaddr)
-        return false;
-    /* SDM Vol. 3A 2.5: CR8[3:0] is the TPR, the rest reserved. */
-    if (s->cr8 > 15)
-        return false;
-    /* SDM Vol. 1 13.3: XCR0[0] is always 1; unsupported bits reserved. */
-    if (!(s->xcr0 & 1) || (s->xcr0 & ~pers->xcr0_supported))
+    if (!cpu_cr0_valid(s->cr0) || !cpu_cr3_valid(pers, s->cr3) ||
+        !cpu_cr4_valid(pers, s->cr4) || !cpu_cr8_valid(s->cr8) ||
+        !cpu_xcr0_valid(pers, s->xcr0) || (s->efer & ~pers->efer_defined))
         return false;
     for (unsigned i = 0; i < SVMX_SREG_COUNT; i++)
         if (s->seg[i].attr & ~SVMX_SEG_ATTR_MASK)

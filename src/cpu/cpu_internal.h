@@ -101,6 +101,8 @@ struct svmx_cpu {
     bool          stop_requested;
     bool          db_deferred;  /* a single-step trap held by MOV SS      */
     unsigned      decode_flags; /* SVMX_DECODE_* of this vendor           */
+    bool          attention;    /* an event or stop request arrived while
+                                   running: end the fast loop (exec.c)    */
 };
 
 /* Entries of the per-CPU decode cache (1 << n). */

@@ -97,6 +97,7 @@ svmx_status svmx_cpu_inject_irq(svmx_cpu *cpu, uint8_t vector)
         return SVMX_E_STATE;
     cpu->events.irq_pending = true;
     cpu->events.irq_vector = vector;
+    cpu->attention = true; /* a running fast loop looks again */
     return SVMX_OK;
 }
 
@@ -105,5 +106,6 @@ svmx_status svmx_cpu_inject_nmi(svmx_cpu *cpu)
     if (!cpu)
         return SVMX_E_ARG;
     cpu->events.nmi_pending = true; /* NMIs do not queue beyond one */
+    cpu->attention = true;
     return SVMX_OK;
 }

@@ -72,6 +72,62 @@ static uint64_t return_rip(const svmx_cpu *cpu, const cpu_fault *e)
     }
 }
 
+/* DR6.BD: set in the payload of a general-detect #DB (SDM Vol. 3B 18.2.3).
+ * cpu_fault.cr2 carries a #DB's DR6 bits, as svmx_events.exc_payload
+ * does for a pending #DB. */
+#define DR6_BD (1ull << 13)
+
+/*
+ * Fault-class exceptions (SDM Vol. 3A 6.5 and Table 6-1, APM Vol. 2 8.2):
+ * #DE #BR #UD #NM #TS #NP #SS #GP #PF #MF #AC #XM #VE #CP. #BP and #OF
+ * are traps, #DF and #MC aborts. #DB is a fault only for an instruction
+ * breakpoint (not modelled) or general detect (DR6.BD in the payload,
+ * SDM Vol. 3B 18.2.4); the single-step #DB and one the embedder made
+ * pending are traps.
+ */
+static bool fault_class(const cpu_fault *e)
+{
+    static const uint32_t faults =
+        1u << CPU_VEC_DE | 1u << CPU_VEC_BR | 1u << CPU_VEC_UD |
+        1u << CPU_VEC_NM | 1u << CPU_VEC_TS | 1u << CPU_VEC_NP |
+        1u << CPU_VEC_SS | 1u << CPU_VEC_GP | 1u << CPU_VEC_PF |
+        1u << CPU_VEC_MF | 1u << CPU_VEC_AC | 1u << CPU_VEC_XM |
+        1u << CPU_VEC_VE | 1u << CPU_VEC_CP;
+    if (e->kind != CPU_EV_HWEXC || e->vector > 31)
+        return false;
+    if (e->vector == CPU_VEC_DB)
+        return (e->cr2 & DR6_BD) != 0;
+    return (faults >> e->vector) & 1;
+}
+
+/*
+ * The RFLAGS image a protected-mode delivery pushes (SDM Vol. 3B
+ * 18.3.1.1, "When calling an event handler"):
+ *   - a fault-class exception other than an instruction-breakpoint #DB:
+ *     RF = 1, so that the restarted instruction does not hit its
+ *     instruction breakpoint again;
+ *   - INT n, INT3, INTO, INT1: RF = 0 ("RF is pushed as 0, since it was
+ *     cleared when INT n was executed": RF clears at the start of every
+ *     instruction);
+ *   - traps, aborts, NMI and external interrupts: RF as it is.
+ * The APM says the same in fewer words (APM Vol. 2 3.1.6 "Resume Flag":
+ * RF = 1 in the image of an exception, 0 for an instruction-breakpoint
+ * #DB); the model reads "exception" there as the fault class too and
+ * applies one rule to both vendors. Real-mode FLAGS has no RF. The SDM's
+ * other RF = 1 cases - an interrupt or trap after an iteration of a REP
+ * string instruction that is not the last - are the RF the string engine
+ * leaves in RFLAGS when it yields mid-instruction.
+ */
+static uint64_t flags_image(const svmx_cpu *cpu, const cpu_fault *e)
+{
+    uint64_t fl = cpu->regs.rflags;
+    if (fault_class(e))
+        return fl | SVMX_RFLAGS_RF;
+    if (software(e) || e->kind == CPU_EV_PRIVSW)
+        return fl & ~(uint64_t)SVMX_RFLAGS_RF;
+    return fl;
+}
+
 /*
  * Real-address mode (SDM Vol. 3A 21.1.4, INT n "REAL-ADDRESS-MODE"):
  * the vector's 4-byte IVT entry must lie within the IDTR limit (#GP),
@@ -283,7 +339,7 @@ static cpu_res deliver_protected(svmx_cpu *cpu, const cpu_fault *e,
         frame[n++] = cpu->sregs.seg[SVMX_SS].selector;
         frame[n++] = cpu->regs.gpr[SVMX_RSP];
     }
-    frame[n++] = cpu->regs.rflags;
+    frame[n++] = flags_image(cpu, e);
     frame[n++] = cpu->sregs.seg[SVMX_CS].selector;
     frame[n++] = return_rip(cpu, e);
     if (e->kind == CPU_EV_HWEXC && e->has_error && pushes_error(e->vector))

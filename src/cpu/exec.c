@@ -41,8 +41,10 @@ cpu_res exec_stop(svmx_cpu *cpu, svmx_stop_reason reason, const char *what)
 
 void svmx_cpu_request_stop(svmx_cpu *cpu)
 {
-    if (cpu)
+    if (cpu) {
         cpu->stop_requested = true;
+        cpu->attention = true;
+    }
 }
 
 /* Width of RIP arithmetic by mode: IP wraps at 64 KiB, EIP at 4 GiB. */
@@ -210,6 +212,121 @@ static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
     return r;
 }
 
+/*
+ * The fast loop. Most instructions of a program change nothing that the
+ * boundary work looks at: not the machine mode, the privilege level, a
+ * control register, RFLAGS.IF/TF/RF, the interrupt shadow, the event
+ * state, nor do they call a port handler. While the CPU is "quiet" (no
+ * event waits, no single-step, no shadow) such instructions run back to
+ * back here with the mode, the hostmap snapshot and the fetch rights
+ * computed once. Anything else — an instruction outside the list, a
+ * fetch that is not a cached decode of a RAM page, a fault — leaves the
+ * loop and takes step_one(), which does everything the slow way. An
+ * embedder callback that injects an event or requests a stop raises
+ * `attention`, which ends the loop at the next boundary, so events are
+ * still taken at the exact boundary.
+ */
+#define EXEC_SIMPLE(X)                                                        \
+    X(NOP) X(MOV) X(MOVZX) X(MOVSX) X(MOVSXD) X(LEA) X(XCHG) X(BSWAP)        \
+    X(CMOVCC) X(SETCC) X(XLAT) X(CBW) X(CWD) X(ADD) X(ADC) X(SUB) X(SBB)     \
+    X(AND) X(OR) X(XOR) X(CMP) X(TEST) X(INC) X(DEC) X(NEG) X(NOT) X(SHL)    \
+    X(SHR) X(SAR) X(ROL) X(ROR) X(RCL) X(RCR) X(SHLD) X(SHRD) X(MUL) X(IMUL) \
+    X(DIV) X(IDIV) X(CMPXCHG) X(CMPXCHG8B) X(CMPXCHG16B) X(XADD) X(BT)       \
+    X(BTS) X(BTR) X(BTC) X(BSF) X(BSR) X(LZCNT) X(TZCNT) X(POPCNT) X(JCC)    \
+    X(JMP) X(CALL) X(RET) X(LOOP) X(JCXZ) X(PUSH) X(POP) X(PUSHA) X(POPA)    \
+    X(ENTER) X(LEAVE) X(MOVS) X(CMPS) X(SCAS) X(LODS) X(STOS) X(LAHF)        \
+    X(SAHF) X(CLC) X(STC) X(CMC) X(CLD) X(STD)
+
+static const bool simple_class[SVMX_INSN_CLASS_COUNT] = {
+#define X(cls) [SVMX_INSN_##cls] = true,
+    EXEC_SIMPLE(X)
+#undef X
+};
+
+enum { AUX_UNKNOWN = 0, AUX_SLOW, AUX_SIMPLE };
+
+/* Whether the fast loop may run a decode: its class is in the list and it
+ * has a handler; PUSH/POP of a segment register loads a segment. */
+static uint8_t classify(const svmx_insn *insn)
+{
+    if (insn->fault != SVMX_DECODE_FAULT_NONE || !simple_class[insn->cls] ||
+        !exec_table[insn->cls])
+        return AUX_SLOW;
+    for (unsigned i = 0; i < insn->operand_count && i < 4; i++)
+        if (insn->operands[i].kind == SVMX_OPK_REG &&
+            insn->operands[i].reg_class != SVMX_RC_GPR &&
+            insn->operands[i].reg_class != SVMX_RC_GPR8H)
+            return AUX_SLOW;
+    return AUX_SIMPLE;
+}
+
+static inline bool quiet(const svmx_cpu *cpu)
+{
+    return !(cpu->regs.rflags & (SVMX_RFLAGS_TF | SVMX_RFLAGS_RF)) &&
+           !cpu->events.shadow && !cpu->db_deferred && !cpu->attention &&
+           cpu->events.activity == SVMX_ACTIVITY_ACTIVE && !events_waiting(cpu);
+}
+
+/* Runs at most `budget` simple instructions; returns how many ran (a
+ * faulting one counts, as in step_one). *res is CPU_STOP if the run must
+ * stop. */
+static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res)
+{
+    svmx_mode mode = cpu_mode(cpu);
+    const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
+    bool long64 = mode == SVMX_MODE_LONG64;
+    uint64_t cs_base = long64 ? 0 : cs->base;
+    uint64_t lin_mask = long64 ? UINT64_MAX : 0xffffffffull;
+    unsigned acc = PG_EXEC | exec_user_flag(cpu);
+    unsigned flags = cpu->decode_flags;
+    uint64_t n = 0;
+
+    *res = CPU_OK;
+    hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
+                 cpu->sregs.cr4, cpu->sregs.efer);
+    while (n < budget) {
+        uint64_t rip = cpu->regs.rip;
+        uint64_t lin = (cs_base + rip) & lin_mask;
+        if (long64 ? !cpu_canonical(rip, cpu->pers->linear_width)
+                   : rip > cs->limit)
+            break;
+        if ((lin & 0xfff) > 4096 - SVMX_INSN_MAX_LEN)
+            break; /* the slow fetch handles the page end */
+        const uint8_t *bytes = hostmap_lookup(&cpu->hostmap, lin, acc);
+        if (!bytes)
+            break;
+        const svmx_insn *insn = decode_cache_probe_at(cpu->dcache, lin, mode,
+                                                      flags, bytes);
+        if (!insn)
+            break;
+        uint8_t *aux = decode_cache_aux(insn);
+        if (*aux != AUX_SIMPLE) {
+            if (*aux != AUX_UNKNOWN || (*aux = classify(insn)) != AUX_SIMPLE)
+                break;
+        }
+        if (!long64 && rip + insn->length - 1 > cs->limit)
+            break;
+        cpu->regs.rip = (rip + insn->length) & rip_masks[mode];
+        cpu_fault f;
+        cpu_res r = exec_table[insn->cls](cpu, insn, &f);
+        if (r != CPU_OK) {
+            cpu->regs.rip = rip;
+            if (r == CPU_FAULT) {
+                n++;
+                *res = exec_deliver(cpu, &f);
+            } else {
+                *res = r;
+            }
+            break;
+        }
+        n++;
+        if (cpu->attention)
+            break;
+    }
+    cpu->tsc += n; /* no instruction of the list reads the TSC */
+    return n;
+}
+
 /* A CPU_STOP that nobody described came from the page walker: an MMIO
  * handler failed on a paging-structure access (paging.h). */
 static void stop_from_paging(svmx_cpu *cpu)
@@ -288,9 +405,25 @@ svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
             exec_stop(cpu, SVMX_STOP_BUDGET, NULL);
             break;
         }
+        cpu->attention = false;
         if (cpu->events.activity != SVMX_ACTIVITY_ACTIVE || events_waiting(cpu)) {
             if (boundary(cpu) != CPU_OK)
                 break;
+        }
+        if (quiet(cpu)) {
+            cpu_res fr;
+            uint64_t n = run_fast(cpu, limit - stop->insns, &fr);
+            stop->insns += n;
+            if (fr == CPU_STOP) {
+                stop_from_paging(cpu);
+                break;
+            }
+            if (cpu->stop_requested) {
+                exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
+                break;
+            }
+            if (n)
+                continue;
         }
         bool tf = (cpu->regs.rflags & SVMX_RFLAGS_TF) != 0;
         uint8_t shadow_before;

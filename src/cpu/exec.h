@@ -35,6 +35,8 @@ typedef cpu_res (*exec_fn)(svmx_cpu *cpu, const svmx_insn *insn,
     /* insn_seg.c */                                                          \
     X(MOV_SEG, insn_mov_seg) X(LFP, insn_lfp)       X(LLDT, insn_lldt)        \
     X(LTR, insn_ltr)         X(SLDT, insn_sldt)     X(STR, insn_str)          \
+    X(LAR, insn_lar)         X(LSL, insn_lsl)       X(VERR, insn_verr)        \
+    X(VERW, insn_verw)       X(ARPL, insn_arpl)                               \
     /* insn_far.c */                                                          \
     X(JMP_FAR, insn_jmp_far) X(CALL_FAR, insn_call_far)                       \
     X(RET_FAR, insn_ret_far) X(IRET, insn_iret)     X(INT, insn_int)          \
@@ -146,8 +148,90 @@ static inline unsigned exec_iopl(const svmx_cpu *cpu)
 
 /* The offset (before segmentation) a memory operand names, wrapped to the
  * address size; RIP-relative forms use the RIP of the next instruction. */
-uint64_t exec_effective_offset(const svmx_cpu *cpu, const svmx_insn *insn,
-                               const svmx_operand *op);
+static inline uint64_t exec_effective_offset(const svmx_cpu *cpu,
+                                             const svmx_insn *insn,
+                                             const svmx_operand *op)
+{
+    uint64_t ea = (uint64_t)op->disp;
+    if (op->base == SVMX_GPR_RIP)
+        ea += cpu->regs.rip; /* RIP already points past the instruction */
+    else if (op->base != SVMX_GPR_NONE)
+        ea += cpu->regs.gpr[op->base & 15];
+    if (op->index != SVMX_GPR_NONE)
+        ea += cpu->regs.gpr[op->index & 15] * op->scale;
+    return ea & exec_mask(insn->address_size);
+}
+
+/* Linear-memory access of 1-8 bytes through paging, split at pages. The
+ * inline part is the hostmap hit (hostmap.h); the rest is the _slow
+ * function, which also teaches the hostmap. */
+cpu_res exec_read_linear_slow(svmx_cpu *cpu, uint64_t lin, unsigned size,
+                              unsigned acc, uint64_t *value, cpu_fault *f);
+cpu_res exec_write_linear_slow(svmx_cpu *cpu, uint64_t lin, unsigned size,
+                               unsigned acc, uint64_t value, cpu_fault *f);
+
+static inline uint8_t *exec_fast_ptr(svmx_cpu *cpu, uint64_t lin,
+                                     unsigned size, unsigned acc)
+{
+    if (!HOSTMAP_ACCESS || (lin & 0xfff) > 4096u - size ||
+        (acc & PG_SUPERVISOR_IMPLICIT))
+        return NULL;
+    return hostmap_lookup(&cpu->hostmap, lin, acc);
+}
+
+static inline cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin,
+                                       unsigned size, unsigned acc,
+                                       uint64_t *value, cpu_fault *f)
+{
+    const uint8_t *p = exec_fast_ptr(cpu, lin, size, acc);
+    if (p) {
+        *value = hostmap_load(p, size);
+        return CPU_OK;
+    }
+    return exec_read_linear_slow(cpu, lin, size, acc, value, f);
+}
+
+static inline cpu_res exec_write_linear(svmx_cpu *cpu, uint64_t lin,
+                                        unsigned size, unsigned acc,
+                                        uint64_t value, cpu_fault *f)
+{
+    uint8_t *p = exec_fast_ptr(cpu, lin, size, acc | PG_WRITE);
+    if (p) {
+        hostmap_store(p, size, value);
+        return CPU_OK;
+    }
+    return exec_write_linear_slow(cpu, lin, size, acc, value, f);
+}
+
+/* Segmentation of a data access at seg:off (SDM Vol. 3A 5.3-5.4). */
+cpu_res exec_seg_address(svmx_cpu *cpu, unsigned seg, uint64_t off,
+                         unsigned size, bool write, uint64_t *lin, cpu_fault *f);
+
+/*
+ * The linear address of a memory operand of an instruction. In 64-bit
+ * mode (the instruction's decode mode is the CPU's) only FS and GS have
+ * a base and the check is canonicality (SDM Vol. 3A 3.3.7.1), done
+ * inline; other modes take exec_seg_address().
+ */
+static inline cpu_res exec_mem_linear(svmx_cpu *cpu, const svmx_insn *insn,
+                                      const svmx_operand *op, bool write,
+                                      uint64_t *lin, cpu_fault *f)
+{
+    unsigned seg = op->seg < SVMX_SEG_COUNT ? op->seg : SVMX_DS;
+    unsigned size = op->size ? op->size : 1;
+    uint64_t off = exec_effective_offset(cpu, insn, op);
+    if (insn->mode == SVMX_MODE_LONG64) {
+        uint64_t a = off;
+        if (seg == SVMX_FS || seg == SVMX_GS)
+            a += cpu->sregs.seg[seg].base;
+        unsigned w = cpu->pers->linear_width;
+        if (!cpu_canonical(a, w) || !cpu_canonical(a + size - 1, w))
+            return cpu_raise(f, seg == SVMX_SS ? CPU_VEC_SS : CPU_VEC_GP, true, 0);
+        *lin = a;
+        return CPU_OK;
+    }
+    return exec_seg_address(cpu, seg, off, size, write, lin, f);
+}
 
 /* Operand access for register, immediate and memory operands. The
  * general-register and immediate forms are inline; the rest (memory,
@@ -171,6 +255,13 @@ static inline cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
         *value = op->imm;
         return CPU_OK;
     }
+    if (op->kind == SVMX_OPK_MEM && op->size && op->size <= 8) {
+        uint64_t lin;
+        cpu_res r = exec_mem_linear(cpu, insn, op, false, &lin, f);
+        if (r != CPU_OK)
+            return r;
+        return exec_read_linear(cpu, lin, op->size, exec_user_flag(cpu), value, f);
+    }
     return exec_read_operand_any(cpu, insn, op, value, f);
 }
 
@@ -182,14 +273,15 @@ static inline cpu_res exec_write_operand(svmx_cpu *cpu, const svmx_insn *insn,
         exec_gpr_write(cpu, op->reg, op->size, false, value);
         return CPU_OK;
     }
+    if (op->kind == SVMX_OPK_MEM && op->size && op->size <= 8) {
+        uint64_t lin;
+        cpu_res r = exec_mem_linear(cpu, insn, op, true, &lin, f);
+        if (r != CPU_OK)
+            return r;
+        return exec_write_linear(cpu, lin, op->size, exec_user_flag(cpu), value, f);
+    }
     return exec_write_operand_any(cpu, insn, op, value, f);
 }
-
-/* Linear-memory access of 1-8 bytes through paging, split at pages. */
-cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
-                         unsigned acc, uint64_t *value, cpu_fault *f);
-cpu_res exec_write_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
-                          unsigned acc, uint64_t value, cpu_fault *f);
 
 /* Near branch to `target` at the instruction's operand size: #GP(0) if it
  * leaves CS (or is not canonical in 64-bit mode), RIP unchanged then.
@@ -199,20 +291,54 @@ cpu_res exec_branch_check(const svmx_cpu *cpu, const svmx_insn *insn,
 cpu_res exec_branch(svmx_cpu *cpu, const svmx_insn *insn, uint64_t target,
                     cpu_fault *f);
 
-/* Segmentation of a data access at seg:off (SDM Vol. 3A 5.3-5.4). */
-cpu_res exec_seg_address(svmx_cpu *cpu, unsigned seg, uint64_t off,
-                         unsigned size, bool write, uint64_t *lin, cpu_fault *f);
-
 /* The stack width in bytes, and a push of `size` bytes through SS. RSP
  * changes only when the write succeeded. */
 unsigned exec_stack_size(const svmx_cpu *cpu);
-cpu_res exec_push(svmx_cpu *cpu, unsigned size, uint64_t value, cpu_fault *f);
+cpu_res exec_push_slow(svmx_cpu *cpu, unsigned size, uint64_t value,
+                       cpu_fault *f);
+
+/* True in 64-bit mode (EFER.LMA and CS.L): the stack is flat there. */
+static inline bool exec_long64(const svmx_cpu *cpu)
+{
+    return (cpu->sregs.efer & CPU_EFER_LMA) &&
+           (cpu->sregs.seg[SVMX_CS].attr & SVMX_SEG_ATTR_L);
+}
+
+static inline cpu_res exec_push(svmx_cpu *cpu, unsigned size, uint64_t value,
+                                cpu_fault *f)
+{
+    if (exec_long64(cpu)) {
+        uint64_t sp = cpu->regs.gpr[SVMX_RSP] - size;
+        uint8_t *p = exec_fast_ptr(cpu, sp, size, exec_user_flag(cpu) | PG_WRITE);
+        if (p && cpu_canonical(sp, cpu->pers->linear_width)) {
+            hostmap_store(p, size, value);
+            cpu->regs.gpr[SVMX_RSP] = sp;
+            return CPU_OK;
+        }
+    }
+    return exec_push_slow(cpu, size, value, f);
+}
 
 /* Reads `size` bytes at SS:rSP; *new_sp is rSP after the pop. RSP itself
  * is left to the caller, which commits it with the rest of the
  * instruction. */
-cpu_res exec_pop(svmx_cpu *cpu, unsigned size, uint64_t *value,
-                 uint64_t *new_sp, cpu_fault *f);
+cpu_res exec_pop_slow(svmx_cpu *cpu, unsigned size, uint64_t *value,
+                      uint64_t *new_sp, cpu_fault *f);
+
+static inline cpu_res exec_pop(svmx_cpu *cpu, unsigned size, uint64_t *value,
+                               uint64_t *new_sp, cpu_fault *f)
+{
+    if (exec_long64(cpu)) {
+        uint64_t sp = cpu->regs.gpr[SVMX_RSP];
+        const uint8_t *p = exec_fast_ptr(cpu, sp, size, exec_user_flag(cpu));
+        if (p && cpu_canonical(sp, cpu->pers->linear_width)) {
+            *value = hostmap_load(p, size);
+            *new_sp = sp + size;
+            return CPU_OK;
+        }
+    }
+    return exec_pop_slow(cpu, size, value, new_sp, f);
+}
 
 /* Delivers an exception or interrupt (except.c). */
 cpu_res exec_deliver(svmx_cpu *cpu, const cpu_fault *f);

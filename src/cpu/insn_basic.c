@@ -133,21 +133,31 @@ cpu_res insn_push(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     return exec_push(cpu, insn->operand_size, v, f);
 }
 
+/*
+ * POP r/m (SDM Vol. 2B POP, APM Vol. 3 POP): the slot at SS:rSP is read,
+ * rSP moves up by the operand size (at the stack width), then the value
+ * is written. A register destination of rSP gets the popped value, which
+ * wins over the increment. A memory destination's effective address is
+ * computed with rSP already incremented ("If the ESP register is used as
+ * a base register for addressing a destination operand in memory, the
+ * POP instruction computes the effective address of the operand after it
+ * increments the ESP register"), and a fault on the write puts rSP back,
+ * so the instruction leaves no trace.
+ */
 cpu_res insn_pop(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *op = &insn->operands[0];
     if (op->kind == SVMX_OPK_REG && op->reg_class == SVMX_RC_SEG)
         return insn_pop_sreg(cpu, insn, f); /* insn_seg.c */
-    if (op->kind != SVMX_OPK_REG || op->reg_class != SVMX_RC_GPR)
-        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED, "POP to memory");
-    uint64_t v, sp;
+    uint64_t v, sp, old_rsp = cpu->regs.gpr[SVMX_RSP];
     cpu_res r = exec_pop(cpu, insn->operand_size, &v, &sp, f);
     if (r != CPU_OK)
         return r;
-    /* POP rSP: the popped value wins over the increment. */
     exec_gpr_write(cpu, SVMX_RSP, exec_stack_size(cpu), false, sp);
-    exec_gpr_write(cpu, op->reg, insn->operand_size, false, v);
-    return CPU_OK;
+    r = exec_write_operand(cpu, insn, op, v, f);
+    if (r != CPU_OK)
+        cpu->regs.gpr[SVMX_RSP] = old_rsp;
+    return r;
 }
 
 /* CPUID: EAX/ECX in; the 32-bit results zero-extend (SDM Vol. 2A CPUID). */

@@ -1,8 +1,8 @@
 /*
- * src/cpu/insn_seg.c - instructions that load or store segment
- * registers and the LDTR and TR: MOV to and from Sreg, PUSH/POP Sreg,
- * LDS LES LFS LGS LSS, LLDT, LTR, SLDT, STR. The checks themselves are
- * segment.c's.
+ * src/cpu/insn_seg.c - instructions that load, store or check segment
+ * selectors: MOV to and from Sreg, PUSH/POP Sreg, LDS LES LFS LGS LSS,
+ * LLDT, LTR, SLDT, STR, and LAR, LSL, VERR, VERW, ARPL. The descriptor
+ * reads and checks themselves are segment.c's.
  */
 #include "cpu/segment.h"
 
@@ -224,4 +224,259 @@ cpu_res insn_sldt(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_str(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     return store_selector(cpu, insn, SVMX_TR, f);
+}
+
+/* ---- LAR, LSL, VERR, VERW, ARPL ---------------------------------------- */
+
+/* ZF is the only flag these instructions change (SDM Vol. 2A LAR, LSL,
+ * ARPL and Vol. 2B VERR/VERW "Flags Affected"). */
+static void set_zf(svmx_cpu *cpu, bool zf)
+{
+    cpu->regs.rflags = (cpu->regs.rflags & ~(uint64_t)SVMX_RFLAGS_ZF) |
+                       (zf ? SVMX_RFLAGS_ZF : 0);
+}
+
+/* They exist in protected and IA-32e mode only; the decoder already makes
+ * them #UD in real and virtual-8086 mode ("Real-Address Mode Exceptions":
+ * #UD), this keeps the handlers safe on their own. */
+static bool protected_mode(const svmx_cpu *cpu)
+{
+    svmx_mode mode = svmx_cpu_mode(cpu);
+    return mode != SVMX_MODE_REAL && mode != SVMX_MODE_V86;
+}
+
+/* The selector: bits 15:0 of a register, or a word in memory (SDM Vol. 2A
+ * LAR, LSL: "only bits 16-0 are used"; the memory operand is m16). */
+static cpu_res read_selector(svmx_cpu *cpu, const svmx_insn *insn,
+                             const svmx_operand *op, uint16_t *sel,
+                             cpu_fault *f)
+{
+    uint64_t v = 0;
+    cpu_res r = exec_read_operand(cpu, insn, op, &v, f);
+    *sel = (uint16_t)v;
+    return r;
+}
+
+/* The privilege rule all four share: a descriptor other than conforming
+ * code is visible only with CPL <= DPL and RPL <= DPL (SDM Vol. 2A LAR
+ * "Operation"; APM Vol. 3 LAR, LSL, VERR, VERW). */
+static bool visible(const svmx_cpu *cpu, uint16_t sel, uint16_t attr)
+{
+    unsigned dpl = SVMX_SEG_ATTR_DPL(attr);
+    return seg_is_conforming(attr) ||
+           (cpu_cpl(cpu) <= dpl && (sel & 3u) <= dpl);
+}
+
+/*
+ * The system-descriptor types LAR and LSL accept, as bit masks over the
+ * type (code and data segments are always valid):
+ *
+ *   legacy mode (SDM Vol. 2A Tables "Segment and Gate Types" of LAR and
+ *   LSL; APM Vol. 3 LAR, LSL - they agree):
+ *     LAR  1 2 3 4 5 9 B C   TSSs, LDT, call and task gates
+ *     LSL  1 2 3 9 B         TSSs and LDT
+ *   IA-32e mode, Intel (the same SDM tables):
+ *     LAR  9 B C             64-bit TSSs and call gates; the LDT is "No"
+ *     LSL  0 2 9 B           type 0 is listed as "upper 8 bytes of a
+ *                            16-byte descriptor: Yes"
+ *   long mode, AMD (APM Vol. 3 LAR, LSL):
+ *     LAR  2 9 B C
+ *     LSL  2 9 B
+ */
+#define T(x) (1u << (x))
+static const uint16_t lar_types[3] = {
+    T(1) | T(2) | T(3) | T(4) | T(5) | T(9) | T(0xb) | T(0xc),
+    T(9) | T(0xb) | T(0xc),
+    T(2) | T(9) | T(0xb) | T(0xc),
+};
+static const uint16_t lsl_types[3] = {
+    T(1) | T(2) | T(3) | T(9) | T(0xb),
+    T(0) | T(2) | T(9) | T(0xb),
+    T(2) | T(9) | T(0xb),
+};
+#undef T
+
+/* Row of the tables above: 0 legacy, 1 IA-32e Intel, 2 long mode AMD. */
+static unsigned type_row(const svmx_cpu *cpu)
+{
+    if (!seg_lma(cpu))
+        return 0;
+    return cpu->vendor == SVMX_VENDOR_INTEL ? 1 : 2;
+}
+
+/*
+ * AMD reads the whole 16-byte descriptor of an LDT or TSS in 64-bit mode
+ * and of a call gate in long mode, and takes it only if bits 12:8 of its
+ * fourth doubleword (the upper type) are zero (APM Vol. 3 LAR, LSL); 16
+ * bytes beyond the table limit fail as 8 do. The SDM describes no such
+ * read, and the Intel personality makes none.
+ */
+static cpu_res amd_upper_ok(svmx_cpu *cpu, uint16_t sel, seg_desc *d,
+                            bool *ok, cpu_fault *f)
+{
+    unsigned type = SVMX_SEG_ATTR_TYPE(d->seg.attr);
+    bool lm64 = svmx_cpu_mode(cpu) == SVMX_MODE_LONG64;
+    *ok = true;
+    if (cpu->vendor != SVMX_VENDOR_AMD || !seg_lma(cpu) ||
+        (type != SEG_T_CALL && !lm64))
+        return CPU_OK;
+    cpu_res r = seg_peek_upper(cpu, sel, ok, d, f);
+    if (r == CPU_OK && *ok)
+        *ok = ((d->hi >> 40) & 0x1f) == 0;
+    return r;
+}
+
+/*
+ * The checks LAR and LSL share (SDM Vol. 2A LAR, LSL "Operation"; APM
+ * Vol. 3), in the APM's order: a null selector, the table limit, the
+ * privilege rule, the type. *ok says whether they passed; only a #PF of
+ * a descriptor read (and the operand's own faults) make it a fault.
+ */
+static cpu_res lar_lsl_check(svmx_cpu *cpu, const svmx_insn *insn,
+                             const uint16_t *types, seg_desc *d, bool *ok,
+                             cpu_fault *f)
+{
+    uint16_t sel;
+    cpu_res r = read_selector(cpu, insn, &insn->operands[1], &sel, f);
+    if (r == CPU_OK)
+        r = seg_peek(cpu, sel, ok, d, f);
+    if (r != CPU_OK || !*ok)
+        return r;
+    uint16_t a = d->seg.attr;
+    *ok = visible(cpu, sel, a) &&
+          ((a & SVMX_SEG_ATTR_S) ||
+           (types[type_row(cpu)] >> SVMX_SEG_ATTR_TYPE(a)) & 1);
+    if (!*ok || (a & SVMX_SEG_ATTR_S))
+        return CPU_OK;
+    return amd_upper_ok(cpu, sel, d, ok, f);
+}
+
+/* The destination of LAR and LSL is written only when ZF = 1, at the
+ * operand size (32 bits zero-extend, 16 bits merge). */
+static cpu_res finish_lar_lsl(svmx_cpu *cpu, const svmx_insn *insn, bool ok,
+                              uint64_t value)
+{
+    const svmx_operand *dst = &insn->operands[0];
+    if (ok)
+        exec_gpr_write(cpu, dst->reg, dst->size, false, value);
+    set_zf(cpu, ok);
+    return CPU_OK;
+}
+
+/*
+ * LAR (SDM Vol. 2A LAR, APM Vol. 3 LAR): bits 63:32 of the descriptor
+ * masked by FF00h for a 16-bit operand, else by 00FxFF00h: type, S, DPL,
+ * P, and AVL, L, D/B, G. The SDM leaves bits 19:16 ("x") undefined; the
+ * APM's mask is 00FF_FF00h, returning limit 19:16 there, and the model
+ * does that on both personalities (docs/flags.md).
+ */
+cpu_res insn_lar(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    seg_desc d;
+    bool ok;
+    if (!protected_mode(cpu))
+        return cpu_raise(f, CPU_VEC_UD, false, 0);
+    cpu_res r = lar_lsl_check(cpu, insn, lar_types, &d, &ok, f);
+    if (r != CPU_OK)
+        return r;
+    uint64_t mask = insn->operands[0].size == 2 ? 0xff00u : 0x00ffff00u;
+    return finish_lar_lsl(cpu, insn, ok, (d.raw >> 32) & mask);
+}
+
+/*
+ * LSL (SDM Vol. 2A LSL, APM Vol. 3 LSL): the byte-granular limit - the
+ * 20-bit limit, shifted left 12 with FFFh below it when G = 1 - truncated
+ * to a 16-bit operand.
+ */
+cpu_res insn_lsl(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    seg_desc d;
+    bool ok;
+    if (!protected_mode(cpu))
+        return cpu_raise(f, CPU_VEC_UD, false, 0);
+    cpu_res r = lar_lsl_check(cpu, insn, lsl_types, &d, &ok, f);
+    if (r != CPU_OK)
+        return r;
+    return finish_lar_lsl(cpu, insn, ok, ok ? d.seg.limit : 0);
+}
+
+/*
+ * VERR and VERW (SDM Vol. 2B VERR/VERW, APM Vol. 3): ZF = 1 when the
+ * selector is not null, lies within its table, names a code or data
+ * segment (never a system descriptor) that is visible (conforming code
+ * always is) and is readable (data, or code with R) for VERR or writable
+ * data for VERW. Presence is not checked; nothing is loaded.
+ */
+static cpu_res verify(svmx_cpu *cpu, const svmx_insn *insn, bool write,
+                      cpu_fault *f)
+{
+    uint16_t sel;
+    seg_desc d;
+    bool ok;
+    if (!protected_mode(cpu))
+        return cpu_raise(f, CPU_VEC_UD, false, 0);
+    cpu_res r = read_selector(cpu, insn, &insn->operands[0], &sel, f);
+    if (r == CPU_OK)
+        r = seg_peek(cpu, sel, &ok, &d, f);
+    if (r != CPU_OK)
+        return r;
+    if (ok) {
+        uint16_t a = d.seg.attr;
+        ok = (a & SVMX_SEG_ATTR_S) && visible(cpu, sel, a) &&
+             (write ? seg_is_writable_data(a) : seg_is_data(a) || (a & 2));
+    }
+    set_zf(cpu, ok);
+    return CPU_OK;
+}
+
+cpu_res insn_verr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    return verify(cpu, insn, false, f);
+}
+
+cpu_res insn_verw(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    return verify(cpu, insn, true, f);
+}
+
+/*
+ * ARPL r/m16, r16 (SDM Vol. 2A ARPL, APM Vol. 3 ARPL): if the
+ * destination's RPL is below the source's, it is raised to it and ZF = 1;
+ * otherwise ZF = 0 and nothing is written. Opcode 63 is MOVSXD in 64-bit
+ * mode (the decoder's). A memory destination is a read-modify-write: it
+ * is checked for writing - segment (#GP(0) "if the destination is located
+ * in a non-writable segment") and page - before it is read, whichever
+ * way the comparison goes.
+ */
+cpu_res insn_arpl(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    const svmx_operand *dst = &insn->operands[0];
+    uint64_t src = exec_gpr_read(cpu, insn->operands[1].reg, 2, false);
+    uint64_t v, lin = 0;
+    unsigned acc = exec_user_flag(cpu);
+    cpu_res r;
+    if (!protected_mode(cpu) || svmx_cpu_mode(cpu) == SVMX_MODE_LONG64)
+        return cpu_raise(f, CPU_VEC_UD, false, 0);
+    if (dst->kind == SVMX_OPK_MEM) {
+        unsigned seg = dst->seg < SVMX_SEG_COUNT ? dst->seg : SVMX_DS;
+        r = exec_seg_address(cpu, seg, exec_effective_offset(cpu, insn, dst),
+                             2, true, &lin, f);
+        if (r == CPU_OK)
+            r = exec_read_linear(cpu, lin, 2, acc | PG_WRITE, &v, f);
+    } else {
+        r = exec_read_operand(cpu, insn, dst, &v, f);
+    }
+    if (r != CPU_OK)
+        return r;
+    bool raise = (v & 3) < (src & 3);
+    if (raise) {
+        v = (v & ~3ull) | (src & 3);
+        r = dst->kind == SVMX_OPK_MEM
+                ? exec_write_linear(cpu, lin, 2, acc, v, f)
+                : exec_write_operand(cpu, insn, dst, v, f);
+        if (r != CPU_OK)
+            return r;
+    }
+    set_zf(cpu, raise);
+    return CPU_OK;
 }

@@ -10,6 +10,7 @@
  * all of them pass does any state change. The SVM and VMX intercepts of
  * these instructions belong to the virtualization code.
  */
+#include "cpu/cpu_checks.h"
 #include "cpu/exec.h"
 #include "cpu/msr.h"
 #include "cpu/paging.h"
@@ -30,11 +31,6 @@ static cpu_res need_cpl0(const svmx_cpu *cpu, cpu_fault *f)
 {
     return cpu_cpl(cpu) == 0 ? CPU_OK : gp0(f);
 }
-
-/* CPUID feature bits the model reads here and personality.h does not
- * name yet (SDM Vol. 2A CPUID Table 3-10; APM Vol. 3 E.4.2). */
-#define CPUID1_ECX_MONITOR   (1u << 3)
-#define CPUIDX1_ECX_MONITORX (1u << 29)  /* AMD */
 
 enum { CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX };
 
@@ -68,39 +64,6 @@ static void set_edx_eax(svmx_cpu *cpu, uint64_t v)
     (CPU_CR0_PE | CPU_CR0_MP | CPU_CR0_EM | CPU_CR0_TS | CPU_CR0_ET |         \
      CPU_CR0_NE | CPU_CR0_WP | CPU_CR0_AM | CPU_CR0_NW | CPU_CR0_CD |         \
      CPU_CR0_PG)
-
-/*
- * The value checks cpu.c's sregs_valid() makes for the host API, in the
- * form the instructions need them. They read the same personality fields;
- * when cpu.c exports its checks these become calls to them.
- */
-static bool cr4_valid(const svmx_cpu *cpu, uint64_t cr4)
-{
-    return (cr4 & ~cpu->pers->cr4_defined) == 0;
-}
-
-static bool cr3_valid(const svmx_cpu *cpu, uint64_t cr3)
-{
-    return (cr3 >> cpu->pers->maxphyaddr) == 0;
-}
-
-/*
- * XCR0 (SDM Vol. 1 13.3 and Vol. 2D XSETBV, APM Vol. 3 XSETBV): bit 0
- * set, no bit the personality does not support, AVX state (2) only with
- * SSE state (1), the three AVX-512 components (7:5) together and only with
- * AVX, MPX's BNDREGS (3) and BNDCSR (4) together.
- */
-static bool xcr0_valid(const svmx_cpu *cpu, uint64_t xcr0)
-{
-    uint64_t avx512 = xcr0 & 0xe0;
-    if (!(xcr0 & 1) || (xcr0 & ~cpu->pers->xcr0_supported))
-        return false;
-    if ((xcr0 & 4) && !(xcr0 & 2))
-        return false;
-    if (avx512 && (avx512 != 0xe0 || !(xcr0 & 4)))
-        return false;
-    return ((xcr0 >> 3) & 1) == ((xcr0 >> 4) & 1);
-}
 
 /* PAE paging (not 4-level) under these controls (SDM Vol. 3A 4.1.1). */
 static bool pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer)
@@ -140,7 +103,7 @@ static cpu_res write_cr0(svmx_cpu *cpu, uint64_t v, cpu_fault *f)
 {
     svmx_sregs *s = &cpu->sregs;
     uint64_t old = s->cr0, efer = s->efer;
-    if (v >> 32)
+    if (!cpu_cr0_valid(v))
         return gp0(f);
     v = (v & CR0_DEFINED) | CPU_CR0_ET;
     if ((v & CPU_CR0_PG) && !(v & CPU_CR0_PE))
@@ -180,7 +143,7 @@ static cpu_res write_cr0(svmx_cpu *cpu, uint64_t v, cpu_fault *f)
 static cpu_res write_cr3(svmx_cpu *cpu, uint64_t v, cpu_fault *f)
 {
     svmx_sregs *s = &cpu->sregs;
-    if ((s->efer & CPU_EFER_LMA) && !cr3_valid(cpu, v))
+    if ((s->efer & CPU_EFER_LMA) && !cpu_cr3_valid(cpu->pers, v))
         return gp0(f);
     if (pae_paging(s->cr0, s->cr4, s->efer)) {
         cpu_res r = paging_load_pdptes(cpu, v, f);
@@ -204,7 +167,7 @@ static cpu_res write_cr4(svmx_cpu *cpu, uint64_t v, cpu_fault *f)
 {
     svmx_sregs *s = &cpu->sregs;
     uint64_t changed = s->cr4 ^ v;
-    if (!cr4_valid(cpu, v))
+    if (!cpu_cr4_valid(cpu->pers, v))
         return gp0(f);
     if ((s->efer & CPU_EFER_LMA) && !(v & CPU_CR4_PAE))
         return gp0(f);
@@ -266,7 +229,7 @@ cpu_res insn_mov_cr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     case 4:
         return write_cr4(cpu, v, f);
     case 8:
-        if (v > 15)
+        if (!cpu_cr8_valid(v))
             return gp0(f);
         break;
     default: /* CR2: any value */
@@ -349,7 +312,9 @@ cpu_res insn_mov_dr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     if (d->dr7 & DR7_GD) {
         d->dr6 |= DR6_BD;
         d->dr7 &= ~DR7_GD;
-        return cpu_raise(f, CPU_VEC_DB, false, 0);
+        cpu_raise(f, CPU_VEC_DB, false, 0);
+        f->cr2 = DR6_BD; /* the #DB payload: a fault, for except.c's RF */
+        return CPU_FAULT;
     }
     if (!c->write) {
         uint64_t v = n == 6 ? d->dr6 : n == 7 ? d->dr7 : d->dr[n & 3];
@@ -649,7 +614,8 @@ cpu_res insn_xsetbv(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
         r = need_cpl0(cpu, f);
     if (r != CPU_OK)
         return r;
-    if ((uint32_t)cpu->regs.gpr[SVMX_RCX] != 0 || !xcr0_valid(cpu, v))
+    if ((uint32_t)cpu->regs.gpr[SVMX_RCX] != 0 ||
+        !cpu_xcr0_valid(cpu->pers, v))
         return gp0(f);
     cpu->sregs.xcr0 = v;
     return CPU_OK;
@@ -688,8 +654,9 @@ cpu_res insn_pause(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_monitor(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     bool x = insn->cls == SVMX_INSN_MONITORX || insn->cls == SVMX_INSN_MWAITX;
-    if (x ? !has_feature(cpu, 0x80000001u, CPUID_ECX, CPUIDX1_ECX_MONITORX)
-          : !has_feature(cpu, 1, CPUID_ECX, CPUID1_ECX_MONITOR))
+    if (x ? !has_feature(cpu, 0x80000001u, CPUID_ECX,
+                         CPU_CPUIDX1_ECX_MONITORX)
+          : !has_feature(cpu, 1, CPUID_ECX, CPU_CPUID1_ECX_MONITOR))
         return ud(f);
     return exec_stop(cpu, SVMX_STOP_UNSUPPORTED, "MONITOR/MWAIT");
 }

@@ -8,26 +8,6 @@
 #include "cpu/exec.h"
 #include "cpu/paging.h"
 
-uint64_t exec_effective_offset(const svmx_cpu *cpu, const svmx_insn *insn,
-                               const svmx_operand *op)
-{
-    uint64_t ea = (uint64_t)op->disp;
-    if (op->base == SVMX_GPR_RIP)
-        ea += cpu->regs.rip; /* RIP already points past the instruction */
-    else if (op->base != SVMX_GPR_NONE)
-        ea += cpu->regs.gpr[op->base & 15];
-    if (op->index != SVMX_GPR_NONE)
-        ea += cpu->regs.gpr[op->index & 15] * op->scale;
-    return ea & exec_mask(insn->address_size);
-}
-
-/*
- * Segmentation of a data access (SDM Vol. 3A 5.3 and 5.4; APM Vol. 2 4.8
- * and 4.12). 64-bit mode only adds the FS/GS base and checks that the
- * address is canonical; the other modes check the limit (expand-up or
- * expand-down) and, in protected mode, the segment type. A fault through
- * SS is #SS(0), any other #GP(0).
- */
 cpu_res exec_seg_address(svmx_cpu *cpu, unsigned seg, uint64_t off,
                          unsigned size, bool write, uint64_t *lin, cpu_fault *f)
 {
@@ -80,7 +60,8 @@ unsigned exec_stack_size(const svmx_cpu *cpu)
     return (cpu->sregs.seg[SVMX_SS].attr & SVMX_SEG_ATTR_DB) ? 4 : 2;
 }
 
-cpu_res exec_push(svmx_cpu *cpu, unsigned size, uint64_t value, cpu_fault *f)
+cpu_res exec_push_slow(svmx_cpu *cpu, unsigned size, uint64_t value,
+                       cpu_fault *f)
 {
     unsigned ss = exec_stack_size(cpu);
     uint64_t sp = (cpu->regs.gpr[SVMX_RSP] - size) & exec_mask(ss);
@@ -93,8 +74,8 @@ cpu_res exec_push(svmx_cpu *cpu, unsigned size, uint64_t value, cpu_fault *f)
     return r;
 }
 
-cpu_res exec_pop(svmx_cpu *cpu, unsigned size, uint64_t *value,
-                 uint64_t *new_sp, cpu_fault *f)
+cpu_res exec_pop_slow(svmx_cpu *cpu, unsigned size, uint64_t *value,
+                      uint64_t *new_sp, cpu_fault *f)
 {
     unsigned ss = exec_stack_size(cpu);
     uint64_t sp = cpu->regs.gpr[SVMX_RSP] & exec_mask(ss);
@@ -135,67 +116,17 @@ static cpu_res mem_status(svmx_cpu *cpu, svmx_status st, uint64_t pa,
     return exec_stop(cpu, SVMX_STOP_MMIO, "MMIO handler failed");
 }
 
-/*
- * The fast path of an access within one page of RAM that the hostmap
- * knows (hostmap.h): a plain load or store. The guest is little-endian;
- * so must the host be for this path.
- */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define FAST_ACCESS 1
-#else
-#define FAST_ACCESS 0
-#endif
-
-static inline uint8_t *fast_ptr(svmx_cpu *cpu, uint64_t lin, unsigned size,
-                                unsigned acc)
-{
-    if (!FAST_ACCESS || (lin & 0xfff) > 4096u - size ||
-        (acc & PG_SUPERVISOR_IMPLICIT))
-        return NULL;
-    return hostmap_lookup(&cpu->hostmap, lin, acc);
-}
-
-/* Fixed-size copies the compiler turns into single moves. */
-static inline uint64_t load_le(const uint8_t *p, unsigned size)
-{
-    uint8_t b1; uint16_t b2; uint32_t b4; uint64_t b8;
-    switch (size) {
-    case 1: memcpy(&b1, p, 1); return b1;
-    case 2: memcpy(&b2, p, 2); return b2;
-    case 4: memcpy(&b4, p, 4); return b4;
-    case 8: memcpy(&b8, p, 8); return b8;
-    default: b8 = 0; memcpy(&b8, p, size & 7u); return b8;
-    }
-}
-
-static inline void store_le(uint8_t *p, unsigned size, uint64_t v)
-{
-    uint8_t b1 = (uint8_t)v; uint16_t b2 = (uint16_t)v; uint32_t b4 = (uint32_t)v;
-    switch (size) {
-    case 1: memcpy(p, &b1, 1); break;
-    case 2: memcpy(p, &b2, 2); break;
-    case 4: memcpy(p, &b4, 4); break;
-    case 8: memcpy(p, &v, 8); break;
-    default: memcpy(p, &v, size & 7u); break;
-    }
-}
-
 /* After a slow translation of a one-page access: teach the hostmap. */
 static inline void fast_learn(svmx_cpu *cpu, uint64_t lin, unsigned size,
                               unsigned acc, uint64_t phys)
 {
-    if (FAST_ACCESS && (lin & 0xfff) <= 4096u - size)
+    if (HOSTMAP_ACCESS && (lin & 0xfff) <= 4096u - size)
         hostmap_fill(cpu, lin, acc, phys);
 }
 
-cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
-                         unsigned acc, uint64_t *value, cpu_fault *f)
+cpu_res exec_read_linear_slow(svmx_cpu *cpu, uint64_t lin, unsigned size,
+                              unsigned acc, uint64_t *value, cpu_fault *f)
 {
-    uint8_t *p = fast_ptr(cpu, lin, size, acc);
-    if (p) {
-        *value = load_le(p, size);
-        return CPU_OK;
-    }
     uint64_t phys[2];
     unsigned first;
     uint8_t b[8] = { 0 };
@@ -216,14 +147,9 @@ cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
     return r;
 }
 
-cpu_res exec_write_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
-                          unsigned acc, uint64_t value, cpu_fault *f)
+cpu_res exec_write_linear_slow(svmx_cpu *cpu, uint64_t lin, unsigned size,
+                               unsigned acc, uint64_t value, cpu_fault *f)
 {
-    uint8_t *p = fast_ptr(cpu, lin, size, acc | PG_WRITE);
-    if (p) {
-        store_le(p, size, value);
-        return CPU_OK;
-    }
     uint64_t phys[2];
     unsigned first;
     uint8_t b[8];
@@ -242,14 +168,6 @@ cpu_res exec_write_linear(svmx_cpu *cpu, uint64_t lin, unsigned size,
     return r;
 }
 
-static cpu_res memory_address(svmx_cpu *cpu, const svmx_insn *insn,
-                              const svmx_operand *op, bool write,
-                              uint64_t *lin, cpu_fault *f)
-{
-    unsigned seg = op->seg < SVMX_SEG_COUNT ? op->seg : SVMX_DS;
-    return exec_seg_address(cpu, seg, exec_effective_offset(cpu, insn, op),
-                            op->size ? op->size : 1, write, lin, f);
-}
 
 cpu_res exec_read_operand_any(svmx_cpu *cpu, const svmx_insn *insn,
                               const svmx_operand *op, uint64_t *value,
@@ -276,7 +194,7 @@ cpu_res exec_read_operand_any(svmx_cpu *cpu, const svmx_insn *insn,
         if (op->size == 0 || op->size > 8)
             return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                              "memory operand wider than 8 bytes");
-        cpu_res r = memory_address(cpu, insn, op, false, &lin, f);
+        cpu_res r = exec_mem_linear(cpu, insn, op, false, &lin, f);
         if (r != CPU_OK)
             return r;
         return exec_read_linear(cpu, lin, op->size, exec_user_flag(cpu), value, f);
@@ -304,7 +222,7 @@ cpu_res exec_write_operand_any(svmx_cpu *cpu, const svmx_insn *insn,
         if (op->size == 0 || op->size > 8)
             return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                              "memory operand wider than 8 bytes");
-        cpu_res r = memory_address(cpu, insn, op, true, &lin, f);
+        cpu_res r = exec_mem_linear(cpu, insn, op, true, &lin, f);
         if (r != CPU_OK)
             return r;
         return exec_write_linear(cpu, lin, op->size, exec_user_flag(cpu), value, f);

@@ -73,6 +73,7 @@ const cpu_cap_msr *cpu_personality_cap(const cpu_personality *pers,
  * Tables 3-8, 3-10, 3-11; APM Vol. 3 appendix E). Only bits the model
  * reads or advertises are named.
  */
+#define CPU_CPUID1_ECX_MONITOR   (1u << 3)
 #define CPU_CPUID1_ECX_VMX       (1u << 5)
 #define CPU_CPUID1_ECX_CX16      (1u << 13)
 #define CPU_CPUID1_ECX_POPCNT    (1u << 23)
@@ -95,6 +96,7 @@ const cpu_cap_msr *cpu_personality_cap(const cpu_personality *pers,
 #define CPU_CPUIDX1_ECX_SVM      (1u << 2)   /* AMD */
 #define CPU_CPUIDX1_ECX_CR8L     (1u << 4)   /* AMD AltMovCr8 */
 #define CPU_CPUIDX1_ECX_LZCNT    (1u << 5)   /* AMD ABM, Intel LZCNT */
+#define CPU_CPUIDX1_ECX_MONITORX (1u << 29)  /* AMD */
 #define CPU_CPUIDX1_EDX_SYSCALL  (1u << 11)
 #define CPU_CPUIDX1_EDX_NX       (1u << 20)
 #define CPU_CPUIDX1_EDX_PG1G     (1u << 26)

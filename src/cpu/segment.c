@@ -35,18 +35,30 @@ static bool table_of(const svmx_cpu *cpu, uint16_t sel, uint64_t *base,
     return true;
 }
 
+/* The linear address of the `span` bytes (8 or 16) of the descriptor
+ * `sel` names; false when they lie beyond the table's limit, the table is
+ * an unusable LDT, or (IA-32e mode) they are not canonical (SDM Vol. 2B
+ * IRET, RET: #GP(selector) for such a descriptor). */
+static bool desc_addr(const svmx_cpu *cpu, uint16_t sel, unsigned span,
+                      uint64_t *addr)
+{
+    uint64_t base, limit;
+    if (!table_of(cpu, sel, &base, &limit) ||
+        (uint64_t)(sel & ~7u) + span - 1 > limit)
+        return false;
+    *addr = base + (sel & ~7u);
+    if (!seg_lma(cpu)) {
+        *addr &= 0xffffffffull;
+        return true;
+    }
+    return seg_canonical(cpu, *addr) && seg_canonical(cpu, *addr + span - 1);
+}
+
 cpu_res seg_read(svmx_cpu *cpu, uint16_t sel, uint8_t vec, unsigned ext,
                  seg_desc *d, cpu_fault *f)
 {
-    uint32_t err = (sel & 0xfffcu) | ext;
-    uint64_t base, limit;
-    if (!table_of(cpu, sel, &base, &limit) || (uint64_t)(sel & ~7u) + 7 > limit)
-        return cpu_raise(f, vec, true, err);
-    d->addr = base + (sel & ~7u);
-    if (!seg_lma(cpu))
-        d->addr &= 0xffffffffull;
-    else if (!seg_canonical(cpu, d->addr) || !seg_canonical(cpu, d->addr + 7))
-        return cpu_raise(f, vec, true, err); /* SDM Vol. 2B IRET, RET */
+    if (!desc_addr(cpu, sel, 8, &d->addr))
+        return cpu_raise(f, vec, true, (sel & 0xfffcu) | ext);
     d->hi = 0;
     cpu_res r = exec_read_linear(cpu, d->addr, 8, PG_SUPERVISOR_IMPLICIT,
                                  &d->raw, f);
@@ -67,6 +79,32 @@ cpu_res seg_read_upper(svmx_cpu *cpu, uint16_t sel, unsigned ext,
     if (r == CPU_OK && ((d->hi >> 40) & 0x1f) != 0)
         return cpu_raise(f, CPU_VEC_GP, true, err);
     return r;
+}
+
+cpu_res seg_peek(svmx_cpu *cpu, uint16_t sel, bool *found, seg_desc *d,
+                 cpu_fault *f)
+{
+    d->hi = 0;
+    d->raw = 0;
+    *found = !seg_null(sel) && desc_addr(cpu, sel, 8, &d->addr);
+    if (!*found)
+        return CPU_OK;
+    cpu_res r = exec_read_linear(cpu, d->addr, 8, PG_SUPERVISOR_IMPLICIT,
+                                 &d->raw, f);
+    if (r == CPU_OK)
+        seg_unpack(d->raw, sel, &d->seg);
+    return r;
+}
+
+cpu_res seg_peek_upper(svmx_cpu *cpu, uint16_t sel, bool *found,
+                       seg_desc *d, cpu_fault *f)
+{
+    uint64_t addr;
+    *found = desc_addr(cpu, sel, 16, &addr);
+    if (!*found)
+        return CPU_OK;
+    return exec_read_linear(cpu, addr + 8, 8, PG_SUPERVISOR_IMPLICIT, &d->hi,
+                            f);
 }
 
 cpu_res seg_set_type_bits(svmx_cpu *cpu, seg_desc *d, unsigned bits,

@@ -90,6 +90,21 @@ cpu_res seg_read(svmx_cpu *cpu, uint16_t sel, uint8_t vec, unsigned ext,
 cpu_res seg_read_upper(svmx_cpu *cpu, uint16_t sel, unsigned ext,
                        seg_desc *d, cpu_fault *f);
 
+/*
+ * The descriptor LAR, LSL, VERR and VERW examine, read as seg_read does;
+ * but where a load would fault on the selector - null, beyond the table
+ * limit, an LDT selector while LDTR is unusable, a non-canonical address
+ * - only *found is cleared: those instructions report it in ZF (SDM Vol.
+ * 2A LAR "IF Offset(SRC) > descriptor table limit THEN ZF := 0"; APM
+ * Vol. 3 LAR, LSL, VERR, VERW). A #PF of the read propagates.
+ * seg_peek_upper reads the upper 8 bytes of a 16-byte IA-32e descriptor
+ * into d->hi the same way (*found false if they lie beyond the limit).
+ */
+cpu_res seg_peek(svmx_cpu *cpu, uint16_t sel, bool *found, seg_desc *d,
+                 cpu_fault *f);
+cpu_res seg_peek_upper(svmx_cpu *cpu, uint16_t sel, bool *found,
+                       seg_desc *d, cpu_fault *f);
+
 /* Sets bits in the type byte of the descriptor in memory (the accessed
  * bit of a segment, the busy bit of a TSS) if they are clear; a fault
  * of that locked write propagates (SDM Vol. 3A 3.4.5.1). */

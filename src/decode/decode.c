@@ -358,6 +358,30 @@ static bool decode_alt_mov_cr8(const ZydisDecoder *dec, svmx_mode mode,
     return true;
 }
 
+/* SYSENTER and SYSEXIT are recognized in real and virtual-8086 mode,
+ * where Zydis's real-mode tables refuse them: SYSENTER is #GP(0) in real
+ * mode and works in virtual-8086 mode, SYSEXIT is #GP(0) in both (SDM
+ * Vol. 2B SYSENTER, SYSEXIT "Operation" and "Virtual-8086 Mode
+ * Exceptions"; APM Vol. 3 SYSENTER, SYSEXIT). After a failed decode in
+ * those modes the bytes are decoded again as 16-bit protected mode, which
+ * has the same defaults, and only these two are taken; the interpreter
+ * makes the mode checks. */
+static bool sysenter_in_real(svmx_mode mode, const uint8_t *bytes, size_t n,
+                             ZydisDecodedInstruction *zi,
+                             ZydisDecodedOperand *ops)
+{
+    ZydisDecoder dec;
+    ZydisDecoderContext ctx;
+    return (mode == SVMX_MODE_REAL || mode == SVMX_MODE_V86) &&
+           decode_init_zydis(&dec, SVMX_MODE_PROT16) &&
+           ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&dec, &ctx, bytes, n,
+                                                      zi)) &&
+           (zi->mnemonic == ZYDIS_MNEMONIC_SYSENTER ||
+            zi->mnemonic == ZYDIS_MNEMONIC_SYSEXIT) &&
+           ZYAN_SUCCESS(ZydisDecoderDecodeOperands(&dec, &ctx, zi, ops,
+                                                   zi->operand_count_visible));
+}
+
 svmx_status decode_with(const ZydisDecoder *dec, svmx_mode mode,
                         unsigned flags, const uint8_t *bytes, size_t len,
                         svmx_insn *out, size_t *needed)
@@ -395,6 +419,10 @@ svmx_status decode_with(const ZydisDecoder *dec, svmx_mode mode,
     if (zs == ZYDIS_STATUS_ILLEGAL_LOCK && (flags & SVMX_DECODE_ALT_MOV_CR8) &&
         decode_alt_mov_cr8(dec, mode, bytes, n, out))
         return SVMX_OK;
+    if (sysenter_in_real(mode, bytes, n, &zi, ops)) {
+        fill_insn(out, mode, &zi, ops);
+        return SVMX_OK;
+    }
     set_fault(out, mode, SVMX_DECODE_FAULT_UD);
     return SVMX_OK;
 }
@@ -433,6 +461,8 @@ svmx_status svmx_disassemble(svmx_mode mode, const uint8_t *bytes,
                                         zi.operand_count_visible);
     if (zs == ZYDIS_STATUS_NO_MORE_DATA && n < SVMX_INSN_MAX_LEN)
         return SVMX_E_TRUNCATED;
+    if (!ZYAN_SUCCESS(zs) && sysenter_in_real(mode, bytes, n, &zi, ops))
+        zs = ZYAN_STATUS_SUCCESS;
     if (!ZYAN_SUCCESS(zs)) {
         snprintf(buf, size, "(bad)");
         return SVMX_OK;

@@ -122,6 +122,7 @@ static svmx_status lookup(svmx_decode_cache *cache, uint64_t key,
     e->w0 = w[0];
     e->w1 = w[1];
     e->meta = meta;
+    e->aux = 0;
     e->insn = fresh;
     *out = &e->insn;
     return SVMX_OK;

@@ -8,6 +8,7 @@
 #define SVMX_DECODE_CACHE_FAST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -19,8 +20,20 @@ typedef struct cache_entry {
     uint64_t  key;
     uint64_t  w0, w1;   /* the window, zero-padded to 16 bytes */
     uint32_t  meta;     /* decode_cache_meta(); 0 marks an empty slot */
+    uint8_t   aux;      /* the caller's note on this decode; 0 after a fill */
     svmx_insn insn;
 } cache_entry;
+
+/*
+ * A byte the caller may keep with a cached decode (the interpreter notes
+ * whether its fast loop may run it). Only for a pointer the cache
+ * returned; it reads 0 again whenever the slot is refilled.
+ */
+static inline uint8_t *decode_cache_aux(const svmx_insn *insn)
+{
+    return &((cache_entry *)(void *)((char *)(uintptr_t)insn -
+                                      offsetof(cache_entry, insn)))->aux;
+}
 
 /* What else a hit must match besides the bytes: the window length (never
  * 0 in a filled slot), the mode and the decode flags, as one word. */
