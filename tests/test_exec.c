@@ -222,6 +222,35 @@ static void test_ud_through_ivt(void **state)
     assert_true(r.rflags & SVMX_RFLAGS_CF);
 }
 
+/* Instructions of features neither personality offers are #UD, as on a
+ * processor without them (SDM Vol. 2: "#UD If CPUID...[bit] = 0"); RSM
+ * outside SMM is #UD. 64-bit forms run in long mode. */
+static void test_absent_features_ud(void **state)
+{
+    (void)state;
+    static const struct { const char *what; uint8_t b[5]; unsigned n; } rows[] = {
+        { "rdrand eax", { 0x0f, 0xc7, 0xf0 }, 3 },
+        { "rdseed eax", { 0x0f, 0xc7, 0xf8 }, 3 },
+        { "invpcid rax, [rcx]", { 0x66, 0x0f, 0x38, 0x82, 0x01 }, 5 },
+        { "rsm", { 0x0f, 0xaa }, 2 },
+        { "getsec", { 0x0f, 0x37 }, 2 },
+        { "tlbsync", { 0x0f, 0x01, 0xff }, 3 },
+    };
+    for (unsigned v = 0; v < SVMX_VENDOR_COUNT; v++) {
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            print_message("%s on %s\n", rows[i].what, svmx_vendor_name(v));
+            boot_long_v((svmx_vendor)v, rows[i].b, rows[i].n, false);
+            /* #UD through a 64-bit interrupt gate to HLT at 0x8000 */
+            put64(IDT + 6 * 16, 0x8000 | 0x18ull << 16 | 0x8eull << 40);
+            put64(IDT + 6 * 16 + 8, 0);
+            svmx_stop st = run(10);
+            assert_int_equal(st.reason, SVMX_STOP_HLT);
+            assert_int_equal(st.rip, 0x8001);
+            assert_int_equal(get(reg(SVMX_RSP), 8), 0x7c00);
+        }
+    }
+}
+
 /* With an IDT limit of 0, #UD cannot be delivered (#GP), #GP cannot
  * (contributory twice: #DF), #DF cannot: triple fault, shutdown. */
 static void test_triple_fault(void **state)
@@ -664,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_memory_stack_call_ret),
         cmocka_unit_test(test_alu_handlers),
         cmocka_unit_test(test_ud_through_ivt),
+        cmocka_unit_test(test_absent_features_ud),
         cmocka_unit_test(test_triple_fault),
         cmocka_unit_test(test_stack_fault),
         cmocka_unit_test(test_protected_interrupt_gate),

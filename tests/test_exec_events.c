@@ -292,6 +292,33 @@ static void test_inject_arguments_and_tsc(void **state)
     assert_int_equal(t1 - t0, 3);
 }
 
+/* An interrupt taken between two chunks of a REP string instruction: the
+ * frame points at the instruction, which resumes where it stopped, and
+ * the pushed EFLAGS has RF = 1 (SDM Vol. 3B 18.3.1.1). */
+static void test_irq_between_rep_iterations(void **state)
+{
+    (void)state;
+    /* mov ecx, 40000; mov edi, 0x20000; rep stosb; hlt */
+    const uint8_t code[] = { 0xb9, 0x40, 0x9c, 0x00, 0x00, 0xbf, 0x00, 0x00,
+                             0x02, 0x00, 0xf3, 0xaa, 0xf4 };
+    boot_protected(code, sizeof code, false);
+    put64(IDT + 0x20 * 8, gate32(0x8000, 0x08, 0x8e));
+    svmx_stop st = run(3); /* the two MOVs and the first chunk */
+    assert_int_equal(st.reason, SVMX_STOP_BUDGET);
+    assert_int_equal(rip(), 0x7c0a);                 /* still on REP STOSB */
+    uint64_t left = reg(SVMX_RCX);
+    assert_true(left > 0 && left < 40000);
+    assert_true(rflags() & SVMX_RFLAGS_RF);
+    assert_int_equal(svmx_cpu_inject_irq(m.cpu, 0x20), SVMX_OK);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x8001);
+    uint64_t sp = reg(SVMX_RSP);
+    assert_int_equal(get(sp, 4), 0x7c0a);            /* EIP: the instruction */
+    assert_int_equal(get(sp + 8, 4) & SVMX_RFLAGS_RF, SVMX_RFLAGS_RF);
+    assert_int_equal(reg(SVMX_RCX), left);           /* nothing more ran */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_pending_exception),
         cmocka_unit_test(test_smi_unsupported),
         cmocka_unit_test(test_inject_arguments_and_tsc),
+        cmocka_unit_test(test_irq_between_rep_iterations),
     };
     return cmocka_run_group_tests(tests, NULL, fixture_teardown);
 }

@@ -293,7 +293,7 @@ static unsigned run_case(size_t i, svmx_vendor v, bool prefill)
               "vector %u has_error %d", f.vector, f.has_error);
         CHECK(f.error == (uint32_t)c->expect, "error %#x, want %#x", f.error,
               (unsigned)c->expect);
-        CHECK(f.cr2 == b.lin, "CR2 %#llx", (unsigned long long)f.cr2);
+        CHECK(f.payload == b.lin, "CR2 %#llx", (unsigned long long)f.payload);
     }
     /* SDM Vol. 3A 4.8: A in every entry in memory, D in the leaf on a
      * write, and nothing at all when the access faults. */
@@ -350,7 +350,7 @@ static void must_fault(svmx_cpu *cpu, uint64_t lin, unsigned acc,
     cpu_fault f;
     cpu_res r = xlate(cpu, lin, acc, &phys, &f);
     EXPECT(r == CPU_FAULT && f.vector == CPU_VEC_PF && f.error == error &&
-               f.cr2 == lin,
+               f.payload == lin,
            "translate %#llx: res %d vector %u error %#x, want #PF %#x",
            (unsigned long long)lin, r, f.vector, f.error, error);
 }

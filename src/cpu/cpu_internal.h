@@ -79,6 +79,8 @@
 #define CPU_DR6_FIXED1   0xffff0ff0ull
 #define CPU_DR7_WRITABLE 0xffff23ffull
 #define CPU_DR7_FIXED1   0x00000400ull
+#define CPU_DR6_BD       (1ull << 13)   /* debug-register access detected */
+#define CPU_DR6_BS       (1ull << 14)   /* single step */
 
 struct svmx_cpu {
     alignas(SVMX_CPU_ALIGN) svmx_regs regs;

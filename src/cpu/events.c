@@ -56,7 +56,7 @@ cpu_res events_deliver_due(svmx_cpu *cpu, bool *delivered)
     case DUE_EXC:
         cpu_raise(&ev, e->exc_vector, e->exc_has_error, e->exc_error);
         if (e->exc_vector == CPU_VEC_PF)
-            ev.cr2 = e->exc_payload;
+            ev.payload = e->exc_payload;
         if (e->exc_vector == CPU_VEC_DB)
             cpu->dregs.dr6 |= e->exc_payload & CPU_DR6_WRITABLE;
         e->exc_pending = false;
@@ -84,7 +84,7 @@ cpu_res events_deliver_due(svmx_cpu *cpu, bool *delivered)
 cpu_res events_single_step(svmx_cpu *cpu)
 {
     cpu_fault ev;
-    cpu->dregs.dr6 |= 1ull << 14; /* BS (SDM Vol. 3B 18.2.3) */
+    cpu->dregs.dr6 |= CPU_DR6_BS; /* SDM Vol. 3B 18.2.3 */
     cpu_raise(&ev, CPU_VEC_DB, false, 0);
     return exec_deliver(cpu, &ev);
 }

@@ -73,9 +73,8 @@ static uint64_t return_rip(const svmx_cpu *cpu, const cpu_fault *e)
 }
 
 /* DR6.BD: set in the payload of a general-detect #DB (SDM Vol. 3B 18.2.3).
- * cpu_fault.cr2 carries a #DB's DR6 bits, as svmx_events.exc_payload
+ * cpu_fault.payload carries a #DB's DR6 bits, as svmx_events.exc_payload
  * does for a pending #DB. */
-#define DR6_BD (1ull << 13)
 
 /*
  * Fault-class exceptions (SDM Vol. 3A 6.5 and Table 6-1, APM Vol. 2 8.2):
@@ -96,7 +95,7 @@ static bool fault_class(const cpu_fault *e)
     if (e->kind != CPU_EV_HWEXC || e->vector > 31)
         return false;
     if (e->vector == CPU_VEC_DB)
-        return (e->cr2 & DR6_BD) != 0;
+        return (e->payload & CPU_DR6_BD) != 0;
     return (faults >> e->vector) & 1;
 }
 
@@ -406,7 +405,7 @@ cpu_res exec_deliver(svmx_cpu *cpu, const cpu_fault *fault)
         bool hw = cur.kind == CPU_EV_HWEXC;
         chain_add(cpu, cur.vector);
         if (hw && cur.vector == CPU_VEC_PF)
-            cpu->sregs.cr2 = cur.cr2;
+            cpu->sregs.cr2 = cur.payload;
         if (svmx_cpu_mode(cpu) == SVMX_MODE_REAL)
             r = deliver_real(cpu, &cur, &next);
         else

@@ -195,8 +195,12 @@ static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
         r = fn(cpu, insn, &f);
         if (r == CPU_OK) {
             /* RF clears once an instruction completes, except after IRET,
-             * which loads it (SDM Vol. 3B 18.3.1.1, APM Vol. 2 13.1.1.4). */
-            if (insn->cls != SVMX_INSN_IRET)
+             * which loads it, and a string instruction that yielded
+             * between iterations, which set it (SDM Vol. 3B 18.3.1.1,
+             * APM Vol. 2 13.1.1.4). */
+            bool yielded = cpu->regs.rip == rip &&
+                           (svmx_insn_class_flags(insn->cls) & SVMX_ICF_STR);
+            if (insn->cls != SVMX_INSN_IRET && !yielded)
                 cpu->regs.rflags &= ~SVMX_RFLAGS_RF;
             return CPU_OK;
         }

@@ -88,7 +88,14 @@ typedef cpu_res (*exec_fn)(svmx_cpu *cpu, const svmx_insn *insn,
     X(LAHF, insn_lahf)       X(SAHF, insn_sahf)     X(XLAT, insn_xlat)        \
     /* insn_stack.c */                                                        \
     X(PUSHA, insn_pusha)     X(POPA, insn_popa)     X(ENTER, insn_enter)      \
-    X(LEAVE, insn_leave)
+    X(LEAVE, insn_leave)                                                      \
+    /* insn_absent.c */                                                       \
+    X(INVPCID, insn_absent)  X(XSAVES, insn_absent) X(XRSTORS, insn_absent)   \
+    X(RDRAND, insn_absent)   X(RDSEED, insn_absent) X(RDPRU, insn_absent)     \
+    X(UMWAIT, insn_absent)   X(TPAUSE, insn_absent) X(INVLPGB, insn_absent)   \
+    X(TLBSYNC, insn_absent)  X(MCOMMIT, insn_absent) X(GETSEC, insn_absent)   \
+    X(ENCLS, insn_absent)    X(ENCLV, insn_absent)  X(PCONFIG, insn_absent)   \
+    X(LOADIWKEY, insn_absent) X(RSM, insn_rsm)
 
 #define EXEC_PROTO_(cls, fn)                                                  \
     cpu_res fn(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f);

@@ -50,7 +50,8 @@ typedef struct cpu_fault {
     uint8_t  insn_len;   /* software kinds: length of the INT instruction */
     bool     has_error;
     uint32_t error;
-    uint64_t cr2;        /* #PF: the faulting linear address              */
+    uint64_t payload;    /* #PF: the faulting linear address (CR2);
+                            #DB: the DR6 bits it reports            */
 } cpu_fault;
 
 static inline cpu_res cpu_raise(cpu_fault *f, uint8_t vector, bool has_error,
@@ -61,7 +62,7 @@ static inline cpu_res cpu_raise(cpu_fault *f, uint8_t vector, bool has_error,
     f->insn_len = 0;
     f->has_error = has_error;
     f->error = error;
-    f->cr2 = 0;
+    f->payload = 0;
     return CPU_FAULT;
 }
 

@@ -177,7 +177,13 @@ static cpu_res rep_loop(svmx_cpu *cpu, const svmx_insn *insn,
         if (left && zf_ends(cpu, c))
             break;
         if (left && (budget == 0 || cpu->stop_requested)) {
+            /* Yield between iterations: RIP stays on the instruction and
+             * RF = 1, so an interrupt or trap taken here pushes RF = 1
+             * (SDM Vol. 3B 18.3.1.1); the run loop does the boundary
+             * work before the instruction resumes. */
             rewind_rip(cpu, insn);
+            cpu->regs.rflags |= SVMX_RFLAGS_RF;
+            cpu->attention = true;
             break;
         }
     }

@@ -279,7 +279,6 @@ cpu_res insn_smsw(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 
 /* -------------------------------------------------- debug registers -- */
 
-#define DR6_BD   (1ull << 13)
 #define DR7_GD   (1ull << 13)
 #define DR7_ENABLES 0xffull   /* L0 G0 .. L3 G3 */
 
@@ -310,10 +309,10 @@ cpu_res insn_mov_dr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     if (r != CPU_OK)
         return r;
     if (d->dr7 & DR7_GD) {
-        d->dr6 |= DR6_BD;
+        d->dr6 |= CPU_DR6_BD;
         d->dr7 &= ~DR7_GD;
         cpu_raise(f, CPU_VEC_DB, false, 0);
-        f->cr2 = DR6_BD; /* the #DB payload: a fault, for except.c's RF */
+        f->payload = CPU_DR6_BD; /* a fault, for except.c's RF */
         return CPU_FAULT;
     }
     if (!c->write) {

@@ -471,7 +471,7 @@ static cpu_res page_fault(svmx_cpu *cpu, uint64_t lin, uint32_t error,
 {
     paging_invlpg(cpu, lin);
     cpu_raise(f, CPU_VEC_PF, true, error);
-    f->cr2 = lin;
+    f->payload = lin;
     return CPU_FAULT;
 }
 
