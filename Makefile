@@ -59,9 +59,11 @@ fuzz: deps
 	    CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=enabled -Dbench=disabled \
 	        -Db_sanitize=address,undefined -Db_lundef=false
 	meson compile -C $(FUZZ_BUILD)
-	mkdir -p $(FUZZ_BUILD)/corpus
+	mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/corpus-vmrun
 	$(FUZZ_BUILD)/tests/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=32 $(FUZZ_BUILD)/corpus
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_vmrun_check -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4200 $(FUZZ_BUILD)/corpus-vmrun
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

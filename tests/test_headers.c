@@ -12,6 +12,8 @@
 #include "svmx/mem.h"
 #include "svmx/cpu.h"
 #include "svmx/cpu.h"
+#include "svmx/svm.h"
+#include "svmx/svm.h"
 #include "svmx/svmx.h"
 #include "svmx/svmx.h"
 
@@ -23,13 +25,15 @@ int main(void)
     svmx_insn insn;
     svmx_mem mem;
     svmx_regs regs;
+    svmx_vmcb vmcb;
     (void)insn;
     (void)mem;
     (void)regs;
+    (void)vmcb;
     if (svmx_version() != SVMX_VERSION)
         return 1;
     if (SVMX_STATUS_COUNT < 2 || SVMX_INSN_CLASS_COUNT < 2 ||
-        SVMX_VENDOR_COUNT != 2)
+        SVMX_VENDOR_COUNT != 2 || SVMX_VMCB_CR0 != 0x558)
         return 1;
     return headers2_check();
 }

@@ -3,11 +3,13 @@
  * twice, in a translation unit of its own.
  */
 #include "svmx/svmx.h"
+#include "svmx/svm.h"
 #include "svmx/cpu.h"
 #include "svmx/mem.h"
 #include "svmx/decode.h"
 #include "svmx/status.h"
 #include "svmx/svmx.h"
+#include "svmx/svm.h"
 #include "svmx/cpu.h"
 #include "svmx/mem.h"
 #include "svmx/decode.h"

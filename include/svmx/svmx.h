@@ -7,6 +7,7 @@
  *   decode.h  instruction decoding (Zydis) and the decode cache
  *   mem.h     guest physical memory and port I/O
  *   cpu.h     the modelled CPU and its state API
+ *   svm.h     AMD SVM: VMCB, exit codes, intercepts, VMRUN checks
  */
 #ifndef SVMX_SVMX_H
 #define SVMX_SVMX_H
@@ -15,6 +16,7 @@
 #include "svmx/decode.h"
 #include "svmx/mem.h"
 #include "svmx/cpu.h"
+#include "svmx/svm.h"
 
 #ifdef __cplusplus
 extern "C" {

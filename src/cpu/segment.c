@@ -319,7 +319,7 @@ cpu_res seg_tss_stack(svmx_cpu *cpu, unsigned dpl, unsigned ext,
      * SSn at 4n + 4. */
     unsigned width = tss16 ? 2 : 4;
     uint64_t off = tss16 ? 4ull * dpl + 2 : 8ull * dpl + 4;
-    uint64_t sel;
+    uint64_t sel = 0;
     if (off + width + 1 > tr->limit)
         return cpu_raise(f, CPU_VEC_TS, true, (tr->selector & 0xfffcu) | ext);
     cpu_res r = tss_read(cpu, off, width, sp, f);
