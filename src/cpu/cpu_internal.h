@@ -22,6 +22,7 @@
 #include "cpu/paging.h"
 #include "cpu/personality.h"
 #include "decode/mode_derive.h"
+#include "svm/svm_state.h"
 
 /* CR0 bits (SDM Vol. 3A 2.5, APM Vol. 2 3.1.1). */
 #define CPU_CR0_PE (1ull << 0)
@@ -96,6 +97,7 @@ struct svmx_cpu {
     bool          owned;        /* from svmx_cpu_create: destroy frees it */
     cpu_tlb       tlb;          /* software TLB (paging.c)                */
     cpu_hostmap   hostmap;      /* fast path to RAM pages (hostmap.h)     */
+    cpu_svm       svm;          /* AMD SVM (src/svm/svm_state.h)          */
 
     /* The interpreter (exec.c). */
     svmx_decode_cache *dcache;  /* placed after the struct, see cpu.c     */
