@@ -16,6 +16,8 @@
 
 #include "svmx/svmx.h"
 
+#include "bench_util.h"
+
 /* What a 64-bit kernel and hypervisor execute: moves, arithmetic,
  * branches, stack, strings, port I/O, CR/MSR access, SVM and VMX. */
 static const char *const stream_hex[] = {
@@ -33,20 +35,7 @@ static const char *const stream_hex[] = {
     "c9", "90", "0f 1f 44 00 00", "e9 00 00 00 00",
 };
 
-#define ROUNDS 9
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static uint8_t code[1024 + 16];
 static size_t offsets[256], count, code_len;
@@ -77,18 +66,17 @@ static size_t window(size_t off)
 
 typedef unsigned (*pass_fn)(void *ctx);
 
-/* Median ns per instruction over ROUNDS rounds of `reps` passes. */
+/* Median ns per instruction over BENCH_ROUNDS rounds of `reps` passes. */
 static double measure(pass_fn fn, void *ctx, unsigned reps, unsigned *sink)
 {
-    double per[ROUNDS];
-    for (int r = 0; r < ROUNDS; r++) {
-        double t0 = now_ns();
+    double per[BENCH_ROUNDS];
+    for (int r = 0; r < BENCH_ROUNDS; r++) {
+        double t0 = bench_now_ns();
         for (unsigned k = 0; k < reps; k++)
             *sink += fn(ctx);
-        per[r] = (now_ns() - t0) / ((double)reps * (double)count);
+        per[r] = (bench_now_ns() - t0) / ((double)reps * (double)count);
     }
-    qsort(per, ROUNDS, sizeof per[0], cmp_double);
-    return per[ROUNDS / 2];
+    return bench_median(per, BENCH_ROUNDS);
 }
 
 static unsigned pass_zydis(void *ctx)

@@ -21,6 +21,8 @@
 
 #include "svmx/svmx.h"
 
+#include "bench_util.h"
+
 /*
  * The guest: ITER iterations over a 64-entry array at GUEST_DATA; only
  * relative branches, so it runs wherever it is copied. R8D holds the
@@ -67,21 +69,8 @@ extern const uint8_t guest_loop[], guest_loop_end[];
 #ifndef ITER
 #define ITER       200000u
 #endif
-#define ROUNDS     9
 #define MAX_TRACE  64
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static void put64(uint8_t *ram, uint64_t addr, uint64_t v)
 {
@@ -150,7 +139,7 @@ int main(void)
                         .ram_size = RAM_SIZE };
     ZydisDecoder dec;
     uint64_t rips[MAX_TRACE];
-    double per[ROUNDS], base[ROUNDS];
+    double per[BENCH_ROUNDS], base[BENCH_ROUNDS];
     unsigned sink = 0;
 
     if (!ram || svmx_cpu_create(&cfg, &cpu) != SVMX_OK ||
@@ -166,13 +155,13 @@ int main(void)
     }
 
     uint64_t insns = 0;
-    for (int k = 0; k < ROUNDS; k++) {
+    for (int k = 0; k < BENCH_ROUNDS; k++) {
         svmx_stop st;
         if (boot(cpu, ram, ITER) != 0)
             return 1;
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         svmx_cpu_run(cpu, 0, &st);
-        double t = now_ns() - t0;
+        double t = bench_now_ns() - t0;
         if (st.reason != SVMX_STOP_HLT) {
             fprintf(stderr, "bench_interp: the loop stopped with %s (%s) at %#llx\n",
                     svmx_stop_reason_name(st.reason), st.what ? st.what : "",
@@ -183,20 +172,19 @@ int main(void)
         per[k] = (double)st.insns / t * 1e3; /* Minsns/s */
         sink += (unsigned)ram[GUEST_DATA];
     }
-    for (int k = 0; k < ROUNDS; k++) {
+    for (int k = 0; k < BENCH_ROUNDS; k++) {
         ZydisDecodedInstruction zi;
         ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         for (unsigned it = 0; it < ITER; it++)
             for (size_t i = 0; i < body; i++)
                 if (ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, ram + rips[i + 2],
                                                         15, &zi, ops)))
                     sink += zi.length;
-        base[k] = (double)ITER * (double)body / (now_ns() - t0) * 1e3;
+        base[k] = (double)ITER * (double)body / (bench_now_ns() - t0) * 1e3;
     }
-    qsort(per, ROUNDS, sizeof per[0], cmp_double);
-    qsort(base, ROUNDS, sizeof base[0], cmp_double);
-    double v = per[ROUNDS / 2], b = base[ROUNDS / 2];
+    double v = bench_median(per, BENCH_ROUNDS);
+    double b = bench_median(base, BENCH_ROUNDS);
     printf("guest loop: %zu instructions per iteration, %u iterations, "
            "%llu instructions per run\n", body, ITER, (unsigned long long)insns);
     printf("svmx_cpu_run             %8.1f Minsns/s  (%.2f ns/insn)\n", v, 1e3 / v);

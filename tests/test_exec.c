@@ -398,25 +398,11 @@ static void test_long_mode_ist(void **state)
 {
     (void)state;
     const uint8_t code[] = { 0x0f, 0x0b };
-    boot_protected(code, sizeof code, false);
-    /* Identity-map the first 2 MiB: PML4 0x10000 -> PDPT 0x11000 -> PD
-     * 0x12000 with one 2 MiB page. */
-    put64(0x10000, 0x11000 | 3);
-    put64(0x11000, 0x12000 | 3);
-    put64(0x12000, 0x0 | 0x83);
+    boot_long(code, sizeof code, false);
     uint64_t lo = 0x8000 | 0x18ull << 16 | 1ull << 32 | 0x8eull << 40;
     put64(IDT + 6 * 16, lo);
     put64(IDT + 6 * 16 + 8, 0);
     put64(TSS + 0x24, 0xa008); /* IST1, deliberately misaligned */
-    svmx_sregs s;
-    svmx_cpu_get_sregs(m.cpu, &s);
-    s.cr0 = 0x80000011;
-    s.cr3 = 0x10000;
-    s.cr4 = 0x20; /* PAE */
-    s.efer = 0x500; /* LME | LMA */
-    s.seg[SVMX_CS] = flat(0x18, 0xa9b);
-    s.seg[SVMX_TR].attr = 0x8b; /* busy 64-bit TSS */
-    assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
     svmx_stop st;
     svmx_cpu_run(m.cpu, 100, &st);
     assert_int_equal(st.reason, SVMX_STOP_HLT);

@@ -128,10 +128,12 @@ static svmx_status lookup(svmx_decode_cache *cache, uint64_t key,
     return SVMX_OK;
 }
 
-svmx_status svmx_decode_cached(svmx_decode_cache *cache, svmx_mode mode,
-                               unsigned flags, const uint8_t *bytes,
-                               size_t len, const svmx_insn **out,
-                               size_t *needed)
+/* Both lookups: the slot is chosen by a hash of the window (by_hash) or
+ * by the caller's `where`; everything else is the same. */
+static svmx_status cached(svmx_decode_cache *cache, bool by_hash,
+                          uint64_t where, svmx_mode mode, unsigned flags,
+                          const uint8_t *bytes, size_t len,
+                          const svmx_insn **out, size_t *needed)
 {
     svmx_status s = check_args(cache, mode, flags, bytes, len, out, needed);
     if (s != SVMX_OK)
@@ -140,8 +142,17 @@ svmx_status svmx_decode_cached(svmx_decode_cache *cache, svmx_mode mode,
     uint64_t w[2];
     load_window(bytes, n, w);
     uint64_t seed = (uint64_t)mode | (uint64_t)flags << 8 | (uint64_t)n << 16;
-    uint64_t key = XXH3_64bits_withSeed(w, sizeof w, seed);
+    uint64_t key = by_hash ? XXH3_64bits_withSeed(w, sizeof w, seed)
+                           : decode_cache_where_key(where, mode);
     return lookup(cache, key, mode, flags, bytes, n, w, out, needed);
+}
+
+svmx_status svmx_decode_cached(svmx_decode_cache *cache, svmx_mode mode,
+                               unsigned flags, const uint8_t *bytes,
+                               size_t len, const svmx_insn **out,
+                               size_t *needed)
+{
+    return cached(cache, true, 0, mode, flags, bytes, len, out, needed);
 }
 
 svmx_status svmx_decode_cached_at(svmx_decode_cache *cache, uint64_t where,
@@ -149,14 +160,7 @@ svmx_status svmx_decode_cached_at(svmx_decode_cache *cache, uint64_t where,
                                   const uint8_t *bytes, size_t len,
                                   const svmx_insn **out, size_t *needed)
 {
-    svmx_status s = check_args(cache, mode, flags, bytes, len, out, needed);
-    if (s != SVMX_OK)
-        return s;
-    size_t n = len < SVMX_INSN_MAX_LEN ? len : SVMX_INSN_MAX_LEN;
-    uint64_t w[2];
-    load_window(bytes, n, w);
-    uint64_t key = decode_cache_where_key(where, mode);
-    return lookup(cache, key, mode, flags, bytes, n, w, out, needed);
+    return cached(cache, false, where, mode, flags, bytes, len, out, needed);
 }
 
 void svmx_decode_cache_flush(svmx_decode_cache *cache)
