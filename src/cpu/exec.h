@@ -180,7 +180,7 @@ cpu_res exec_write_linear_slow(svmx_cpu *cpu, uint64_t lin, unsigned size,
 static inline uint8_t *exec_fast_ptr(svmx_cpu *cpu, uint64_t lin,
                                      unsigned size, unsigned acc)
 {
-    if (!HOSTMAP_ACCESS || (lin & 0xfff) > 4096u - size ||
+    if ((lin & 0xfff) > 4096u - size ||
         (acc & PG_SUPERVISOR_IMPLICIT))
         return NULL;
     return hostmap_lookup(&cpu->hostmap, lin, acc);
@@ -192,7 +192,7 @@ static inline cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin,
 {
     const uint8_t *p = exec_fast_ptr(cpu, lin, size, acc);
     if (p) {
-        *value = hostmap_load(p, size);
+        *value = le_load(p, size);
         return CPU_OK;
     }
     return exec_read_linear_slow(cpu, lin, size, acc, value, f);
@@ -204,7 +204,7 @@ static inline cpu_res exec_write_linear(svmx_cpu *cpu, uint64_t lin,
 {
     uint8_t *p = exec_fast_ptr(cpu, lin, size, acc | PG_WRITE);
     if (p) {
-        hostmap_store(p, size, value);
+        le_store(p, size, value);
         return CPU_OK;
     }
     return exec_write_linear_slow(cpu, lin, size, acc, value, f);
@@ -318,7 +318,7 @@ static inline cpu_res exec_push(svmx_cpu *cpu, unsigned size, uint64_t value,
         uint64_t sp = cpu->regs.gpr[SVMX_RSP] - size;
         uint8_t *p = exec_fast_ptr(cpu, sp, size, exec_user_flag(cpu) | PG_WRITE);
         if (p && cpu_canonical(sp, cpu->pers->linear_width)) {
-            hostmap_store(p, size, value);
+            le_store(p, size, value);
             cpu->regs.gpr[SVMX_RSP] = sp;
             return CPU_OK;
         }
@@ -339,7 +339,7 @@ static inline cpu_res exec_pop(svmx_cpu *cpu, unsigned size, uint64_t *value,
         uint64_t sp = cpu->regs.gpr[SVMX_RSP];
         const uint8_t *p = exec_fast_ptr(cpu, sp, size, exec_user_flag(cpu));
         if (p && cpu_canonical(sp, cpu->pers->linear_width)) {
-            *value = hostmap_load(p, size);
+            *value = le_load(p, size);
             *new_sp = sp + size;
             return CPU_OK;
         }

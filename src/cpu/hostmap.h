@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cpu/le.h"
+
 #define HOSTMAP_ENTRIES 64
 
 typedef struct hostmap_entry {
@@ -75,39 +77,6 @@ static inline void hostmap_sync(cpu_hostmap *h, uint64_t cr0, uint64_t cr3,
         h->cr3 = cr3;
         h->cr4 = cr4;
         h->efer = efer;
-    }
-}
-
-/* The host side of a fast access: the guest is little-endian, so must the
- * host be for this path (otherwise every access takes the slow one). */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define HOSTMAP_ACCESS 1
-#else
-#define HOSTMAP_ACCESS 0
-#endif
-
-/* Fixed-size copies the compiler turns into single moves. */
-static inline uint64_t hostmap_load(const uint8_t *p, unsigned size)
-{
-    uint8_t b1; uint16_t b2; uint32_t b4; uint64_t b8;
-    switch (size) {
-    case 1: memcpy(&b1, p, 1); return b1;
-    case 2: memcpy(&b2, p, 2); return b2;
-    case 4: memcpy(&b4, p, 4); return b4;
-    case 8: memcpy(&b8, p, 8); return b8;
-    default: b8 = 0; memcpy(&b8, p, size & 7u); return b8;
-    }
-}
-
-static inline void hostmap_store(uint8_t *p, unsigned size, uint64_t v)
-{
-    uint8_t b1 = (uint8_t)v; uint16_t b2 = (uint16_t)v; uint32_t b4 = (uint32_t)v;
-    switch (size) {
-    case 1: memcpy(p, &b1, 1); break;
-    case 2: memcpy(p, &b2, 2); break;
-    case 4: memcpy(p, &b4, 4); break;
-    case 8: memcpy(p, &v, 8); break;
-    default: memcpy(p, &v, size & 7u); break;
     }
 }
 

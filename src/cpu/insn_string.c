@@ -22,6 +22,7 @@
 
 #include "cpu/alu.h"
 #include "cpu/insn_string.h"
+#include "cpu/le.h"
 #include "cpu/paging.h"
 
 /* Elements per handler call under REP: bounds the time between two
@@ -35,19 +36,6 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
-static uint64_t load_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void store_le(uint8_t *p, unsigned n, uint64_t v)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static str_rep rep_of(const svmx_insn *insn, const str_kind *kind)
 {
@@ -380,7 +368,7 @@ static cpu_res stos_bulk(svmx_cpu *cpu, const str_ctx *c, uint64_t max,
     cpu_res r = window(cpu, c, SVMX_ES, SVMX_RDI, true, max, &d, &n);
     if (r != CPU_OK || n == 0)
         return r;
-    store_le(pat, c->size, rax(cpu, c));
+    le_store(pat, c->size, rax(cpu, c));
     uint8_t *lo = d + run_low(c, n);
     if (c->size == 1) {
         memset(lo, pat[0], (size_t)n);
@@ -404,7 +392,7 @@ static cpu_res lods_bulk(svmx_cpu *cpu, const str_ctx *c, uint64_t max,
     if (r != CPU_OK || n == 0)
         return r;
     exec_gpr_write(cpu, SVMX_RAX, c->size, false,
-                   load_le(s + elem(c, n - 1), c->size));
+                   le_load(s + elem(c, n - 1), c->size));
     *done = n;
     return CPU_OK;
 }
@@ -423,8 +411,8 @@ static uint64_t compare_run(svmx_cpu *cpu, const str_ctx *c, const uint8_t *a,
         bool eq = memcmp(x, b + elem(c, j), c->size) == 0;
         bool ends = c->rep == STR_REP_E ? !eq : eq;
         if (ends || j + 1 == n) {
-            compare(cpu, c, load_le(x, c->size),
-                    load_le(b + elem(c, j), c->size));
+            compare(cpu, c, le_load(x, c->size),
+                    le_load(b + elem(c, j), c->size));
             return j + 1;
         }
         j++;
@@ -458,7 +446,7 @@ static cpu_res scas_bulk(svmx_cpu *cpu, const str_ctx *c, uint64_t max,
     cpu_res r = window(cpu, c, SVMX_ES, SVMX_RDI, false, max, &d, &n);
     if (r != CPU_OK || n == 0)
         return r;
-    store_le(pat, c->size, rax(cpu, c));
+    le_store(pat, c->size, rax(cpu, c));
     *done = compare_run(cpu, c, NULL, pat, d, n);
     return CPU_OK;
 }

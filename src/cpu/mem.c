@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "svmx/mem.h"
+#include "cpu/le.h"
 
 #define MEM_PAGE_SIZE 4096u
 
@@ -41,19 +42,6 @@ static unsigned piece_size(uint64_t n)
     return c;
 }
 
-static uint64_t load_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void store_le(uint8_t *p, unsigned n, uint64_t v)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -84,8 +72,8 @@ static svmx_status mmio_read_run(const svmx_mem *mem, uint64_t a,
         unsigned c = piece_size(len);
         uint64_t v = 0;
         SVMX_TRY(io->mmio_read(io->ctx, a, c, &v));
-        /* Only the low c bytes count; store_le drops the rest. */
-        store_le(dst, c, v);
+        /* Only the low c bytes count; le_store drops the rest. */
+        le_store(dst, c, v);
         a += c;
         dst += c;
         len -= c;
@@ -101,7 +89,7 @@ static svmx_status mmio_write_run(const svmx_mem *mem, uint64_t a,
         return SVMX_OK;
     while (len) {
         unsigned c = piece_size(len);
-        SVMX_TRY(io->mmio_write(io->ctx, a, c, load_le(src, c)));
+        SVMX_TRY(io->mmio_write(io->ctx, a, c, le_load(src, c)));
         a += c;
         src += c;
         len -= c;
@@ -185,7 +173,7 @@ svmx_status svmx_mem_read_u(const svmx_mem *mem, uint64_t gpa, unsigned size,
         return SVMX_E_ARG;
     uint8_t b[8];
     SVMX_TRY(svmx_mem_read(mem, gpa, b, size));
-    *value = load_le(b, size);
+    *value = le_load(b, size);
     return SVMX_OK;
 }
 
@@ -196,7 +184,7 @@ svmx_status svmx_mem_write_u(const svmx_mem *mem, uint64_t gpa, unsigned size,
     if (!scalar_size_ok(size))
         return SVMX_E_ARG;
     uint8_t b[8];
-    store_le(b, size, value);
+    le_store(b, size, value);
     return svmx_mem_write(mem, gpa, b, size);
 }
 

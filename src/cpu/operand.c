@@ -120,7 +120,7 @@ static cpu_res mem_status(svmx_cpu *cpu, svmx_status st, uint64_t pa,
 static inline void fast_learn(svmx_cpu *cpu, uint64_t lin, unsigned size,
                               unsigned acc, uint64_t phys)
 {
-    if (HOSTMAP_ACCESS && (lin & 0xfff) <= 4096u - size)
+    if ((lin & 0xfff) <= 4096u - size)
         hostmap_fill(cpu, lin, acc, phys);
 }
 
