@@ -41,7 +41,7 @@ __extension__ typedef unsigned __int128 u128;
  * SHL/SHR CF for count >= size, BSF/BSR flags for a nonzero source,
  * BSWAP r16 = 0).
  */
-static const alu_policy policies[SVMX_VENDOR_COUNT] = {
+const alu_policy alu_policies[SVMX_VENDOR_COUNT] = {
     [SVMX_VENDOR_AMD] = {
         .logic_af      = 0,             /* host: AF = 0 */
         .mul_keep      = F_SF | F_ZF | F_AF | F_PF, /* host: all four stay */
@@ -78,12 +78,6 @@ static const alu_policy policies[SVMX_VENDOR_COUNT] = {
     },
 };
 
-const alu_policy *alu_policy_get(svmx_vendor vendor)
-{
-    if ((unsigned)vendor >= SVMX_VENDOR_COUNT)
-        return NULL;
-    return &policies[vendor];
-}
 
 static const char *const op_names[ALU_OP_COUNT] = {
 #define X(name, family) [ALU_##name] = #name,
@@ -577,18 +571,3 @@ uint64_t alu_cwd(unsigned size, uint64_t rax)
  * SDM Vol. 2D B.1.4.7 Table B-10: tttn = 2 * condition + negate. The eight
  * conditions are one byte, bit i = condition i, so the test is a shift.
  */
-bool alu_cond(unsigned cc, uint64_t rflags)
-{
-    unsigned cf = (unsigned)alu_bit(rflags, 0), pf = (unsigned)alu_bit(rflags, 2);
-    unsigned zf = (unsigned)alu_bit(rflags, 6), sf = (unsigned)alu_bit(rflags, 7);
-    unsigned of = (unsigned)alu_bit(rflags, 11), lt = sf ^ of;
-    unsigned conds = of                  /* 0: O       */
-                     | cf << 1           /* 2: B/C     */
-                     | zf << 2           /* 4: E/Z     */
-                     | (cf | zf) << 3    /* 6: BE      */
-                     | sf << 4           /* 8: S       */
-                     | pf << 5           /* A: P       */
-                     | lt << 6           /* C: L       */
-                     | (zf | lt) << 7;   /* E: LE      */
-    return ((conds >> ((cc >> 1) & 7)) ^ cc) & 1;
-}

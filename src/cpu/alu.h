@@ -121,8 +121,16 @@ typedef struct alu_policy {
                                others are cleared) */
 } alu_policy;
 
+/* The one table of them, by vendor (alu.c). */
+extern const alu_policy alu_policies[SVMX_VENDOR_COUNT];
+
 /* The policy of a vendor; NULL outside the enum. */
-const alu_policy *alu_policy_get(svmx_vendor vendor);
+static inline const alu_policy *alu_policy_get(svmx_vendor vendor)
+{
+    if ((unsigned)vendor >= SVMX_VENDOR_COUNT)
+        return NULL;
+    return &alu_policies[vendor];
+}
 
 /* ---- the operations -------------------------------------------------- */
 
@@ -196,8 +204,15 @@ static const uint8_t alu_g1_props[ALU_TEST + 1] = {
 };
 
 /* logic_af: AF of AND OR XOR TEST, which the SDM leaves undefined. */
-static inline uint64_t alu_group1(uint64_t logic_af, alu_op op, unsigned size,
-                             uint64_t a, uint64_t b, uint64_t *rflags)
+#if defined(__GNUC__)
+#define ALU_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define ALU_ALWAYS_INLINE inline
+#endif
+
+static ALU_ALWAYS_INLINE uint64_t alu_group1_op(uint64_t logic_af, alu_op op,
+                                                unsigned size, uint64_t a,
+                                                uint64_t b, uint64_t *rflags)
 {
     unsigned bits = 8 * size;
     uint64_t m = alu_mask(size), f = *rflags;
@@ -221,6 +236,24 @@ static inline uint64_t alu_group1(uint64_t logic_af, alu_op op, unsigned size,
 
     *rflags = (f & ~ALU_ARITH) | cf | of << ALU_OF_SHIFT | af | alu_szp(r, bits);
     return (k & ALU_G1_NO_STORE) ? a : r;
+}
+
+/* The same with `op` a constant in each case, so that every operation
+ * compiles to its own straight line (the interpreter's hot path). */
+static inline uint64_t alu_group1(uint64_t logic_af, alu_op op, unsigned size,
+                                  uint64_t a, uint64_t b, uint64_t *rflags)
+{
+    switch (op) {
+#define ALU_G1_CASE(o)                                                        \
+    case o:                                                                   \
+        return alu_group1_op(logic_af, o, size, a, b, rflags);
+    ALU_G1_CASE(ALU_ADD) ALU_G1_CASE(ALU_OR) ALU_G1_CASE(ALU_ADC)
+    ALU_G1_CASE(ALU_SBB) ALU_G1_CASE(ALU_AND) ALU_G1_CASE(ALU_SUB)
+    ALU_G1_CASE(ALU_XOR) ALU_G1_CASE(ALU_CMP) ALU_G1_CASE(ALU_TEST)
+#undef ALU_G1_CASE
+    default:
+        return a & alu_mask(size); /* not a group-1 op: nothing happens */
+    }
 }
 
 /*
@@ -323,6 +356,20 @@ uint64_t alu_cwd(unsigned size, uint64_t rax);
  * The condition tttn of Jcc/SETcc/CMOVcc (SDM Vol. 2D B.1.4.7, Table
  * B-10); only the low 4 bits of cc count.
  */
-bool alu_cond(unsigned cc, uint64_t rflags);
+static inline bool alu_cond(unsigned cc, uint64_t rflags)
+{
+    unsigned cf = (unsigned)alu_bit(rflags, 0), pf = (unsigned)alu_bit(rflags, 2);
+    unsigned zf = (unsigned)alu_bit(rflags, 6), sf = (unsigned)alu_bit(rflags, 7);
+    unsigned of = (unsigned)alu_bit(rflags, 11), lt = sf ^ of;
+    unsigned conds = of                  /* 0: O       */
+                     | cf << 1           /* 2: B/C     */
+                     | zf << 2           /* 4: E/Z     */
+                     | (cf | zf) << 3    /* 6: BE      */
+                     | sf << 4           /* 8: S       */
+                     | pf << 5           /* A: P       */
+                     | lt << 6           /* C: L       */
+                     | (zf | lt) << 7;   /* E: LE      */
+    return ((conds >> ((cc >> 1) & 7)) ^ cc) & 1;
+}
 
 #endif /* SVMX_CPU_ALU_H */

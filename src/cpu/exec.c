@@ -282,7 +282,8 @@ static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res)
     uint64_t cs_base = long64 ? 0 : cs->base;
     uint64_t lin_mask = long64 ? UINT64_MAX : 0xffffffffull;
     unsigned acc = PG_EXEC | exec_user_flag(cpu);
-    unsigned flags = cpu->decode_flags;
+    uint64_t salt = decode_cache_where_key(0, mode);
+    uint32_t meta = decode_cache_meta(SVMX_INSN_MAX_LEN, mode, cpu->decode_flags);
     uint64_t n = 0;
 
     *res = CPU_OK;
@@ -299,8 +300,8 @@ static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res)
         const uint8_t *bytes = hostmap_lookup(&cpu->hostmap, lin, acc);
         if (!bytes)
             break;
-        const svmx_insn *insn = decode_cache_probe_at(cpu->dcache, lin, mode,
-                                                      flags, bytes);
+        const svmx_insn *insn = decode_cache_probe(cpu->dcache, lin, salt,
+                                                   meta, bytes);
         if (!insn)
             break;
         uint8_t *aux = decode_cache_aux(insn);

@@ -77,21 +77,36 @@ static inline uint64_t decode_cache_where_key(uint64_t where, svmx_mode mode)
     return where ^ (where >> 12) ^ (where >> 24) ^ ((uint64_t)mode << 7);
 }
 
-/* A hit of svmx_decode_cached_at() on a full 15-byte window, or NULL. */
+/*
+ * A hit of svmx_decode_cached_at() on a full 15-byte window, or NULL.
+ * `salt` and `meta` depend only on the mode and the flags, so a caller
+ * that probes many times in one mode computes them once:
+ * salt = decode_cache_where_key(0, mode),
+ * meta = decode_cache_meta(SVMX_INSN_MAX_LEN, mode, flags).
+ */
+static inline const svmx_insn *decode_cache_probe(svmx_decode_cache *cache,
+                                                  uint64_t where, uint64_t salt,
+                                                  uint32_t meta,
+                                                  const uint8_t *bytes)
+{
+    uint64_t w[2];
+    uint64_t key = where ^ (where >> 12) ^ (where >> 24) ^ salt;
+    load_window(bytes, SVMX_INSN_MAX_LEN, w);
+    cache_entry *e = &cache->entries[key & cache->mask];
+    if (e->key == key && e->w0 == w[0] && e->w1 == w[1] && e->meta == meta)
+        return &e->insn; /* not counted in the statistics: the hot path */
+    return NULL;
+}
+
 static inline const svmx_insn *decode_cache_probe_at(svmx_decode_cache *cache,
                                                      uint64_t where,
                                                      svmx_mode mode,
                                                      unsigned flags,
                                                      const uint8_t *bytes)
 {
-    uint64_t w[2];
-    uint64_t key = decode_cache_where_key(where, mode);
-    load_window(bytes, SVMX_INSN_MAX_LEN, w);
-    cache_entry *e = &cache->entries[key & cache->mask];
-    if (e->key == key && e->w0 == w[0] && e->w1 == w[1] &&
-        e->meta == decode_cache_meta(SVMX_INSN_MAX_LEN, mode, flags))
-        return &e->insn; /* not counted in the statistics: the hot path */
-    return NULL;
+    return decode_cache_probe(cache, where, decode_cache_where_key(0, mode),
+                              decode_cache_meta(SVMX_INSN_MAX_LEN, mode, flags),
+                              bytes);
 }
 
 #endif /* SVMX_DECODE_CACHE_FAST_H */
