@@ -274,15 +274,16 @@ static inline bool quiet(const svmx_cpu *cpu)
 /* Runs at most `budget` simple instructions; returns how many ran (a
  * faulting one counts, as in step_one). *res is CPU_STOP if the run must
  * stop. */
-static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res)
+static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
+                                   cpu_res *res, svmx_mode mode, bool long64)
 {
-    svmx_mode mode = cpu_mode(cpu);
     const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
-    bool long64 = mode == SVMX_MODE_LONG64;
     uint64_t cs_base = long64 ? 0 : cs->base;
     uint64_t lin_mask = long64 ? UINT64_MAX : 0xffffffffull;
     unsigned acc = PG_EXEC | exec_user_flag(cpu);
     uint64_t salt = decode_cache_where_key(0, mode);
+    uint64_t code_page = UINT64_MAX;
+    const uint8_t *code_host = NULL;
     uint32_t meta = decode_cache_meta(SVMX_INSN_MAX_LEN, mode, cpu->decode_flags);
     uint64_t n = 0;
 
@@ -297,9 +298,16 @@ static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res)
             break;
         if ((lin & 0xfff) > 4096 - SVMX_INSN_MAX_LEN)
             break; /* the slow fetch handles the page end */
-        const uint8_t *bytes = hostmap_lookup(&cpu->hostmap, lin, acc);
-        if (!bytes)
-            break;
+        /* The code page's host address, looked up once per page: no
+         * instruction of the list flushes or refills the hostmap's fetch
+         * entries, and stores into the page go to the same RAM. */
+        if ((lin >> 12) != code_page) {
+            code_host = hostmap_lookup(&cpu->hostmap, lin & ~0xfffull, acc);
+            if (!code_host)
+                break;
+            code_page = lin >> 12;
+        }
+        const uint8_t *bytes = code_host + (lin & 0xfff);
         const svmx_insn *insn = decode_cache_probe(cpu->dcache, lin, salt,
                                                    meta, bytes);
         if (!insn)
@@ -330,6 +338,16 @@ static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res)
     }
     cpu->tsc += n; /* no instruction of the list reads the TSC */
     return n;
+}
+
+/* The loop compiled twice: 64-bit mode, where there is no CS base or
+ * limit, and the rest. */
+static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res)
+{
+    svmx_mode mode = cpu_mode(cpu);
+    if (mode == SVMX_MODE_LONG64)
+        return run_fast_in(cpu, budget, res, SVMX_MODE_LONG64, true);
+    return run_fast_in(cpu, budget, res, mode, false);
 }
 
 /* A CPU_STOP that nobody described came from the page walker: an MMIO
