@@ -291,12 +291,31 @@ static inline cpu_res exec_write_operand(svmx_cpu *cpu, const svmx_insn *insn,
 }
 
 /* Near branch to `target` at the instruction's operand size: #GP(0) if it
- * leaves CS (or is not canonical in 64-bit mode), RIP unchanged then.
- * exec_branch_check only truncates and checks the target. */
-cpu_res exec_branch_check(const svmx_cpu *cpu, const svmx_insn *insn,
-                          uint64_t *target, cpu_fault *f);
-cpu_res exec_branch(svmx_cpu *cpu, const svmx_insn *insn, uint64_t target,
-                    cpu_fault *f);
+ * leaves CS (or is not canonical in 64-bit mode), RIP unchanged then
+ * (SDM Vol. 2A JMP, Jcc, CALL). exec_branch_check only truncates and
+ * checks the target. */
+static inline cpu_res exec_branch_check(const svmx_cpu *cpu,
+                                        const svmx_insn *insn,
+                                        uint64_t *target, cpu_fault *f)
+{
+    *target &= exec_mask(insn->operand_size);
+    if (cpu_mode(cpu) == SVMX_MODE_LONG64) {
+        if (!cpu_canonical(*target, cpu->pers->linear_width))
+            return cpu_raise(f, CPU_VEC_GP, true, 0);
+    } else if (*target > cpu->sregs.seg[SVMX_CS].limit) {
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    }
+    return CPU_OK;
+}
+
+static inline cpu_res exec_branch(svmx_cpu *cpu, const svmx_insn *insn,
+                                  uint64_t target, cpu_fault *f)
+{
+    cpu_res r = exec_branch_check(cpu, insn, &target, f);
+    if (r == CPU_OK)
+        cpu->regs.rip = target;
+    return r;
+}
 
 /* The stack width in bytes, and a push of `size` bytes through SS. RSP
  * changes only when the write succeeded. */

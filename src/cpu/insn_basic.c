@@ -53,28 +53,6 @@ cpu_res insn_lea(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
  * be canonical; either failure is #GP(0) with RIP unchanged (SDM Vol. 2A
  * JMP, CALL; Vol. 2B RET).
  */
-cpu_res exec_branch_check(const svmx_cpu *cpu, const svmx_insn *insn,
-                          uint64_t *target, cpu_fault *f)
-{
-    *target &= exec_mask(insn->operand_size);
-    if (svmx_cpu_mode(cpu) == SVMX_MODE_LONG64) {
-        if (!cpu_canonical(*target, cpu->pers->linear_width))
-            return cpu_raise(f, CPU_VEC_GP, true, 0);
-    } else if (*target > cpu->sregs.seg[SVMX_CS].limit) {
-        return cpu_raise(f, CPU_VEC_GP, true, 0);
-    }
-    return CPU_OK;
-}
-
-cpu_res exec_branch(svmx_cpu *cpu, const svmx_insn *insn, uint64_t target,
-                    cpu_fault *f)
-{
-    cpu_res r = exec_branch_check(cpu, insn, &target, f);
-    if (r == CPU_OK)
-        cpu->regs.rip = target;
-    return r;
-}
-
 static cpu_res near_target(svmx_cpu *cpu, const svmx_insn *insn,
                            uint64_t *target, cpu_fault *f)
 {
