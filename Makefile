@@ -6,6 +6,8 @@
 #   make bench  build, then run the benchmarks in bench/
 #   make asan   the test suite in an ASan+UBSan build (build-asan/)
 #   make fuzz   the libFuzzer targets for a while (clang, build-fuzz/)
+#   make diff   build, then run the test kernels on svmx, QEMU TCG and Bochs
+#               and compare them (tools/diff/, docs/differential.md)
 #   make deps   only install the missing Debian packages
 
 BUILD      ?= build
@@ -17,8 +19,11 @@ FUZZ_SECONDS ?= 60
 DEB_PACKAGES := gcc make meson ninja-build cmake pkg-config \
                 libzydis-dev libcmocka-dev libxxhash-dev
 FUZZ_PACKAGES := clang libclang-rt-dev
+# The differential harness's oracles; bochs-term satisfies bochs's GUI
+# dependency without wxWidgets (the harness uses Bochs's rfb display).
+ORACLE_PACKAGES := qemu-system-x86 bochs bochs-term bochsbios vgabios
 
-.PHONY: all deps build run test bench asan fuzz clean
+.PHONY: all deps build run test bench asan fuzz diff clean
 
 all: build
 
@@ -64,6 +69,13 @@ fuzz: deps
 	    -max_len=32 $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/tests/fuzz/fuzz_vmrun_check -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4200 $(FUZZ_BUILD)/corpus-vmrun
+
+# An oracle that cannot be installed is skipped by the harness, which says
+# so; any unexplained difference between svmx and an oracle fails.
+diff: build
+	@./tools/install-deps.sh $(ORACLE_PACKAGES) || \
+	    echo "diff: oracle packages missing; the harness skips those oracles"
+	python3 tools/diff/run-diff.py --build $(BUILD) $(DIFF_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -240,7 +240,7 @@ static ALU_ALWAYS_INLINE uint64_t alu_group1_op(uint64_t logic_af, alu_op op,
 
 /* The same with `op` a constant in each case, so that every operation
  * compiles to its own straight line (the interpreter's hot path). */
-static inline uint64_t alu_group1(uint64_t logic_af, alu_op op, unsigned size,
+static ALU_ALWAYS_INLINE uint64_t alu_group1(uint64_t logic_af, alu_op op, unsigned size,
                                   uint64_t a, uint64_t b, uint64_t *rflags)
 {
     switch (op) {
@@ -261,7 +261,7 @@ static inline uint64_t alu_group1(uint64_t logic_af, alu_op op, unsigned size,
  * Returns what the destination holds afterwards: a itself for CMP and
  * TEST, which only set flags.
  */
-static inline uint64_t alu_arith(const alu_policy *p, alu_op op,
+static ALU_ALWAYS_INLINE uint64_t alu_arith(const alu_policy *p, alu_op op,
                                  unsigned size, uint64_t a, uint64_t b,
                                  uint64_t *rflags)
 {

@@ -48,6 +48,7 @@ static void reset_state(svmx_cpu *cpu)
     memset(&cpu->sregs, 0, sizeof cpu->sregs);
     memset(&cpu->dregs, 0, sizeof cpu->dregs);
     memset(&cpu->events, 0, sizeof cpu->events);
+    memset(&cpu->svm, 0, sizeof cpu->svm); /* RESET leaves guest mode */
 
     cpu->regs.rip = 0xfff0;
     cpu->regs.rflags = SVMX_RFLAGS_FIXED;

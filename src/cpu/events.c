@@ -19,10 +19,11 @@
  */
 #include "cpu/events.h"
 #include "cpu/exec.h"
+#include "svm/svm_exec.h"
 
 /* What the CPU takes at this boundary, if anything. */
 typedef enum due_event {
-    DUE_NONE, DUE_EXC, DUE_SMI, DUE_NMI, DUE_INTR
+    DUE_NONE, DUE_EXC, DUE_SMI, DUE_NMI, DUE_INTR, DUE_VINTR
 } due_event;
 
 static due_event due(const svmx_cpu *cpu)
@@ -34,20 +35,38 @@ static due_event due(const svmx_cpu *cpu)
         return DUE_NONE;
     if (e->smi_pending)
         return DUE_SMI;
-    if (e->nmi_pending && !e->nmi_masked && !(e->shadow & SVMX_SHADOW_MOVSS))
+    /* SVM guest mode: an intercepted NMI exits whatever blocks NMIs but
+     * GIF; INTR follows V_INTR_MASKING; the virtual interrupt comes last
+     * (src/svm/intercept.c, APM Vol. 2 15.21). */
+    if (e->nmi_pending && (svm_nmi_exits(cpu) || (!e->nmi_masked &&
+                                                  !(e->shadow & SVMX_SHADOW_MOVSS))))
         return DUE_NMI;
-    if (e->irq_pending && (cpu->regs.rflags & SVMX_RFLAGS_IF) && !e->shadow)
+    if (e->irq_pending && (cpu->svm.guest ? svm_guest_intr_ready(cpu)
+                           : (cpu->regs.rflags & SVMX_RFLAGS_IF) && !e->shadow))
         return DUE_INTR;
+    if (cpu->svm.vintr && svm_vintr_ready(cpu))
+        return DUE_VINTR;
     return DUE_NONE;
 }
 
 cpu_res events_deliver_due(svmx_cpu *cpu, bool *delivered)
 {
     svmx_events *e = &cpu->events;
+    due_event d = due(cpu);
     cpu_fault ev;
+    cpu_res r;
+    static const uint64_t exits[] = {
+        [DUE_SMI] = SVMX_SVM_EXIT_SMI, [DUE_NMI] = SVMX_SVM_EXIT_NMI,
+        [DUE_INTR] = SVMX_SVM_EXIT_INTR,
+    };
 
     *delivered = false;
-    switch (due(cpu)) {
+    /* SVM: an intercepted SMI, NMI or INTR exits to the host, which takes
+     * the event itself once it sets GIF (APM Vol. 2 15.13). */
+    if (d >= DUE_SMI && d <= DUE_INTR &&
+        (r = svm_event_exit(cpu, exits[d])) != CPU_OK)
+        return r == CPU_EXIT ? CPU_OK : r;
+    switch (d) {
     case DUE_NONE:
         return CPU_OK;
     case DUE_SMI:
@@ -72,13 +91,18 @@ cpu_res events_deliver_due(svmx_cpu *cpu, bool *delivered)
         ev.kind = CPU_EV_EXTINT;
         e->irq_pending = false;
         break;
+    case DUE_VINTR: /* SVM: V_IRQ, or its VINTR intercept */
+        if ((r = svm_vintr_take(cpu, &ev)) != CPU_OK)
+            return r == CPU_EXIT ? CPU_OK : r;
+        break;
     }
     /* An event ends HLT; the frame holds the RIP after HLT (SDM Vol. 2A
      * HLT). Delivery ends any interrupt shadow. */
     e->activity = SVMX_ACTIVITY_ACTIVE;
     e->shadow = 0;
     *delivered = true;
-    return exec_deliver(cpu, &ev);
+    r = exec_deliver(cpu, &ev);
+    return r == CPU_EXIT ? CPU_OK : r; /* an SVM exception intercept */
 }
 
 cpu_res events_single_step(svmx_cpu *cpu)

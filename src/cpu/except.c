@@ -17,6 +17,7 @@
  */
 #include "cpu/segment.h"
 #include "cpu/paging.h"
+#include "svm/svm_exec.h"
 
 static bool contributory(uint8_t v)
 {
@@ -59,7 +60,9 @@ static unsigned ext_bit(const cpu_fault *e)
 static uint64_t return_rip(const svmx_cpu *cpu, const cpu_fault *e)
 {
     uint64_t rip = cpu->regs.rip;
-    if (software(e) || e->kind == CPU_EV_PRIVSW)
+    if (e->injected) /* SVM EVENTINJ: RIP or NRIP (src/svm/vmrun.c) */
+        rip = e->inj_rip;
+    else if (software(e) || e->kind == CPU_EV_PRIVSW)
         rip += e->insn_len;
     switch (svmx_cpu_mode(cpu)) {
     case SVMX_MODE_LONG64:
@@ -120,6 +123,8 @@ static bool fault_class(const cpu_fault *e)
 static uint64_t flags_image(const svmx_cpu *cpu, const cpu_fault *e)
 {
     uint64_t fl = cpu->regs.rflags;
+    if (e->injected) /* SVM EVENTINJ pushes RFLAGS as it is (fault.h) */
+        return fl;
     if (fault_class(e))
         return fl | SVMX_RFLAGS_RF;
     if (software(e) || e->kind == CPU_EV_PRIVSW)
@@ -215,9 +220,12 @@ static cpu_res read_gate(svmx_cpu *cpu, const cpu_fault *e, idt_gate *g,
         return cpu_raise(f, CPU_VEC_GP, true, (uint32_t)e->vector << 3 | 2);
     if (!((lo >> 47) & 1))
         return cpu_raise(f, CPU_VEC_NP, true, idt_err);
-    if (type == SEG_T_TASK)
-        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
-                         "task gate in the IDT (task switch)");
+    if (type == SEG_T_TASK) {
+        /* SVM: the task-switch intercept (src/svm/intercept.c) */
+        cpu_res r2 = svm_task_switch(cpu, (uint16_t)(lo >> 16), 0, e);
+        return r2 != CPU_OK ? r2 : exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
+                                             "task gate in the IDT (task switch)");
+    }
 
     g->sel = (uint16_t)(lo >> 16);
     g->off = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull);
@@ -341,7 +349,8 @@ static cpu_res deliver_protected(svmx_cpu *cpu, const cpu_fault *e,
     frame[n++] = flags_image(cpu, e);
     frame[n++] = cpu->sregs.seg[SVMX_CS].selector;
     frame[n++] = return_rip(cpu, e);
-    if (e->kind == CPU_EV_HWEXC && e->has_error && pushes_error(e->vector))
+    if (e->kind == CPU_EV_HWEXC && e->has_error &&
+        (pushes_error(e->vector) || e->injected)) /* SVM EVENTINJ.EV */
         frame[n++] = e->error;
 
     /* Room on the stack (#SS), then the handler's rIP (#GP(EXT)), then
@@ -393,15 +402,19 @@ static void chain_add(svmx_cpu *cpu, uint8_t vector)
 
 cpu_res exec_deliver(svmx_cpu *cpu, const cpu_fault *fault)
 {
-    cpu_fault cur = *fault;
+    cpu_fault cur = *fault, first;
     if (cpu->stop)
         cpu->stop->chain_len = 0;
     /* An NMI blocks further NMIs until the next IRET (SDM Vol. 3A 6.7.1). */
     if (fault->kind == CPU_EV_NMI)
         cpu->events.nmi_masked = true;
+    /* SVM: an intercepted exception exits instead of being delivered
+     * (src/svm/intercept.c, APM Vol. 2 15.12). */
+    cpu_res r = svm_exception(cpu, &cur, NULL);
+    if (r != CPU_OK)
+        return r;
     for (;;) {
         cpu_fault next = { 0 };
-        cpu_res r;
         bool hw = cur.kind == CPU_EV_HWEXC;
         chain_add(cpu, cur.vector);
         if (hw && cur.vector == CPU_VEC_PF)
@@ -412,14 +425,28 @@ cpu_res exec_deliver(svmx_cpu *cpu, const cpu_fault *fault)
             r = deliver_protected(cpu, &cur, &next);
         if (r != CPU_FAULT)
             return r;
+        /* SVM: a fault raised while delivering `cur` exits, if
+         * intercepted, before it can make #DF or a triple fault, with
+         * `cur` in EXITINTINFO (APM Vol. 2 15.7.2). */
+        if ((r = svm_exception(cpu, &next, &cur)) != CPU_OK)
+            return r;
         if (hw && cur.vector == CPU_VEC_DF) {
-            /* Triple fault: shutdown (SDM Vol. 3A 6.15, Interrupt 8). */
+            /* Triple fault: shutdown (SDM Vol. 3A 6.15, Interrupt 8), or
+             * in an SVM guest #VMEXIT(SHUTDOWN) if intercepted (APM
+             * Vol. 2 15.14.3). */
+            if ((r = svm_event_exit(cpu, SVMX_SVM_EXIT_SHUTDOWN)) != CPU_OK)
+                return r;
             cpu->events.activity = SVMX_ACTIVITY_SHUTDOWN;
             return exec_stop(cpu, SVMX_STOP_SHUTDOWN, "triple fault");
         }
-        if (hw && makes_double_fault(cur.vector, next.vector))
-            cpu_raise(&cur, CPU_VEC_DF, true, 0);
-        else
+        if (!hw || !makes_double_fault(cur.vector, next.vector)) {
             cur = next;
+            continue;
+        }
+        first = cur;
+        cpu_raise(&cur, CPU_VEC_DF, true, 0);
+        /* SVM: the #DF intercept, the first event in EXITINTINFO. */
+        if ((r = svm_exception(cpu, &cur, &first)) != CPU_OK)
+            return r;
     }
 }

@@ -7,8 +7,10 @@
 
 #include "cpu/events.h"
 #include "cpu/exec.h"
+#include "cpu/exec_fast.h"
 #include "cpu/paging.h"
 #include "decode/decode_cache_fast.h"
+#include "svm/svm_exec.h"
 
 const char *svmx_stop_reason_name(svmx_stop_reason reason)
 {
@@ -210,6 +212,11 @@ static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
         *faulted = true;
         return exec_deliver(cpu, &f);
     }
+    /* SVM: a world switch ended the instruction (src/svm/svm_exec.h). */
+    if (r == CPU_EXIT) {
+        *faulted = true;
+        return svm_exit_finish(cpu, rip, *shadow_before);
+    }
     /* CPU_STOP: the instruction did not complete. */
     cpu->regs.rip = rip;
     cpu->events.shadow = *shadow_before;
@@ -247,7 +254,10 @@ static const bool simple_class[SVMX_INSN_CLASS_COUNT] = {
 #undef X
 };
 
-enum { AUX_UNKNOWN = 0, AUX_SLOW, AUX_SIMPLE };
+/* The note the fast loop keeps with each cached decode: not looked at
+ * yet, not for the fast loop, or runnable — AUX_RUN with the class's
+ * general handler, AUX_RUN + k with fast handler k (exec_fast.c). */
+enum { AUX_UNKNOWN = 0, AUX_SLOW, AUX_RUN };
 
 /* Whether the fast loop may run a decode: its class is in the list and it
  * has a handler; PUSH/POP of a segment register loads a segment. */
@@ -261,7 +271,7 @@ static uint8_t classify(const svmx_insn *insn)
             insn->operands[i].reg_class != SVMX_RC_GPR &&
             insn->operands[i].reg_class != SVMX_RC_GPR8H)
             return AUX_SLOW;
-    return AUX_SIMPLE;
+    return (uint8_t)(AUX_RUN + exec_fast_pick(insn));
 }
 
 static inline bool quiet(const svmx_cpu *cpu)
@@ -313,15 +323,17 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
         if (!insn)
             break;
         uint8_t *aux = decode_cache_aux(insn);
-        if (*aux != AUX_SIMPLE) {
-            if (*aux != AUX_UNKNOWN || (*aux = classify(insn)) != AUX_SIMPLE)
+        if (*aux < AUX_RUN) {
+            if (*aux != AUX_UNKNOWN || (*aux = classify(insn)) < AUX_RUN)
                 break;
         }
         if (!long64 && rip + insn->length - 1 > cs->limit)
             break;
         cpu->regs.rip = (rip + insn->length) & rip_masks[mode];
         cpu_fault f;
-        cpu_res r = exec_table[insn->cls](cpu, insn, &f);
+        exec_fn fn = *aux == AUX_RUN ? exec_table[insn->cls]
+                                     : exec_fast_fns[*aux - AUX_RUN];
+        cpu_res r = fn(cpu, insn, &f);
         if (r != CPU_OK) {
             cpu->regs.rip = rip;
             if (r == CPU_FAULT) {

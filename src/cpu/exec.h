@@ -95,7 +95,11 @@ typedef cpu_res (*exec_fn)(svmx_cpu *cpu, const svmx_insn *insn,
     X(UMWAIT, insn_absent)   X(TPAUSE, insn_absent) X(INVLPGB, insn_absent)   \
     X(TLBSYNC, insn_absent)  X(MCOMMIT, insn_absent) X(GETSEC, insn_absent)   \
     X(ENCLS, insn_absent)    X(ENCLV, insn_absent)  X(PCONFIG, insn_absent)   \
-    X(LOADIWKEY, insn_absent) X(RSM, insn_rsm)
+    X(LOADIWKEY, insn_absent) X(RSM, insn_rsm)                                \
+    /* src/svm/svm_insn.c */                                                  \
+    X(VMRUN, insn_vmrun)     X(VMMCALL, insn_vmmcall) X(VMLOAD, insn_vmload)  \
+    X(VMSAVE, insn_vmsave)   X(STGI, insn_stgi)     X(CLGI, insn_clgi)        \
+    X(SKINIT, insn_skinit)   X(INVLPGA, insn_invlpga)
 
 #define EXEC_PROTO_(cls, fn)                                                  \
     cpu_res fn(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f);

@@ -15,6 +15,11 @@ typedef enum cpu_res {
     CPU_FAULT,    /* an exception: see the cpu_fault                      */
     CPU_STOP,     /* the run loop must stop (embedder handler failed, a
                      feature not modelled); see the CPU's stop record      */
+    CPU_EXIT,     /* an SVM world switch ended the instruction or event:
+                     VMRUN entered the guest, or an intercept fired and
+                     #VMEXIT is done or pending (src/svm/svm_exec.h). Not
+                     a fault, not a stop; nothing is to be rewound or
+                     delivered by the caller                               */
 } cpu_res;
 
 /* Exception vectors (SDM Vol. 3A 6.3.1 Table 6-1, APM Vol. 2 8.2). */
@@ -52,6 +57,11 @@ typedef struct cpu_fault {
     uint32_t error;
     uint64_t payload;    /* #PF: the faulting linear address (CR2);
                             #DB: the DR6 bits it reports            */
+    bool     injected;   /* SVM EVENTINJ (APM Vol. 2 15.20): the event is
+                            pushed as given - RFLAGS as it is, the error
+                            code whenever it has one, inj_rip as the
+                            return address - and is not intercepted   */
+    uint64_t inj_rip;    /* injected: the return address it pushes    */
 } cpu_fault;
 
 static inline cpu_res cpu_raise(cpu_fault *f, uint8_t vector, bool has_error,
@@ -63,6 +73,7 @@ static inline cpu_res cpu_raise(cpu_fault *f, uint8_t vector, bool has_error,
     f->has_error = has_error;
     f->error = error;
     f->payload = 0;
+    f->injected = false;
     return CPU_FAULT;
 }
 

@@ -5,6 +5,15 @@
 #include "cpu/hostmap.h"
 #include "cpu/paging.h"
 
+/*
+ * `phys` is what paging_translate() just returned for (lin, acc). Under
+ * SVM nested paging that is the host-physical end of the combined
+ * translation (paging.c, svm/npt.h), never a guest-physical address, so
+ * a hit cannot skip the nested dimension; and a write translation set D
+ * in both dimensions before a write entry can exist. VMRUN and #VMEXIT
+ * flush the map with the TLB (paging_reset/paging_flush), since its
+ * entries belong to one world.
+ */
 void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys)
 {
     unsigned kind = acc & PG_KIND_MASK;

@@ -7,6 +7,7 @@
  * stops UNSUPPORTED instead of guessing.
  */
 #include "cpu/exec.h"
+#include "svm/svm_exec.h"
 
 /* A CPUID feature bit: leaf, subleaf, register (0 EAX .. 3 EDX), bit. */
 typedef struct feature_bit {
@@ -58,6 +59,8 @@ cpu_res insn_absent(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
  * #UD (SDM Vol. 2B RSM, APM Vol. 3 RSM). */
 cpu_res insn_rsm(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    (void)cpu, (void)insn;
-    return cpu_raise(f, CPU_VEC_UD, false, 0);
+    (void)insn;
+    /* SVM: RSM's intercept precedes its #UD (APM Vol. 2 15.9; src/svm) */
+    cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_RSM, 0, 0);
+    return r != CPU_OK ? r : cpu_raise(f, CPU_VEC_UD, false, 0);
 }

@@ -7,6 +7,7 @@
  */
 #include "cpu/exec.h"
 #include "cpu/segment.h"
+#include "svm/svm_exec.h"
 
 cpu_res insn_nop(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
@@ -20,8 +21,10 @@ cpu_res insn_hlt(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     (void)insn;
     if (cpu_cpl(cpu) != 0)
         return cpu_raise(f, CPU_VEC_GP, true, 0);
-    cpu->events.activity = SVMX_ACTIVITY_HLT;
-    return CPU_OK;
+    cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_HLT, 0, 0); /* src/svm */
+    if (r == CPU_OK)
+        cpu->events.activity = SVMX_ACTIVITY_HLT;
+    return r;
 }
 
 cpu_res insn_ud(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
@@ -143,6 +146,9 @@ cpu_res insn_cpuid(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)insn, (void)f;
     svmx_cpuid_result id;
+    cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_CPUID, 0, 0); /* src/svm */
+    if (r != CPU_OK)
+        return r;
     svmx_cpu_cpuid(cpu, (uint32_t)cpu->regs.gpr[SVMX_RAX],
                    (uint32_t)cpu->regs.gpr[SVMX_RCX], &id);
     cpu->regs.gpr[SVMX_RAX] = id.eax;

@@ -11,6 +11,7 @@
  */
 #include "cpu/segment.h"
 #include "cpu/paging.h"
+#include "svm/svm_exec.h"
 
 static bool real_or_v86(svmx_mode mode)
 {
@@ -185,7 +186,11 @@ static cpu_res far_resolve(svmx_cpu *cpu, bool call, uint16_t sel,
         case SEG_T_TSS:
             if (lma)
                 return cpu_raise(f, CPU_VEC_GP, true, sel & 0xfffcu);
-            return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
+            /* SVM: the task-switch intercept, the new TSS (src/svm) */
+            r = svm_task_switch(cpu, SVMX_SEG_ATTR_TYPE(a) == SEG_T_TASK
+                                         ? (uint16_t)(d.raw >> 16) : sel,
+                                call ? 0 : SVM_TS_JMP, NULL);
+            return r != CPU_OK ? r : exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                              "far JMP or CALL to a TSS or task gate (task switch)");
         default: /* LDT, busy TSS, interrupt and trap gates */
             return cpu_raise(f, CPU_VEC_GP, true, sel & 0xfffcu);
@@ -550,18 +555,22 @@ static cpu_res iret_protected(svmx_cpu *cpu, unsigned osize, cpu_fault *f)
 static cpu_res iret(svmx_cpu *cpu, unsigned osize, cpu_fault *f)
 {
     svmx_mode mode = svmx_cpu_mode(cpu);
-    if (mode == SVMX_MODE_REAL)
-        return iret_real(cpu, osize, false, f);
-    if (mode == SVMX_MODE_V86) {
-        /* CR4.VME is not offered by the personalities: IOPL < 3 traps to
-         * the virtual-8086 monitor (SDM Vol. 2A IRET). */
-        if (exec_iopl(cpu) < 3)
-            return cpu_raise(f, CPU_VEC_GP, true, 0);
-        return iret_real(cpu, osize, true, f);
-    }
+    /* CR4.VME is not offered by the personalities: IOPL < 3 traps to
+     * the virtual-8086 monitor (SDM Vol. 2A IRET). */
+    if (mode == SVMX_MODE_V86 && exec_iopl(cpu) < 3)
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    /* SVM: the IRET intercept, after that check (src/svm) */
+    cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_IRET, 0, 0);
+    if (r != CPU_OK)
+        return r;
+    if (mode == SVMX_MODE_REAL || mode == SVMX_MODE_V86)
+        return iret_real(cpu, osize, mode == SVMX_MODE_V86, f);
     if (cpu->regs.rflags & SVMX_RFLAGS_NT) {
         if (seg_lma(cpu)) /* IA-32e mode has no task switches */
             return cpu_raise(f, CPU_VEC_GP, true, 0);
+        /* SVM: the task-switch intercept (src/svm) */
+        if (cpu->svm.guest && (r = svm_iret_task_switch(cpu, f)) != CPU_OK)
+            return r;
         return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                          "IRET with NT set (return from a nested task)");
     }
@@ -577,7 +586,7 @@ static cpu_res iret(svmx_cpu *cpu, unsigned osize, cpu_fault *f)
 cpu_res insn_iret(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     cpu_res r = iret(cpu, insn->operand_size, f);
-    if (r != CPU_STOP)
+    if (r != CPU_STOP && r != CPU_EXIT) /* not run: an SVM intercept */
         cpu->events.nmi_masked = false;
     return r;
 }
@@ -592,6 +601,11 @@ cpu_res insn_int(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     if (svmx_cpu_mode(cpu) == SVMX_MODE_V86 && exec_iopl(cpu) < 3)
         return cpu_raise(f, CPU_VEC_GP, true, 0);
+    /* SVM: the INTn intercept, EXITINFO1 the vector (src/svm) */
+    cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_SWINT,
+                              insn->operands[0].imm & 0xff, 0);
+    if (r != CPU_OK)
+        return r;
     return cpu_raise_soft(f, (uint8_t)insn->operands[0].imm, CPU_EV_SOFTINT,
                           insn->length);
 }
@@ -616,6 +630,9 @@ cpu_res insn_into(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
  * check, EXT = 1 (SDM Vol. 2A INT n, Vol. 3C 24.8.3 type 5). */
 cpu_res insn_int1(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    (void)cpu;
+    /* SVM: the ICEBP intercept (src/svm) */
+    cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_ICEBP, 0, 0);
+    if (r != CPU_OK)
+        return r;
     return cpu_raise_soft(f, CPU_VEC_DB, CPU_EV_PRIVSW, insn->length);
 }

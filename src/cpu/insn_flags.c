@@ -8,6 +8,7 @@
  * and POPF never apply: where they would, the instruction faults.
  */
 #include "cpu/exec.h"
+#include "svm/svm_exec.h"
 
 static cpu_res set_flag(svmx_cpu *cpu, uint64_t bit, int how)
 {
@@ -83,6 +84,8 @@ static cpu_res v86_iopl_check(svmx_cpu *cpu, const svmx_insn *insn,
 cpu_res insn_pushf(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     cpu_res r = v86_iopl_check(cpu, insn, f);
+    if (r == CPU_OK) /* SVM: the PUSHF intercept (src/svm) */
+        r = svm_intercept(cpu, SVMX_SVM_EXIT_PUSHF, 0, 0);
     if (r != CPU_OK)
         return r;
     uint64_t image = cpu->regs.rflags & ~(SVMX_RFLAGS_VM | SVMX_RFLAGS_RF);
@@ -112,6 +115,8 @@ cpu_res insn_popf(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     unsigned size = insn->operand_size, cpl = cpu_cpl(cpu);
     cpu_res r = v86_iopl_check(cpu, insn, f);
+    if (r == CPU_OK) /* SVM: the POPF intercept (src/svm) */
+        r = svm_intercept(cpu, SVMX_SVM_EXIT_POPF, 0, 0);
     if (r != CPU_OK)
         return r;
     uint64_t v, sp;

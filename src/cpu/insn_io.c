@@ -9,6 +9,7 @@
  */
 #include "cpu/insn_string.h"
 #include "cpu/paging.h"
+#include "svm/svm_exec.h"
 
 /* Offset of the 16-bit I/O map base in a 32- or 64-bit TSS (SDM Vol. 3A
  * "Task-State Segment (TSS)" and "Task Management in 64-bit Mode"; APM
@@ -98,6 +99,23 @@ static uint16_t io_port(const svmx_cpu *cpu, const svmx_insn *insn)
                                : insn->io.port;
 }
 
+/*
+ * The I/O permission, then in an SVM guest the IOIO intercept through the
+ * IOPM, with EXITINFO1 as the decoder packed it plus the port, EXITINFO2
+ * the next RIP (APM Vol. 2 15.10.2; after the permission check, which is
+ * a privilege check, 15.9; src/svm).
+ */
+static cpu_res io_allowed(svmx_cpu *cpu, const svmx_insn *insn, uint16_t port,
+                          cpu_fault *f)
+{
+    cpu_res r = io_check(cpu, port, insn->io.size, f);
+    if (r == CPU_OK)
+        r = svm_intercept(cpu, SVMX_SVM_EXIT_IOIO,
+                          insn->io.svm_exitinfo1 | (uint64_t)port << 16,
+                          cpu->regs.rip);
+    return r;
+}
+
 static cpu_res port_in(svmx_cpu *cpu, uint16_t port, unsigned size,
                        uint32_t *v)
 {
@@ -117,7 +135,7 @@ cpu_res insn_in(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint16_t port = io_port(cpu, insn);
     uint32_t v;
-    cpu_res r = io_check(cpu, port, insn->io.size, f);
+    cpu_res r = io_allowed(cpu, insn, port, f);
     if (r == CPU_OK)
         r = port_in(cpu, port, insn->io.size, &v);
     if (r == CPU_OK)
@@ -129,7 +147,7 @@ cpu_res insn_in(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_out(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint16_t port = io_port(cpu, insn);
-    cpu_res r = io_check(cpu, port, insn->io.size, f);
+    cpu_res r = io_allowed(cpu, insn, port, f);
     if (r != CPU_OK)
         return r;
     return port_out(cpu, port, insn->io.size,
@@ -193,13 +211,23 @@ static cpu_res outs_step(svmx_cpu *cpu, const str_ctx *c, cpu_fault *f)
 static const str_kind ins_kind = { ins_step, NULL, STR_DI, false };
 static const str_kind outs_kind = { outs_step, NULL, STR_SI, false };
 
-/* INS/OUTS move 1, 2 or 4 bytes whatever REX.W says (io.size). */
+/* INS/OUTS move 1, 2 or 4 bytes whatever REX.W says (io.size). In an
+ * SVM guest the permission and the IOIO intercept come before the first
+ * element, also with a REP count of 0 (docs/svm.md). */
 cpu_res insn_ins(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
+    cpu_res r;
+    if (cpu->svm.guest &&
+        (r = io_allowed(cpu, insn, io_port(cpu, insn), f)) != CPU_OK)
+        return r;
     return str_exec(cpu, insn, &ins_kind, insn->io.size, f);
 }
 
 cpu_res insn_outs(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
+    cpu_res r;
+    if (cpu->svm.guest &&
+        (r = io_allowed(cpu, insn, io_port(cpu, insn), f)) != CPU_OK)
+        return r;
     return str_exec(cpu, insn, &outs_kind, insn->io.size, f);
 }

@@ -5,6 +5,7 @@
  * reads and checks themselves are segment.c's.
  */
 #include "cpu/segment.h"
+#include "svm/svm_exec.h"
 
 /*
  * MOV Sreg, r/m16 (SDM Vol. 2B MOV "Operation"): the segment load of
@@ -109,12 +110,15 @@ cpu_res insn_lfp(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 /* LLDT and LTR load descriptors of the GDT only: CPL 0, then the
  * selector operand (SDM Vol. 2A LLDT, LTR). */
 static cpu_res system_selector(svmx_cpu *cpu, const svmx_insn *insn,
-                               uint16_t *sel, cpu_fault *f)
+                               uint64_t exit_code, uint16_t *sel, cpu_fault *f)
 {
-    uint64_t v;
+    uint64_t v = 0;
     if (cpu_cpl(cpu) != 0)
         return cpu_raise(f, CPU_VEC_GP, true, 0);
-    cpu_res r = exec_read_operand(cpu, insn, &insn->operands[0], &v, f);
+    /* SVM: the LDTR/TR write intercepts (src/svm) */
+    cpu_res r = svm_intercept(cpu, exit_code, 0, 0);
+    if (r == CPU_OK)
+        r = exec_read_operand(cpu, insn, &insn->operands[0], &v, f);
     *sel = (uint16_t)v;
     return r;
 }
@@ -169,7 +173,7 @@ cpu_res insn_lldt(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint16_t sel;
     seg_desc d;
-    cpu_res r = system_selector(cpu, insn, &sel, f);
+    cpu_res r = system_selector(cpu, insn, SVMX_SVM_EXIT_LDTR_WRITE, &sel, f);
     if (r != CPU_OK)
         return r;
     if (seg_null(sel)) {
@@ -189,7 +193,7 @@ cpu_res insn_ltr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint16_t sel;
     seg_desc d;
-    cpu_res r = system_selector(cpu, insn, &sel, f);
+    cpu_res r = system_selector(cpu, insn, SVMX_SVM_EXIT_TR_WRITE, &sel, f);
     if (r != CPU_OK)
         return r;
     if (seg_null(sel))
@@ -212,6 +216,12 @@ static cpu_res store_selector(svmx_cpu *cpu, const svmx_insn *insn,
 {
     if ((cpu->sregs.cr4 & CPU_CR4_UMIP) && cpu_cpl(cpu) > 0)
         return cpu_raise(f, CPU_VEC_GP, true, 0);
+    /* SVM: the LDTR/TR read intercepts (src/svm) */
+    cpu_res r = svm_intercept(cpu, sreg == SVMX_TR ? SVMX_SVM_EXIT_TR_READ
+                                                   : SVMX_SVM_EXIT_LDTR_READ,
+                              0, 0);
+    if (r != CPU_OK)
+        return r;
     return exec_write_operand(cpu, insn, &insn->operands[0],
                               cpu->sregs.seg[sreg].selector, f);
 }

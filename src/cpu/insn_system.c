@@ -15,6 +15,7 @@
 #include "cpu/msr.h"
 #include "cpu/paging.h"
 #include "cpu/personality.h"
+#include "svm/svm_exec.h"
 
 static cpu_res gp0(cpu_fault *f)
 {
@@ -216,11 +217,15 @@ cpu_res insn_mov_cr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     cpu_res r = need_cpl0(cpu, f);
     if (r != CPU_OK)
         return r;
+    uint64_t v = exec_gpr_read(cpu, c->gpr, size, false);
+    /* SVM: the CR intercepts, before the value is checked (src/svm). */
+    if ((r = svm_cr_intercept(cpu, c->num, c->write, v,
+                              SVM_INFO1_MOV_CR(c->gpr))) != CPU_OK)
+        return r;
     if (!c->write) {
         exec_gpr_write(cpu, c->gpr, size, false, *cr);
         return CPU_OK;
     }
-    uint64_t v = exec_gpr_read(cpu, c->gpr, size, false);
     switch (c->num) {
     case 0:
         return write_cr0(cpu, v, f);
@@ -244,6 +249,8 @@ cpu_res insn_clts(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)insn;
     cpu_res r = need_cpl0(cpu, f);
+    if (r == CPU_OK) /* SVM: a CR0 write (src/svm) */
+        r = svm_cr0_intercept(cpu, cpu->sregs.cr0 & ~CPU_CR0_TS, false, 0);
     if (r == CPU_OK)
         cpu->sregs.cr0 &= ~CPU_CR0_TS;
     return r;
@@ -257,6 +264,8 @@ cpu_res insn_lmsw(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint64_t v;
     cpu_res r = need_cpl0(cpu, f);
+    if (r == CPU_OK) /* SVM: a CR0 write, before the operand (src/svm) */
+        r = svm_cr0_intercept(cpu, cpu->sregs.cr0, true, 0);
     if (r == CPU_OK)
         r = exec_read_operand(cpu, insn, &insn->operands[0], &v, f);
     if (r != CPU_OK)
@@ -273,6 +282,10 @@ cpu_res insn_lmsw(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
  */
 cpu_res insn_smsw(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
+    /* SVM: a CR0 read, not by MOV (src/svm) */
+    cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_CR0_READ, 0, 0);
+    if (r != CPU_OK)
+        return r;
     return exec_write_operand(cpu, insn, &insn->operands[0], cpu->sregs.cr0,
                               f);
 }
@@ -315,6 +328,11 @@ cpu_res insn_mov_dr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
         f->payload = CPU_DR6_BD; /* a fault, for except.c's RF */
         return CPU_FAULT;
     }
+    /* SVM: the DR intercepts, after the #DB (src/svm/intercept.c) */
+    if ((r = svm_intercept(cpu, (c->write ? SVMX_SVM_EXIT_DR0_WRITE
+                                          : SVMX_SVM_EXIT_DR0_READ) + c->num,
+                           SVM_INFO1_MOV_DR(c->gpr), 0)) != CPU_OK)
+        return r;
     if (!c->write) {
         uint64_t v = n == 6 ? d->dr6 : n == 7 ? d->dr7 : d->dr[n & 3];
         exec_gpr_write(cpu, c->gpr, size, false, v);
@@ -365,12 +383,14 @@ static uint64_t lin_add(const svmx_cpu *cpu, uint64_t lin, unsigned n)
  * size), or in 64-bit mode an 8-byte base, which must be canonical.
  */
 static cpu_res load_dtable(svmx_cpu *cpu, const svmx_insn *insn,
-                           svmx_dtable *dt, cpu_fault *f)
+                           svmx_dtable *dt, uint64_t exit_code, cpu_fault *f)
 {
     bool lm64 = svmx_cpu_mode(cpu) == SVMX_MODE_LONG64;
     unsigned bsize = lm64 ? 8 : 4, acc = exec_user_flag(cpu);
     uint64_t lin, limit, base;
     cpu_res r = need_cpl0(cpu, f);
+    if (r == CPU_OK) /* SVM: GDTR/IDTR write intercepts (src/svm) */
+        r = svm_intercept(cpu, exit_code, 0, 0);
     if (r == CPU_OK)
         r = operand_linear(cpu, insn, 2 + bsize, false, &lin, f);
     if (r == CPU_OK)
@@ -413,12 +433,16 @@ static cpu_res probe_store(svmx_cpu *cpu, uint64_t lin, uint64_t last,
  * zero byte; docs/interpreter.md) - and 8 bytes in 64-bit mode.
  */
 static cpu_res store_dtable(svmx_cpu *cpu, const svmx_insn *insn,
-                            const svmx_dtable *dt, cpu_fault *f)
+                            const svmx_dtable *dt, uint64_t exit_code,
+                            cpu_fault *f)
 {
     bool lm64 = svmx_cpu_mode(cpu) == SVMX_MODE_LONG64;
     unsigned bsize = lm64 ? 8 : 4, acc = exec_user_flag(cpu);
     uint64_t lin, base = lm64 ? dt->base : dt->base & 0xffffffffull;
-    cpu_res r = operand_linear(cpu, insn, 2 + bsize, true, &lin, f);
+    /* SVM: GDTR/IDTR read intercepts (src/svm) */
+    cpu_res r = svm_intercept(cpu, exit_code, 0, 0);
+    if (r == CPU_OK)
+        r = operand_linear(cpu, insn, 2 + bsize, true, &lin, f);
     if (r == CPU_OK)
         r = probe_store(cpu, lin, lin_add(cpu, lin, 1 + bsize), f);
     if (r == CPU_OK)
@@ -430,22 +454,22 @@ static cpu_res store_dtable(svmx_cpu *cpu, const svmx_insn *insn,
 
 cpu_res insn_lgdt(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    return load_dtable(cpu, insn, &cpu->sregs.gdt, f);
+    return load_dtable(cpu, insn, &cpu->sregs.gdt, SVMX_SVM_EXIT_GDTR_WRITE, f);
 }
 
 cpu_res insn_lidt(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    return load_dtable(cpu, insn, &cpu->sregs.idt, f);
+    return load_dtable(cpu, insn, &cpu->sregs.idt, SVMX_SVM_EXIT_IDTR_WRITE, f);
 }
 
 cpu_res insn_sgdt(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    return store_dtable(cpu, insn, &cpu->sregs.gdt, f);
+    return store_dtable(cpu, insn, &cpu->sregs.gdt, SVMX_SVM_EXIT_GDTR_READ, f);
 }
 
 cpu_res insn_sidt(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    return store_dtable(cpu, insn, &cpu->sregs.idt, f);
+    return store_dtable(cpu, insn, &cpu->sregs.idt, SVMX_SVM_EXIT_IDTR_READ, f);
 }
 
 /* ------------------------------------------------------------- MSRs -- */
@@ -456,11 +480,16 @@ cpu_res insn_rdmsr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)insn;
     uint64_t v;
+    uint32_t index = (uint32_t)cpu->regs.gpr[SVMX_RCX];
     cpu_res r = need_cpl0(cpu, f);
+    if (r == CPU_OK) /* SVM: the MSR intercept through the MSRPM (src/svm) */
+        r = svm_intercept(cpu, SVMX_SVM_EXIT_MSR, 0, 0);
     if (r != CPU_OK)
         return r;
-    if (cpu_msr_read(cpu, (uint32_t)cpu->regs.gpr[SVMX_RCX], &v) != SVMX_OK)
+    if (cpu_msr_read(cpu, index, &v) != SVMX_OK)
         return gp0(f);
+    if (index == CPU_MSR_IA32_TSC)
+        v = svm_tsc(cpu); /* SVM guests read TSC + TSC_OFFSET */
     set_edx_eax(cpu, v);
     return CPU_OK;
 }
@@ -479,6 +508,11 @@ static cpu_res write_efer(svmx_cpu *cpu, uint64_t v, cpu_fault *f)
     v = (v & ~CPU_EFER_LMA) | (old & CPU_EFER_LMA);
     if (((old ^ v) & CPU_EFER_LME) && (cpu->sregs.cr0 & CPU_CR0_PG))
         return gp0(f);
+    /* SVM: clearing EFER.SVME in guest mode is DESIGN.md's rule R2, which
+     * the nested router implements; until then the run stops. */
+    if (cpu->svm.guest && (old & ~v & CPU_EFER_SVME))
+        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
+                         "EFER.SVME cleared in guest mode (rule R2)");
     if (cpu_msr_write(cpu, CPU_MSR_IA32_EFER, v, false) != SVMX_OK)
         return gp0(f);
     if ((old ^ v) & CPU_EFER_NXE)
@@ -494,6 +528,8 @@ cpu_res insn_wrmsr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     (void)insn;
     uint32_t index = (uint32_t)cpu->regs.gpr[SVMX_RCX];
     cpu_res r = need_cpl0(cpu, f);
+    if (r == CPU_OK) /* SVM: the MSR intercept through the MSRPM (src/svm) */
+        r = svm_intercept(cpu, SVMX_SVM_EXIT_MSR, 1, 0);
     if (r != CPU_OK)
         return r;
     if (index == CPU_MSR_IA32_EFER)
@@ -520,14 +556,16 @@ cpu_res insn_invlpg(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     cpu_res r = need_cpl0(cpu, f);
     if (r != CPU_OK)
         return r;
-    if (svmx_cpu_mode(cpu) == SVMX_MODE_LONG64) {
-        if (seg == SVMX_FS || seg == SVMX_GS)
-            lin += base;
-        if (!cpu_canonical(lin, cpu->pers->linear_width))
-            return CPU_OK;
-    } else {
-        lin = (lin + base) & 0xffffffffull;
-    }
+    bool lm64 = svmx_cpu_mode(cpu) == SVMX_MODE_LONG64;
+    if (!lm64 || seg == SVMX_FS || seg == SVMX_GS)
+        lin += base;
+    if (!lm64)
+        lin &= 0xffffffffull;
+    /* SVM: the INVLPG intercept, EXITINFO1 the address (src/svm) */
+    if ((r = svm_intercept(cpu, SVMX_SVM_EXIT_INVLPG, lin, 0)) != CPU_OK)
+        return r;
+    if (lm64 && !cpu_canonical(lin, cpu->pers->linear_width))
+        return CPU_OK;
     paging_invlpg(cpu, lin);
     return CPU_OK;
 }
@@ -540,8 +578,12 @@ cpu_res insn_invlpg(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
  */
 cpu_res insn_cache_ctl(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    (void)insn;
-    return need_cpl0(cpu, f);
+    cpu_res r = need_cpl0(cpu, f);
+    if (r == CPU_OK) /* SVM: INVD, or WBINVD for both forms (src/svm) */
+        r = svm_intercept(cpu, insn->cls == SVMX_INSN_INVD
+                                   ? SVMX_SVM_EXIT_INVD : SVMX_SVM_EXIT_WBINVD,
+                          0, 0);
+    return r;
 }
 
 /* ------------------------------------------------------ counters -- */
@@ -560,8 +602,10 @@ cpu_res insn_rdtsc(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)insn;
     cpu_res r = tsc_allowed(cpu, f);
+    if (r == CPU_OK) /* SVM: the RDTSC intercept (src/svm) */
+        r = svm_intercept(cpu, SVMX_SVM_EXIT_RDTSC, 0, 0);
     if (r == CPU_OK)
-        set_edx_eax(cpu, cpu->tsc);
+        set_edx_eax(cpu, svm_tsc(cpu));
     return r;
 }
 
@@ -573,9 +617,11 @@ cpu_res insn_rdtscp(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     if (!has_feature(cpu, 0x80000001u, CPUID_EDX, CPU_CPUIDX1_EDX_RDTSCP))
         return ud(f);
     cpu_res r = tsc_allowed(cpu, f);
+    if (r == CPU_OK) /* SVM: the RDTSCP intercept (src/svm) */
+        r = svm_intercept(cpu, SVMX_SVM_EXIT_RDTSCP, 0, 0);
     if (r != CPU_OK)
         return r;
-    set_edx_eax(cpu, cpu->tsc);
+    set_edx_eax(cpu, svm_tsc(cpu));
     cpu->regs.gpr[SVMX_RCX] = cpu->msr.tsc_aux & 0xffffffffull;
     return CPU_OK;
 }
@@ -640,8 +686,9 @@ cpu_res insn_xgetbv(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 /* PAUSE: a spin-loop hint, nothing to do (SDM Vol. 2B PAUSE). */
 cpu_res insn_pause(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    (void)cpu, (void)insn, (void)f;
-    return CPU_OK;
+    (void)insn, (void)f;
+    /* SVM: the PAUSE intercept; no pause filter is advertised (src/svm) */
+    return svm_intercept(cpu, SVMX_SVM_EXIT_PAUSE, 0, 0);
 }
 
 /*

@@ -2,12 +2,14 @@
  * src/cpu/paging.c - the page walker, the rights checks, accessed/dirty
  * updates, the PAE PDPTE registers and the software TLB (paging.h).
  *
- * One walker serves every format. paging_desc_current() is the only code
- * that knows the three paging modes (SDM Vol. 3A 4.3-4.5, APM Vol. 2
- * 5.2-5.3); it turns CR0/CR3/CR4/EFER and the personality into a pg_desc
+ * One walker serves every format. paging_desc_of() is the only code that
+ * knows the three paging modes (SDM Vol. 3A 4.3-4.5, APM Vol. 2 5.2-5.3);
+ * it turns CR0/CR3/CR4/EFER and the personality into a pg_desc
  * of levels, entry width, index bits, large-page levels and reserved-bit
- * masks, and paging_walk() only follows that description. Every read or
- * write of a paging-structure entry goes through paging_gpa_access().
+ * masks, and paging_walk() only follows that description. Every
+ * guest-physical address a walk uses goes through paging_gpa_access()
+ * (the entries) or final_gpa() (the translation), which send it through
+ * the nested tables while an SVM guest runs with nested paging (svm/npt.h).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include "cpu/fault.h"
 #include "cpu/paging.h"
 #include "cpu/personality.h"
+#include "svm/npt.h"
 
 /*
  * Paging-structure entry bits common to every format (SDM Vol. 3A Tables
@@ -45,10 +48,13 @@
 /*
  * pg_desc.tag, the context a TLB entry was made in:
  *   [1:0] paging mode (MODE_*)   [2] EFER.NXE   [3] CR4.PSE (32-bit only)
+ *   [4] nested paging: the entry is a combined translation whose host
+ *       address came through the nested tables (svm/npt.h)
  */
 enum { MODE_OFF, MODE_32, MODE_PAE, MODE_4LEVEL };
 #define TAG_NXE 0x4u
 #define TAG_PSE 0x8u
+#define TAG_NPT 0x10u
 
 /* Bits hi..lo; none when hi < lo. */
 static uint64_t bit_range(unsigned hi, unsigned lo)
@@ -63,14 +69,18 @@ static uint64_t bit_range(unsigned hi, unsigned lo)
  * svmx_mode_derive() does; with CR0.PG = 1 it equals EFER.LME on any CPU
  * state the instructions can reach.
  */
+static unsigned mode_of(uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+    if (!(cr0 & CPU_CR0_PG))
+        return MODE_OFF;
+    if (!(cr4 & CPU_CR4_PAE))
+        return MODE_32;
+    return (efer & CPU_EFER_LMA) ? MODE_4LEVEL : MODE_PAE;
+}
+
 static unsigned current_mode(const svmx_cpu *cpu)
 {
-    const svmx_sregs *s = &cpu->sregs;
-    if (!(s->cr0 & CPU_CR0_PG))
-        return MODE_OFF;
-    if (!(s->cr4 & CPU_CR4_PAE))
-        return MODE_32;
-    return (s->efer & CPU_EFER_LMA) ? MODE_4LEVEL : MODE_PAE;
+    return mode_of(cpu->sregs.cr0, cpu->sregs.cr4, cpu->sregs.efer);
 }
 
 static uint8_t mode_tag(const svmx_cpu *cpu, unsigned mode)
@@ -80,6 +90,8 @@ static uint8_t mode_tag(const svmx_cpu *cpu, unsigned mode)
         tag |= TAG_NXE;
     if (mode == MODE_32 && (cpu->sregs.cr4 & CPU_CR4_PSE))
         tag |= TAG_PSE;
+    if (npt_active(cpu))
+        tag |= TAG_NPT;
     return (uint8_t)tag;
 }
 
@@ -158,34 +170,91 @@ static uint32_t pf_error(const pg_ctl *c, pg_fault_kind kind, unsigned acc)
     return err;
 }
 
-/*
- * Every guest-physical access the walker makes: reading and updating
- * paging-structure entries and loading the PDPTEs. Identity today. The
- * nested-paging issues translate `gpa` here with paging_walk() over the
- * nested tables and report a failure with stage PG_STAGE_TABLES.
- */
-static cpu_res paging_gpa_access(svmx_cpu *cpu, uint64_t gpa, unsigned size,
-                                 bool write, uint64_t *value)
+/* A read or write of memory at physical address `pa` (host-physical when
+ * nested paging is on); an MMIO handler's failure is a CPU_STOP. */
+static cpu_res phys_access(svmx_cpu *cpu, uint64_t pa, unsigned size,
+                           bool write, uint64_t *value)
 {
-    svmx_status st = write ? svmx_mem_write_u(&cpu->mem, gpa, size, *value)
-                           : svmx_mem_read_u(&cpu->mem, gpa, size, value);
+    svmx_status st = write ? svmx_mem_write_u(&cpu->mem, pa, size, *value)
+                           : svmx_mem_read_u(&cpu->mem, pa, size, value);
     if (st == SVMX_OK)
         return CPU_OK;
-    cpu->tlb.stop = (pg_stop_info){ gpa, (uint8_t)size, write, st };
+    cpu->tlb.stop = (pg_stop_info){ pa, (uint8_t)size, write, st };
     return CPU_STOP;
+}
+
+/* A fault of the nested tables met by the walk of `d`: the nested walk's
+ * kind and error bits, the stage, and the guest-physical address. */
+static cpu_res nested_fault(pg_walk *w, const pg_walk *nw, pg_stage stage,
+                            unsigned level, uint64_t gpa)
+{
+    w->fault = nw->fault;
+    w->stage = stage;
+    w->level = (uint8_t)level;
+    w->error = nw->error;
+    w->gpa = gpa;
+    return CPU_FAULT;
+}
+
+/*
+ * Reads the level-`level` entry of walk `d` at guest-physical `gpa`, and
+ * says in *pa where it is. Without nested paging that is `gpa` itself.
+ * With it, `gpa` goes through the nested tables first, as a user write
+ * whatever the guest's access is: the walk may set A/D in the entry, and
+ * hardware reports W in the NPF of any guest table access (svm/npt.h). A
+ * nested fault is stage TABLES at this level (APM Vol. 2 15.25.6).
+ */
+static cpu_res paging_gpa_access(svmx_cpu *cpu, const pg_desc *d,
+                                 uint64_t gpa, unsigned level, uint64_t *e,
+                                 uint64_t *pa, pg_walk *w)
+{
+    *pa = gpa;
+    if (d->nested) {
+        pg_walk nw;
+        cpu_res r = npt_walk(cpu, gpa, PG_WRITE, &nw);
+        if (r == CPU_FAULT)
+            return nested_fault(w, &nw, PG_STAGE_TABLES, level, gpa);
+        if (r != CPU_OK)
+            return r;
+        *pa = nw.phys;
+    }
+    *e = 0;
+    return phys_access(cpu, *pa, d->entry_bytes, false, e);
+}
+
+/*
+ * The final guest-physical address of an allowed guest translation, `gpa`,
+ * through the nested tables for the guest's kind of access (APM Vol. 2
+ * 15.25.5); a nested fault is stage FINAL (15.25.6). Sets w->phys to the
+ * host-physical address and folds the nested leaf's D into w->dirty.
+ */
+static cpu_res final_gpa(svmx_cpu *cpu, uint64_t gpa, unsigned acc,
+                         pg_walk *w)
+{
+    pg_walk nw;
+    cpu_res r = npt_walk(cpu, gpa, acc & PG_KIND_MASK, &nw);
+    if (r == CPU_FAULT)
+        return nested_fault(w, &nw, PG_STAGE_FINAL, w->level, gpa);
+    if (r != CPU_OK)
+        return r;
+    w->gpa = gpa;
+    w->phys = nw.phys;
+    w->nperm = nw.perm;
+    w->dirty = w->dirty && nw.dirty;
+    return CPU_OK;
 }
 
 /* A locked OR on hardware; a plain read-modify-write here (one vCPU).
  * Re-reading makes entries that alias each other come out right. */
-static cpu_res set_entry_bits(svmx_cpu *cpu, uint64_t gpa, unsigned size,
+static cpu_res set_entry_bits(svmx_cpu *cpu, uint64_t pa, unsigned size,
                               uint64_t set)
 {
     uint64_t v = 0;
-    cpu_res r = paging_gpa_access(cpu, gpa, size, false, &v);
+    cpu_res r = phys_access(cpu, pa, size, false, &v);
     if (r != CPU_OK || (v & set) == set)
         return r;
     v |= set;
-    return paging_gpa_access(cpu, gpa, size, true, &v);
+    return phys_access(cpu, pa, size, true, &v);
 }
 
 /* PAE PDPTE reserved bits: 2:1, 8:5 and 63:MAXPHYADDR (SDM Vol. 3A 4.4.1
@@ -197,11 +266,16 @@ static uint64_t pdpte_rsvd(unsigned maxphyaddr)
 
 cpu_res paging_load_pdptes(svmx_cpu *cpu, uint64_t cr3, cpu_fault *f)
 {
+    /* Under nested paging the guest's PDPTEs are not loaded into
+     * registers (nor checked) by MOV CR3: each walk reads them through
+     * the nested tables (APM Vol. 2 15.25; docs/paging.md). */
+    if (npt_active(cpu))
+        return CPU_OK;
     /* SDM Vol. 3A 4.4.1 Table 4-7: CR3[31:5] locates the table. */
     uint64_t base = cr3 & 0xffffffe0ull, v[4];
     uint64_t rsvd = pdpte_rsvd(cpu->pers->maxphyaddr);
     for (unsigned i = 0; i < 4; i++) {
-        cpu_res r = paging_gpa_access(cpu, base + 8 * i, 8, false, &v[i]);
+        cpu_res r = phys_access(cpu, base + 8 * i, 8, false, &v[i]);
         if (r != CPU_OK)
             return r;
     }
@@ -230,20 +304,17 @@ static pg_features features(const svmx_cpu *cpu)
     };
 }
 
-cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled)
+bool paging_desc_of(const svmx_cpu *cpu, uint64_t cr0, uint64_t cr3,
+                    uint64_t cr4, uint64_t efer, pg_desc *d)
 {
-    const svmx_sregs *s = &cpu->sregs;
-    unsigned mode = current_mode(cpu);
+    unsigned mode = mode_of(cr0, cr4, efer);
     memset(d, 0, sizeof *d);
-    *enabled = mode != MODE_OFF;
     if (mode == MODE_OFF)
-        return CPU_OK;
+        return false;
 
     pg_features ft = features(cpu);
     unsigned m = cpu->pers->maxphyaddr;
-    d->tag = mode_tag(cpu, mode);
     d->lin_mask = mode_lin_mask(mode);
-    current_ctl(cpu, mode, &d->ctl);
     d->perm_levels = 0x1e; /* levels 1-4 */
 
     if (mode == MODE_32) {
@@ -252,8 +323,8 @@ cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled)
         d->levels = 2;
         d->entry_bytes = 4;
         d->index_bits = 10;
-        d->root = s->cr3 & 0xfffff000ull;
-        if (s->cr4 & CPU_CR4_PSE) {
+        d->root = cr3 & 0xfffff000ull;
+        if (cr4 & CPU_CR4_PSE) {
             /*
              * SDM Vol. 3A 4.3 Table 4-4: PDE bits (M'-20):13 hold PA bits
              * (M'-1):32, bits 21:(M'-19) are reserved, with M' =
@@ -268,11 +339,11 @@ cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled)
         }
         if (!ft.pat)
             d->rsvd[1][0] = PTE_PS; /* bit 7 of a PTE is PAT */
-        return CPU_OK;
+        return true;
     }
 
     /* 8-byte entries, 512 a table (SDM Vol. 3A 4.4.2, 4.5). */
-    uint64_t xd = (s->efer & CPU_EFER_NXE) ? 0 : PTE_XD;
+    uint64_t xd = (efer & CPU_EFER_NXE) ? 0 : PTE_XD;
     uint64_t pat_pte = ft.pat ? 0 : PTE_PS;
     uint64_t pat_large = ft.pat ? 0 : PTE_PAT_LARGE;
     d->nx = xd == 0;
@@ -282,36 +353,22 @@ cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled)
 
     if (mode == MODE_PAE) {
         /*
-         * SDM Vol. 3A 4.4, APM Vol. 2 5.2: the PDPTE registers, then page
-         * directory and page table; bits 62:M reserved, 2 MiB pages
-         * whatever CR4.PSE says, bits 20:13 reserved in them.
+         * SDM Vol. 3A 4.4, APM Vol. 2 5.2: the PDPT at CR3[31:5], then
+         * page directory and page table; bits 62:M reserved, 2 MiB pages
+         * whatever CR4.PSE says, bits 20:13 reserved in them. The PDPTEs
+         * are described as a level in memory; paging_desc_current() puts
+         * the PDPTE registers in their place.
          */
         uint64_t hi = bit_range(62, m) | xd;
-        uint64_t base = s->cr3 & 0xffffffe0ull;
         d->levels = 3;
-        d->regs_level = 3;
         d->large = 1u << 2;
-        d->perm_levels = 0x06; /* PDPTEs have no R/W, U/S or XD */
+        d->perm_levels = 0x06; /* PDPTEs have no R/W, U/S, XD or A */
         d->rsvd[3][0] = pdpte_rsvd(m);
         d->rsvd[2][0] = hi;
         d->rsvd[2][1] = hi | bit_range(20, 13) | pat_large;
         d->rsvd[1][0] = hi | pat_pte;
-        if (!cpu->tlb.pdpte_loaded || cpu->tlb.pdpte_cr3 != base) {
-            /* No MOV CR3 loaded them (host state): load without #GP. */
-            for (unsigned i = 0; i < 4; i++) {
-                cpu_res r = paging_gpa_access(cpu, base + 8 * i, 8, false,
-                                              &cpu->tlb.pdpte[i]);
-                if (r != CPU_OK) {
-                    cpu->tlb.pdpte_loaded = false;
-                    return r;
-                }
-            }
-            cpu->tlb.pdpte_cr3 = base;
-            cpu->tlb.pdpte_loaded = true;
-        }
-        d->root = base;
-        d->regs = cpu->tlb.pdpte;
-        return CPU_OK;
+        d->root = cr3 & 0xffffffe0ull;
+        return true;
     }
 
     /*
@@ -325,7 +382,7 @@ cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled)
     uint64_t hi = bit_range(51, m) | xd;
     d->levels = 4;
     d->large = (1u << 2) | (ft.pg1g ? 1u << 3 : 0);
-    d->root = s->cr3 & d->addr_mask;
+    d->root = cr3 & d->addr_mask;
     d->rsvd[4][0] = hi | PTE_PS;
     if (cpu->vendor == SVMX_VENDOR_AMD)
         d->rsvd[4][0] |= PTE_G;
@@ -334,7 +391,46 @@ cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled)
     d->rsvd[2][0] = hi;
     d->rsvd[2][1] = hi | bit_range(20, 13) | pat_large;
     d->rsvd[1][0] = hi | pat_pte;
+    return true;
+}
+
+/* No MOV CR3 loaded the PDPTE registers from this CR3 (state set through
+ * the host API): load them now, without the #GP check. */
+static cpu_res pdptes_lazy(svmx_cpu *cpu, uint64_t base)
+{
+    if (cpu->tlb.pdpte_loaded && cpu->tlb.pdpte_cr3 == base)
+        return CPU_OK;
+    for (unsigned i = 0; i < 4; i++) {
+        cpu_res r = phys_access(cpu, base + 8 * i, 8, false,
+                                &cpu->tlb.pdpte[i]);
+        if (r != CPU_OK) {
+            cpu->tlb.pdpte_loaded = false;
+            return r;
+        }
+    }
+    cpu->tlb.pdpte_cr3 = base;
+    cpu->tlb.pdpte_loaded = true;
     return CPU_OK;
+}
+
+cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled)
+{
+    const svmx_sregs *s = &cpu->sregs;
+    *enabled = paging_desc_of(cpu, s->cr0, s->cr3, s->cr4, s->efer, d);
+    if (!*enabled)
+        return CPU_OK;
+    unsigned mode = current_mode(cpu);
+    d->tag = mode_tag(cpu, mode);
+    current_ctl(cpu, mode, &d->ctl);
+    d->nested = npt_active(cpu);
+    if (mode != MODE_PAE || d->nested)
+        return CPU_OK;
+    /* SDM Vol. 3A 4.4.1: without nested paging a PAE walk takes its
+     * PDPTEs from the registers MOV CR3 loaded. */
+    cpu_res r = pdptes_lazy(cpu, d->root);
+    d->regs_level = 3;
+    d->regs = cpu->tlb.pdpte;
+    return r;
 }
 
 static cpu_res walk_fault(const pg_desc *d, pg_walk *w, pg_fault_kind kind,
@@ -362,7 +458,7 @@ cpu_res paging_walk(svmx_cpu *cpu, const pg_desc *d, uint64_t addr,
 
     uint64_t la = addr & d->lin_mask;
     uint64_t table = d->root, e = 0;
-    uint64_t gpa[PG_LEVELS + 1] = { 0 };
+    uint64_t pa[PG_LEVELS + 1] = { 0 };   /* where each entry was read */
     unsigned in_mem = 0, perm = PG_PERM_W | PG_PERM_U, level;
     bool large = false;
 
@@ -374,9 +470,8 @@ cpu_res paging_walk(svmx_cpu *cpu, const pg_desc *d, uint64_t addr,
         if (level == d->regs_level) {
             e = d->regs[idx & 3];
         } else {
-            gpa[level] = table + idx * d->entry_bytes;
-            cpu_res r = paging_gpa_access(cpu, gpa[level], d->entry_bytes,
-                                          false, &e);
+            cpu_res r = paging_gpa_access(cpu, d, table + idx * d->entry_bytes,
+                                          level, &e, &pa[level], w);
             if (r != CPU_OK)
                 return r;
             in_mem |= 1u << level;
@@ -416,23 +511,31 @@ cpu_res paging_walk(svmx_cpu *cpu, const pg_desc *d, uint64_t addr,
     if (!access_allowed(&d->ctl, perm, acc))
         return walk_fault(d, w, PG_FAULT_PROT, level, acc);
 
-    /*
-     * SDM Vol. 3A 4.8: A in every entry used for the translation, D in
-     * the one that maps the page on a write. Only once the access is
-     * known to be allowed: a walk that faults leaves memory untouched,
-     * as Intel CPUs do (KVM's walker follows them). AMD may differ: see
-     * docs/paging.md, "Accessed and dirty".
-     */
     bool write = (acc & PG_KIND_MASK) == PG_WRITE;
-    for (unsigned l = d->levels; l >= level; l--) {
-        if (!((in_mem >> l) & 1))
-            continue;
-        uint64_t set = PTE_A | (l == level && write ? PTE_D : 0);
-        cpu_res r = set_entry_bits(cpu, gpa[l], d->entry_bytes, set);
+    w->dirty = write || (e & PTE_D);
+    if (d->nested) {
+        /* APM Vol. 2 15.25.6: the guest's own faults come first. */
+        cpu_res r = final_gpa(cpu, w->phys, acc, w);
         if (r != CPU_OK)
             return r;
     }
-    w->dirty = write || (e & PTE_D);
+
+    /*
+     * SDM Vol. 3A 4.8: A in every entry used for the translation, D in
+     * the one that maps the page on a write. Only once the access is
+     * known to be allowed (and, nested, its final address translated): a
+     * walk that faults leaves memory untouched, as Intel CPUs do (KVM's
+     * walker follows them). AMD may differ: see docs/paging.md, "Accessed
+     * and dirty". Levels outside perm_levels (PAE PDPTEs) have no A bit.
+     */
+    for (unsigned l = d->levels; l >= level; l--) {
+        if (!((in_mem & d->perm_levels) >> l & 1))
+            continue;
+        uint64_t set = PTE_A | (l == level && write ? PTE_D : 0);
+        cpu_res r = set_entry_bits(cpu, pa[l], d->entry_bytes, set);
+        if (r != CPU_OK)
+            return r;
+    }
     return CPU_OK;
 }
 
@@ -475,25 +578,59 @@ static cpu_res page_fault(svmx_cpu *cpu, uint64_t lin, uint32_t error,
     return CPU_FAULT;
 }
 
+/* A fault of a walk: a #PF for the guest's own tables, an NPF (svm/npt.h)
+ * for the nested ones. Both drop the TLB entries for `lin`, so that the
+ * retry after the tables are fixed walks them again. */
+static cpu_res walk_failed(svmx_cpu *cpu, uint64_t lin, const pg_walk *w,
+                           cpu_fault *f)
+{
+    if (w->stage == PG_STAGE_GUEST)
+        return page_fault(cpu, lin, w->error, f);
+    paging_invlpg(cpu, lin);
+    return npt_raise(f, npt_exitinfo1(w->error, w->stage), w->gpa);
+}
+
+/* The guest's paging is off under nested paging: the linear address is
+ * the guest-physical one, which the nested tables translate (APM Vol. 2
+ * 15.25.5). Not cached in the TLB; the hostmap keeps the RAM pages. */
+static cpu_res translate_unpaged(svmx_cpu *cpu, uint64_t lin, unsigned acc,
+                                 uint64_t *phys, cpu_fault *f)
+{
+    pg_walk w = { 0 };
+    cpu_res r = final_gpa(cpu, lin, acc, &w);
+    if (r == CPU_FAULT)
+        return walk_failed(cpu, lin, &w, f);
+    *phys = w.phys;
+    return r;
+}
+
 cpu_res paging_translate(svmx_cpu *cpu, uint64_t lin, unsigned acc,
                          uint64_t *phys, cpu_fault *f)
 {
     unsigned mode = current_mode(cpu);
     if (mode == MODE_OFF) {
+        if (npt_active(cpu))
+            return translate_unpaged(cpu, lin, acc, phys, f);
         *phys = lin;
         return CPU_OK;
     }
 
     uint64_t la = lin & mode_lin_mask(mode), vpn = la >> 12;
     pg_tlb_entry *t = &cpu->tlb.e[vpn % PG_TLB_ENTRIES];
-    if (t->vpn == vpn + 1 && t->tag == mode_tag(cpu, mode)) {
+    uint8_t tag = mode_tag(cpu, mode);
+    if (t->vpn == vpn + 1 && t->tag == tag) {
         /* Rights are cached, the decision is not: today's controls. */
         pg_ctl ctl;
         current_ctl(cpu, mode, &ctl);
         if (!access_allowed(&ctl, t->perm, acc))
             return page_fault(cpu, lin, pf_error(&ctl, PG_FAULT_PROT, acc), f);
-        /* A write through an entry with D clear walks again to set D. */
-        if ((acc & PG_KIND_MASK) != PG_WRITE || t->dirty) {
+        /* A write through an entry with D clear (in either dimension)
+         * walks again to set D; so does an access the nested rights deny
+         * (checked as the user access every nested access is, which no
+         * control affects), which then reports the NPF a walk finds. */
+        bool nested_ok = !(tag & TAG_NPT) ||
+            access_allowed(&ctl, t->nperm, (acc & PG_KIND_MASK) | PG_USER);
+        if (nested_ok && ((acc & PG_KIND_MASK) != PG_WRITE || t->dirty)) {
             *phys = (t->pfn << 12) | (la & 0xfffu);
             return CPU_OK;
         }
@@ -507,15 +644,21 @@ cpu_res paging_translate(svmx_cpu *cpu, uint64_t lin, unsigned acc,
     pg_walk w;
     r = paging_walk(cpu, &d, lin, acc, &w);
     if (r == CPU_FAULT)
-        return page_fault(cpu, lin, w.error, f);
+        return walk_failed(cpu, lin, &w, f);
     if (r != CPU_OK)
         return r;
 
-    /* SDM Vol. 3A 4.10.2.4: global only with CR4.PGE = 1. */
+    /*
+     * SDM Vol. 3A 4.10.2.4: global only with CR4.PGE = 1. Under nested
+     * paging the entry is the combined translation (linear -> host
+     * physical) with both dimensions' rights; size_shift stays the
+     * guest's page size, which is what INVLPG and INVLPGA name.
+     */
     *t = (pg_tlb_entry){
         .vpn = vpn + 1,
         .pfn = w.phys >> 12,
         .perm = w.perm,
+        .nperm = w.nperm,
         .global = w.global && (cpu->sregs.cr4 & CPU_CR4_PGE),
         .dirty = w.dirty,
         .tag = d.tag,

@@ -6,11 +6,15 @@
  * The walker is written once over a description of the paging structure
  * (pg_desc: levels, entry width, index bits, which levels may map a large
  * page, reserved-bit masks, rights semantics) so that the same code walks
- * the second dimension of nested paging (NPT's nCR3 tables, later EPT)
- * when the SVM and VMX issues plug it in: every guest-physical access the
- * walker makes goes through paging_gpa_access() in paging.c, the single
- * place where that dimension will be inserted. docs/paging.md explains
- * the choices.
+ * the second dimension of nested paging (SVM's nCR3 tables, svm/npt.h;
+ * later EPT). While an SVM guest runs with nested paging, the guest's
+ * descriptor says so (pg_desc.nested) and every guest-physical address
+ * the walk produces - each paging-structure entry, the PAE PDPTEs, and the
+ * final address - is translated through the nested tables: the entries in
+ * paging_gpa_access(), the final address at the end of paging_walk().
+ * What paging_translate() returns and the TLB caches is then the combined
+ * linear -> host-physical translation. docs/paging.md explains the
+ * choices.
  *
  * What the caller owes the TLB (SDM Vol. 3A 4.10.4.1, APM Vol. 2 5.5.3):
  *   MOV CR3 (and a task switch that changes CR3)    paging_flush(cpu, true)
@@ -90,11 +94,12 @@ typedef enum pg_fault_kind {
 } pg_fault_kind;
 
 /*
- * Which dimension a fault belongs to. A plain walk only ever reports
- * PG_STAGE_GUEST. When paging_gpa_access() translates guest-physical
- * addresses through nested tables, a fault there is reported with the
- * stage that NPF EXITINFO1 bits 32/33 (APM Vol. 2 15.25.6) and the EPT
- * violation qualification bits 7/8 (SDM Vol. 3C 28.2.1) distinguish.
+ * Which dimension a fault belongs to. A walk without nested paging only
+ * ever reports PG_STAGE_GUEST. A walk of a descriptor with `nested` set
+ * reports a fault of the nested tables with the stage that NPF EXITINFO1
+ * bits 33/32 (APM Vol. 2 15.25.6) and the EPT violation qualification bits
+ * 7/8 (SDM Vol. 3C 28.2.1) distinguish; pg_walk.error then holds the
+ * nested walk's error bits and pg_walk.gpa the address it failed on.
  */
 typedef enum pg_stage {
     PG_STAGE_GUEST,          /* this walk's own entries or rights          */
@@ -104,8 +109,8 @@ typedef enum pg_stage {
 } pg_stage;
 
 /* The controls that turn effective rights into allowed accesses (SDM
- * Vol. 3A 4.6.1, APM Vol. 2 5.6). An NPT walk uses none of them and makes
- * every access a user access (APM Vol. 2 15.25.5). */
+ * Vol. 3A 4.6.1, APM Vol. 2 5.6). An NPT walk uses none of them but `id`
+ * and makes every access a user access (APM Vol. 2 15.25.5). */
 typedef struct pg_ctl {
     bool wp;                 /* CR0.WP                                     */
     bool smep;               /* CR4.SMEP                                   */
@@ -119,8 +124,9 @@ typedef struct pg_ctl {
  * A paging-structure format and its root. rsvd[L][ps] holds the bits that
  * must be 0 in a present level-L entry, ps = 1 for an entry that maps a
  * page at a level in `large`. Entries of level `regs_level` come from
- * regs[0..3] (the PAE PDPTE registers) instead of memory; those entries
- * carry no rights (`perm_levels` excludes them) and no accessed bit.
+ * regs[0..3] (the PAE PDPTE registers) instead of memory. A level outside
+ * `perm_levels` (the PAE PDPTEs, in registers or, under nested paging, in
+ * memory) carries neither rights nor an accessed bit.
  */
 typedef struct pg_desc {
     uint8_t  levels;         /* levels walked from the root: 2, 3 or 4     */
@@ -131,6 +137,9 @@ typedef struct pg_desc {
     uint8_t  regs_level;     /* level taken from regs[], 0 for none        */
     uint8_t  tag;            /* TLB context: mode and NXE (paging.c)       */
     bool     nx;             /* bit 63 is XD (EFER.NXE, 8-byte entries)    */
+    bool     nested;         /* the root, the entries and the translation
+                                are guest-physical: each goes through the
+                                nested tables (svm/npt.h)                 */
     uint64_t lin_mask;       /* linear-address bits the walk uses          */
     uint64_t addr_mask;      /* 8-byte entries: address bits (M-1):12      */
     uint64_t root;           /* physical address of the top-level table    */
@@ -141,16 +150,27 @@ typedef struct pg_desc {
 
 /* The result of one walk. */
 typedef struct pg_walk {
-    uint64_t      phys;       /* the translation (valid with PG_FAULT_NONE) */
+    uint64_t      phys;       /* the translation (valid with PG_FAULT_NONE);
+                                 host-physical for a nested walk           */
+    uint64_t      gpa;        /* nested: the guest-physical translation, or
+                                 (stage != GUEST) the guest-physical
+                                 address the nested walk failed on         */
     uint8_t       size_shift; /* 12, 21, 22 or 30: the page it lies in     */
     uint8_t       perm;       /* PG_PERM_* of the translation              */
+    uint8_t       nperm;      /* nested: PG_PERM_* of the nested
+                                 translation of the final address          */
     bool          global;     /* G set in the entry that maps the page     */
-    bool          dirty;      /* D set in that entry (after this access)   */
+    bool          dirty;      /* D set in that entry (after this access);
+                                 nested: and in the nested leaf            */
     pg_fault_kind fault;
     pg_stage      stage;
     uint8_t       level;      /* NOT_PRESENT/RSVD: the entry's level;
-                                 otherwise the level that maps the page    */
-    uint32_t      error;      /* the #PF error code of a fault             */
+                                 otherwise the level that maps the page;
+                                 stage TABLES: the level of the entry being
+                                 read                                      */
+    uint32_t      error;      /* the #PF error code of a fault; stage !=
+                                 GUEST: the nested walk's (NPF EXITINFO1
+                                 bits 31:0)                                */
 } pg_walk;
 
 /* Software TLB geometry: direct-mapped by linear page number. */
@@ -167,6 +187,7 @@ typedef struct pg_tlb_entry {
     uint64_t vpn;        /* linear page number + 1; 0 = empty             */
     uint64_t pfn;        /* physical page number of this 4 KiB piece      */
     uint8_t  perm;       /* PG_PERM_*: rights, not the decision           */
+    uint8_t  nperm;      /* made under nested paging: the nested rights  */
     uint8_t  global;     /* G set and CR4.PGE = 1 when it was made        */
     uint8_t  dirty;      /* the D bit is known set                        */
     uint8_t  tag;        /* pg_desc.tag it was made under                 */
@@ -205,6 +226,13 @@ typedef struct cpu_tlb {
  * delivers it. CPU_STOP: an MMIO handler failed while reading or updating
  * a paging-structure entry; cpu->tlb.stop says which access.
  *
+ * While an SVM guest runs with nested paging (npt_active(), svm/npt.h),
+ * *phys is host-physical - also with the guest's paging off - and a
+ * fault of the nested tables is a nested page fault: CPU_FAULT with *f
+ * made by npt_raise(), which npt_fault_is_npf() recognizes and which the
+ * caller passes up like any fault (svm/npt.h says who consumes it). A
+ * fault of the guest's own tables stays a #PF (APM Vol. 2 15.25.6).
+ *
  * Accessed and dirty bits are set only when the access is allowed
  * (docs/paging.md, "Accessed and dirty").
  */
@@ -236,20 +264,38 @@ void paging_reset(svmx_cpu *cpu);
  * If a PAE walk finds no registers loaded from the current CR3 (state set
  * through the host API), it loads them then without the check; a reserved
  * bit is then a #PF with RSVD, as KVM reports it.
+ *
+ * Under nested paging (npt_active()) there are no PDPTE registers: it
+ * returns CPU_OK and loads nothing, and each walk reads the PDPTEs from
+ * guest memory through the nested tables (docs/paging.md).
  */
 cpu_res paging_load_pdptes(svmx_cpu *cpu, uint64_t cr3, cpu_fault *f);
 
 /*
- * The building blocks, for the nested-paging issues and the tests.
+ * The building blocks, for the nested-paging code and the tests.
+ *
+ * paging_desc_of() describes the paging structures of the mode that
+ * `cr0`, `cr4` and `efer` select (CR0.PG, CR4.PAE, CR4.PSE, EFER.LMA,
+ * EFER.NXE), rooted at `cr3`, with this CPU's MAXPHYADDR and paging
+ * features; false (and *d zeroed) when cr0 has PG clear. PAE PDPTEs are
+ * described as a level read from memory (regs_level 0); `ctl`, `tag` and
+ * `nested` are left zero for the caller. svm/npt.c builds the nested
+ * tables' descriptor with it from the host's registers.
+ *
  * paging_desc_current() describes the paging mode of the CPU's current
- * CR0/CR4/EFER/CR3 (loading the PDPTE registers lazily, see above); it
- * returns CPU_OK with *enabled false when CR0.PG = 0. paging_walk() walks
- * `d` for `addr`, checks the rights against d->ctl and, when the access is
- * allowed, sets the accessed and dirty bits. It returns CPU_OK, CPU_FAULT
- * (w->fault, w->level and w->error describe it; the caller makes it a #PF
- * or, for nested tables, an NPF or EPT violation) or CPU_STOP. It does not
- * touch the TLB.
+ * CR0/CR4/EFER/CR3 (loading the PDPTE registers lazily, see above, except
+ * under nested paging); it returns CPU_OK with *enabled false when CR0.PG
+ * = 0.
+ *
+ * paging_walk() walks `d` for `addr`, checks the rights against d->ctl
+ * and, when the access is allowed, sets the accessed and dirty bits. It
+ * returns CPU_OK, CPU_FAULT (w->fault, w->stage, w->level and w->error
+ * describe it; the caller makes it a #PF or, for stage != GUEST or for
+ * the nested tables' own walk, an NPF) or CPU_STOP. It does not touch the
+ * TLB.
  */
+bool paging_desc_of(const svmx_cpu *cpu, uint64_t cr0, uint64_t cr3,
+                    uint64_t cr4, uint64_t efer, pg_desc *d);
 cpu_res paging_desc_current(svmx_cpu *cpu, pg_desc *d, bool *enabled);
 cpu_res paging_walk(svmx_cpu *cpu, const pg_desc *d, uint64_t addr,
                     unsigned acc, pg_walk *w);

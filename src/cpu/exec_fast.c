@@ -1,0 +1,219 @@
+/*
+ * src/cpu/exec_fast.c - handlers for the commonest operand forms of the
+ * commonest instructions, picked once per cached decode for the fast
+ * loop (exec.c). Each does exactly what the class's general handler does
+ * for that form — same reads, same order, same faults — only without the
+ * run-time tests of operand kinds and modes the form makes unnecessary.
+ * The general handlers stay the reference; tests/test_exec*.c run both
+ * paths (the fast loop and single steps).
+ */
+#include "cpu/alu.h"
+#include "cpu/exec.h"
+#include "cpu/exec_fast.h"
+
+static bool is_gpr(const svmx_operand *op)
+{
+    return op->kind == SVMX_OPK_REG && op->reg_class == SVMX_RC_GPR;
+}
+
+static bool is_rel_imm(const svmx_operand *op)
+{
+    return op->kind == SVMX_OPK_IMM && op->is_relative;
+}
+
+/* The group-1 operation of a class (ADD .. TEST), or ALU_OP_COUNT. */
+static alu_op group1_op(unsigned cls)
+{
+    switch (cls) {
+    case SVMX_INSN_ADD: return ALU_ADD;
+    case SVMX_INSN_OR:  return ALU_OR;
+    case SVMX_INSN_ADC: return ALU_ADC;
+    case SVMX_INSN_SBB: return ALU_SBB;
+    case SVMX_INSN_AND: return ALU_AND;
+    case SVMX_INSN_SUB: return ALU_SUB;
+    case SVMX_INSN_XOR: return ALU_XOR;
+    case SVMX_INSN_CMP: return ALU_CMP;
+    case SVMX_INSN_TEST: return ALU_TEST;
+    default: return ALU_OP_COUNT;
+    }
+}
+
+/* ADD..TEST reg, reg|imm: as insn_binop (insn_alu.c), with the operation
+ * a constant so each one compiles to its own straight line. */
+static ALU_ALWAYS_INLINE cpu_res binop(svmx_cpu *cpu, const svmx_insn *insn,
+                                       alu_op op, uint64_t b)
+{
+    const svmx_operand *d = &insn->operands[0];
+    unsigned size = alu_norm(d->size);
+    uint64_t fl = cpu->regs.rflags;
+    uint64_t a = exec_gpr_read(cpu, d->reg, size, false);
+    uint64_t v = alu_group1_op(alu_policy_get(cpu->vendor)->logic_af, op, size,
+                               a, b, &fl);
+    if (op != ALU_CMP && op != ALU_TEST)
+        exec_gpr_write(cpu, d->reg, d->size, false, v);
+    cpu->regs.rflags = fl;
+    return CPU_OK;
+}
+
+#define FAST_BINOP(name, op)                                                  \
+    static cpu_res fast_##name##_rr(svmx_cpu *cpu, const svmx_insn *insn,     \
+                                    cpu_fault *f)                             \
+    {                                                                         \
+        (void)f;                                                              \
+        const svmx_operand *s = &insn->operands[1];                          \
+        return binop(cpu, insn, op, exec_gpr_read(cpu, s->reg, s->size, false)); \
+    }                                                                         \
+    static cpu_res fast_##name##_ri(svmx_cpu *cpu, const svmx_insn *insn,     \
+                                    cpu_fault *f)                             \
+    {                                                                         \
+        (void)f;                                                              \
+        return binop(cpu, insn, op, insn->operands[1].imm);                   \
+    }
+FAST_BINOP(add, ALU_ADD)
+FAST_BINOP(or, ALU_OR)
+FAST_BINOP(adc, ALU_ADC)
+FAST_BINOP(sbb, ALU_SBB)
+FAST_BINOP(and, ALU_AND)
+FAST_BINOP(sub, ALU_SUB)
+FAST_BINOP(xor, ALU_XOR)
+FAST_BINOP(cmp, ALU_CMP)
+FAST_BINOP(test, ALU_TEST)
+#undef FAST_BINOP
+
+/* MOV reg, reg|imm: as insn_mov (insn_basic.c). */
+static cpu_res fast_mov_rr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    (void)f;
+    const svmx_operand *d = &insn->operands[0], *s = &insn->operands[1];
+    exec_gpr_write(cpu, d->reg, d->size, false,
+                   exec_gpr_read(cpu, s->reg, s->size, false));
+    return CPU_OK;
+}
+
+static cpu_res fast_mov_ri(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    (void)f;
+    const svmx_operand *d = &insn->operands[0];
+    exec_gpr_write(cpu, d->reg, d->size, false, insn->operands[1].imm);
+    return CPU_OK;
+}
+
+/* Jcc rel: as insn_jcc (insn_alu.c). */
+static cpu_res fast_jcc(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    if (!alu_cond(insn->cond, cpu->regs.rflags))
+        return CPU_OK;
+    return exec_branch(cpu, insn, cpu->regs.rip + insn->operands[0].imm, f);
+}
+
+/* The 64-bit stack forms (decoded in 64-bit mode with an 8-byte operand
+ * size): as insn_push, insn_pop, insn_call and insn_ret (insn_basic.c),
+ * with the stack width known to be 8. */
+static cpu_res fast_push_r64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    return exec_push(cpu, 8, cpu->regs.gpr[insn->operands[0].reg & 15], f);
+}
+
+static cpu_res fast_pop_r64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    uint64_t v, sp;
+    cpu_res r = exec_pop(cpu, 8, &v, &sp, f);
+    if (r != CPU_OK)
+        return r;
+    cpu->regs.gpr[SVMX_RSP] = sp;
+    cpu->regs.gpr[insn->operands[0].reg & 15] = v; /* POP RSP: v wins */
+    return CPU_OK;
+}
+
+static cpu_res fast_call_rel64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    uint64_t t = cpu->regs.rip + insn->operands[0].imm;
+    cpu_res r = exec_branch_check(cpu, insn, &t, f);
+    if (r == CPU_OK)
+        r = exec_push(cpu, 8, cpu->regs.rip, f);
+    if (r == CPU_OK)
+        cpu->regs.rip = t;
+    return r;
+}
+
+static cpu_res fast_ret64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    uint64_t t, sp;
+    cpu_res r = exec_pop(cpu, 8, &t, &sp, f);
+    if (r == CPU_OK)
+        r = exec_branch(cpu, insn, t, f);
+    if (r == CPU_OK)
+        cpu->regs.gpr[SVMX_RSP] = sp;
+    return r;
+}
+
+/* X(name, handler): the fast handlers, numbered from 1 in this order. */
+#define EXEC_FAST(X)                                                          \
+    X(ADD_RR, fast_add_rr)     X(ADD_RI, fast_add_ri)                        \
+    X(OR_RR, fast_or_rr)       X(OR_RI, fast_or_ri)                          \
+    X(ADC_RR, fast_adc_rr)     X(ADC_RI, fast_adc_ri)                        \
+    X(SBB_RR, fast_sbb_rr)     X(SBB_RI, fast_sbb_ri)                        \
+    X(AND_RR, fast_and_rr)     X(AND_RI, fast_and_ri)                        \
+    X(SUB_RR, fast_sub_rr)     X(SUB_RI, fast_sub_ri)                        \
+    X(XOR_RR, fast_xor_rr)     X(XOR_RI, fast_xor_ri)                        \
+    X(CMP_RR, fast_cmp_rr)     X(CMP_RI, fast_cmp_ri)                        \
+    X(TEST_RR, fast_test_rr)   X(TEST_RI, fast_test_ri)                      \
+    X(MOV_RR, fast_mov_rr)     X(MOV_RI, fast_mov_ri)                        \
+    X(JCC, fast_jcc)           X(PUSH_R64, fast_push_r64)                    \
+    X(POP_R64, fast_pop_r64)   X(CALL_REL64, fast_call_rel64)                \
+    X(RET64, fast_ret64)
+
+enum {
+    FAST_NONE,
+#define X(name, fn) FAST_##name,
+    EXEC_FAST(X)
+#undef X
+    FAST_COUNT
+};
+
+const exec_fn exec_fast_fns[EXEC_FAST_MAX + 1] = {
+#define X(name, fn) [FAST_##name] = fn,
+    EXEC_FAST(X)
+#undef X
+};
+
+_Static_assert(FAST_COUNT <= EXEC_FAST_MAX + 1, "EXEC_FAST_MAX too small");
+_Static_assert(FAST_TEST_RI == FAST_ADD_RR + 2 * (ALU_TEST - ALU_ADD) + 1,
+               "the group-1 rows follow alu_op's order");
+
+unsigned exec_fast_pick(const svmx_insn *insn)
+{
+    const svmx_operand *o0 = &insn->operands[0], *o1 = &insn->operands[1];
+    bool long64 = insn->mode == SVMX_MODE_LONG64 && insn->operand_size == 8;
+    unsigned n = insn->operand_count;
+
+    alu_op g1 = group1_op(insn->cls);
+    if (g1 != ALU_OP_COUNT && n == 2 && is_gpr(o0)) {
+        /* The rows are ADD_RR, ADD_RI, OR_RR, ... in alu_op order. */
+        unsigned row = FAST_ADD_RR + 2u * (unsigned)(g1 - ALU_ADD);
+        if (is_gpr(o1) && o1->size == o0->size)
+            return row;
+        if (o1->kind == SVMX_OPK_IMM)
+            return row + 1;
+    }
+    switch (insn->cls) {
+    case SVMX_INSN_MOV:
+        if (n == 2 && is_gpr(o0) && is_gpr(o1) && o1->size == o0->size)
+            return FAST_MOV_RR;
+        if (n == 2 && is_gpr(o0) && o1->kind == SVMX_OPK_IMM)
+            return FAST_MOV_RI;
+        return FAST_NONE;
+    case SVMX_INSN_JCC:
+        return n >= 1 && is_rel_imm(o0) ? FAST_JCC : FAST_NONE;
+    case SVMX_INSN_PUSH:
+        return long64 && n == 1 && is_gpr(o0) ? FAST_PUSH_R64 : FAST_NONE;
+    case SVMX_INSN_POP:
+        return long64 && n == 1 && is_gpr(o0) ? FAST_POP_R64 : FAST_NONE;
+    case SVMX_INSN_CALL:
+        return long64 && n >= 1 && is_rel_imm(o0) ? FAST_CALL_REL64 : FAST_NONE;
+    case SVMX_INSN_RET:
+        return long64 && n == 0 ? FAST_RET64 : FAST_NONE;
+    default:
+        return FAST_NONE;
+    }
+}
