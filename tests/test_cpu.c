@@ -439,7 +439,7 @@ static const sregs_case sregs_cases[] = {
     { "CR0 CD NW ET PE",           V_BOTH,  F_CR0,  0x60000011ull,      true  },
     { "CR4 VME (no VME)",          V_BOTH,  F_CR4,  1ull << 0,          false },
     { "CR4 PVI (no VME)",          V_BOTH,  F_CR4,  1ull << 1,          false },
-    { "CR4 DE (no DE)",            V_BOTH,  F_CR4,  1ull << 3,          false },
+    { "CR4 DE",                    V_BOTH,  F_CR4,  1ull << 3,          true },
     { "CR4 MCE (no MCE)",          V_BOTH,  F_CR4,  1ull << 6,          false },
     { "CR4 OSFXSR (no FXSR)",      V_BOTH,  F_CR4,  1ull << 9,          false },
     { "CR4 OSXMMEXCPT (no SSE)",   V_BOTH,  F_CR4,  1ull << 10,         false },
@@ -1114,7 +1114,7 @@ typedef struct bit_case {
 static const bit_case bit_cases[] = {
     { "FPU",        0,       1, 3, 0 },
     { "VME",        0,       1, 3, 1 },
-    { "DE",         0,       1, 3, 2 },
+    { "DE",         V_BOTH,  1, 3, 2 },
     { "PSE",        V_BOTH,  1, 3, 3 },
     { "TSC",        V_BOTH,  1, 3, 4 },
     { "MSR",        V_BOTH,  1, 3, 5 },

@@ -319,6 +319,109 @@ static void test_irq_between_rep_iterations(void **state)
     assert_int_equal(reg(SVMX_RCX), left);           /* nothing more ran */
 }
 
+static void set_debug(uint64_t dr0, uint64_t dr7)
+{
+    svmx_dregs d;
+    svmx_cpu_get_dregs(m.cpu, &d);
+    d.dr[0] = dr0;
+    d.dr7 = dr7;
+    assert_int_equal(svmx_cpu_set_dregs(m.cpu, &d), SVMX_OK);
+}
+
+static uint64_t dr6(void)
+{
+    svmx_dregs d;
+    svmx_cpu_get_dregs(m.cpu, &d);
+    return d.dr6;
+}
+
+/* An instruction breakpoint is a #DB fault before the instruction, with
+ * B0 in DR6 and the frame's RF as it was (SDM Vol. 3B 18.3.1.1); with RF
+ * set the instruction runs (the handler's IRET would set it). */
+static void test_instruction_breakpoint(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    set_debug(0x7c02, 0x401); /* L0, R/W0 = 00 execution, LEN0 = 00 */
+    svmx_stop st = run(0);
+    assert_int_equal(st.rip, HANDLER(1) + 1);
+    assert_int_equal(frame_ip(), 0x7c02);      /* the instruction itself */
+    assert_int_equal(dr6() & 0x400f, 0x1);      /* B0, not BS */
+
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    set_debug(0x7c02, 0x401);
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rip = 0x7c02;
+    r.rflags |= SVMX_RFLAGS_RF;                 /* resume past it */
+    svmx_cpu_set_regs(m.cpu, &r);
+    st = run(0);
+    assert_int_equal(st.rip, 0x7c05);           /* ran to the HLT */
+    assert_false(rflags() & SVMX_RFLAGS_RF);    /* cleared once it ran */
+}
+
+/* Data breakpoints trap after the access (18.3.1.2): R/W = 01 on writes
+ * only, 11 on reads and writes, over the LEN-aligned range. */
+static void test_data_breakpoints(void **state)
+{
+    (void)state;
+    /* mov [0xa000], al; mov al, [0xa002]; mov [0xa003], al; hlt */
+    static const uint8_t code[] = { 0xa2, 0x00, 0xa0, 0xa0, 0x02, 0xa0,
+                                    0xa2, 0x03, 0xa0, 0xf4 };
+    boot(SVMX_VENDOR_INTEL, code, sizeof code);
+    /* DR0 = 0xa003 with LEN 2 covers 0xa002-0xa003; writes only */
+    set_debug(0xa003, 0x401 | 1ull << 16 | 1ull << 18);
+    svmx_stop st = run(0);
+    assert_int_equal(st.rip, HANDLER(1) + 1);
+    assert_int_equal(frame_ip(), 0x7c09);       /* after the write to 9003 */
+    assert_int_equal(dr6() & 0xf, 0x1);
+
+    /* R/W = 11: the read of 0xa002 traps first */
+    boot(SVMX_VENDOR_INTEL, code, sizeof code);
+    set_debug(0xa003, 0x401 | 3ull << 16 | 1ull << 18);
+    st = run(0);
+    assert_int_equal(frame_ip(), 0x7c06);
+}
+
+/* I/O breakpoints need CR4.DE (18.2.4); the #DB follows the OUT. */
+static void test_io_breakpoint(void **state)
+{
+    (void)state;
+    /* mov dx, 0x80; out dx, al; out dx, al; hlt */
+    static const uint8_t code[] = { 0xba, 0x80, 0x00, 0xee, 0xee, 0xf4 };
+    boot(SVMX_VENDOR_AMD, code, sizeof code);
+    set_debug(0x80, 0x401 | 2ull << 16);
+    svmx_stop st = run(0);
+    assert_int_equal(st.rip, 0x7c06);           /* CR4.DE = 0: no match */
+    boot(SVMX_VENDOR_AMD, code, sizeof code);
+    set_debug(0x80, 0x401 | 2ull << 16);
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    s.cr4 |= 1u << 3;                           /* DE */
+    svmx_cpu_set_sregs(m.cpu, &s);
+    st = run(0);
+    assert_int_equal(st.rip, HANDLER(1) + 1);
+    assert_int_equal(frame_ip(), 0x7c04);
+    assert_int_equal(m.outs, 1);
+}
+
+/* A write breakpoint inside a REP STOSB: the trap follows the iteration
+ * that hit it, RIP still on the instruction with the count left. */
+static void test_rep_data_breakpoint(void **state)
+{
+    (void)state;
+    /* mov cx, 100; mov di, 0xa000; rep stosb; hlt */
+    static const uint8_t code[] = { 0xb9, 0x64, 0x00, 0xbf, 0x00, 0xa0,
+                                    0xf3, 0xaa, 0xf4 };
+    boot(SVMX_VENDOR_AMD, code, sizeof code);
+    set_debug(0xa010, 0x401 | 1ull << 16);
+    svmx_stop st = run(0);
+    assert_int_equal(st.rip, HANDLER(1) + 1);
+    assert_int_equal(frame_ip(), 0x7c06);       /* the REP STOSB */
+    assert_int_equal(reg(SVMX_RCX) & 0xffff, 100 - 0x11);
+    assert_int_equal(dr6() & 0xf, 0x1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +437,10 @@ int main(void)
         cmocka_unit_test(test_smi_unsupported),
         cmocka_unit_test(test_inject_arguments_and_tsc),
         cmocka_unit_test(test_irq_between_rep_iterations),
+        cmocka_unit_test(test_instruction_breakpoint),
+        cmocka_unit_test(test_data_breakpoints),
+        cmocka_unit_test(test_io_breakpoint),
+        cmocka_unit_test(test_rep_data_breakpoint),
     };
     return cmocka_run_group_tests(tests, NULL, fixture_teardown);
 }

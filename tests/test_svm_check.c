@@ -43,7 +43,7 @@
 #define CR4_PAE     B(5)
 #define CR4_PGE     B(7)
 /* The AMD personality's CR4: TSD PSE PAE PGE PCE SMEP SMAP. */
-#define CR4_ALLOWED (B(2) | B(4) | B(5) | B(7) | B(8) | B(20) | B(21))
+#define CR4_ALLOWED (B(2) | B(3) | B(4) | B(5) | B(7) | B(8) | B(20) | B(21))
 #define EFER_SCE    B(0)
 #define EFER_LME    B(8)
 #define EFER_LMA    B(10)

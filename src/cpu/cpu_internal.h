@@ -103,7 +103,12 @@ struct svmx_cpu {
     svmx_decode_cache *dcache;  /* placed after the struct, see cpu.c     */
     svmx_stop    *stop;         /* the record of the run in progress      */
     bool          stop_requested;
-    bool          db_deferred;  /* a single-step trap held by MOV SS      */
+    bool          db_deferred;  /* a #DB trap held by MOV SS ...          */
+    uint64_t      db_deferred_dr6; /* ... and the DR6 bits it reports     */
+    bool          bp_armed;     /* DR7 enables a breakpoint: accesses are
+                                   matched (breakpoint.h)                 */
+    uint8_t       bp_hits;      /* DR6 B0-B3 of this instruction's data
+                                   and I/O breakpoint hits                */
     unsigned      decode_flags; /* SVMX_DECODE_* of this vendor           */
     bool          attention;    /* an event or stop request arrived while
                                    running: end the fast loop (exec.c)    */

@@ -105,10 +105,10 @@ cpu_res events_deliver_due(svmx_cpu *cpu, bool *delivered)
     return r == CPU_EXIT ? CPU_OK : r; /* an SVM exception intercept */
 }
 
-cpu_res events_single_step(svmx_cpu *cpu)
+cpu_res events_debug_trap(svmx_cpu *cpu, uint64_t dr6)
 {
     cpu_fault ev;
-    cpu->dregs.dr6 |= CPU_DR6_BS; /* SDM Vol. 3B 18.2.3 */
+    cpu->dregs.dr6 |= dr6; /* SDM Vol. 3B 18.2.3 */
     cpu_raise(&ev, CPU_VEC_DB, false, 0);
     return exec_deliver(cpu, &ev);
 }

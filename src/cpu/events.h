@@ -26,8 +26,10 @@ static inline bool events_waiting(const svmx_cpu *cpu)
  */
 cpu_res events_deliver_due(svmx_cpu *cpu, bool *delivered);
 
-/* The single-step trap after an instruction that began with TF = 1
- * (SDM Vol. 3A 18.3.1.4): #DB with DR6.BS. */
-cpu_res events_single_step(svmx_cpu *cpu);
+/* The #DB trap after an instruction (SDM Vol. 3B 18.3.1): `dr6` holds
+ * the DR6 bits to set — BS for the single-step trap that follows an
+ * instruction begun with TF = 1 (18.3.1.4), B0-B3 for data and I/O
+ * breakpoints (18.3.1.2-3); one #DB reports them together. */
+cpu_res events_debug_trap(svmx_cpu *cpu, uint64_t dr6);
 
 #endif /* SVMX_CPU_EVENTS_H */

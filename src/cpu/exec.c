@@ -167,6 +167,27 @@ static void record_bytes(svmx_cpu *cpu, svmx_mode mode, unsigned length)
 }
 
 /*
+ * An instruction breakpoint on the instruction at CS:RIP: a #DB fault
+ * before it executes, unless RFLAGS.RF = 1 (SDM Vol. 3B 18.3.1.1). The
+ * frame's RF is the current one (0): the handler sets it to resume.
+ */
+static cpu_res code_breakpoint(svmx_cpu *cpu, svmx_mode mode, bool *hit)
+{
+    *hit = false;
+    if (cpu->regs.rflags & SVMX_RFLAGS_RF)
+        return CPU_OK;
+    unsigned hits = bp_instruction(cpu, cs_rip_linear(cpu, mode));
+    if (!hits)
+        return CPU_OK;
+    cpu_fault f;
+    *hit = true;
+    cpu->dregs.dr6 |= hits;
+    cpu_raise(&f, CPU_VEC_DB, false, 0);
+    f.payload = hits; /* no BD: an instruction breakpoint (except.c) */
+    return exec_deliver(cpu, &f);
+}
+
+/*
  * One instruction: fetch, execute, and deliver a fault if there is one.
  * An interrupt shadow lasts for the one instruction after the one that
  * opened it (SDM Vol. 2B STI, Vol. 2A MOV), so it is cleared here before
@@ -184,6 +205,16 @@ static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
     hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
                  cpu->sregs.cr4, cpu->sregs.efer);
     cpu->events.shadow = 0;
+    cpu->bp_hits = 0;
+    cpu->bp_armed = bp_enabled(cpu);
+    if (cpu->bp_armed) {
+        bool hit;
+        cpu_res b = code_breakpoint(cpu, mode, &hit);
+        if (hit) {
+            *faulted = true; /* the #DB was delivered instead */
+            return b;
+        }
+    }
     cpu_res r = fetch(cpu, mode, cpu->decode_flags, &insn, &f);
     if (r == CPU_OK) {
         exec_fn fn = exec_table[insn->cls];
@@ -277,6 +308,7 @@ static uint8_t classify(const svmx_insn *insn)
 static inline bool quiet(const svmx_cpu *cpu)
 {
     return !(cpu->regs.rflags & (SVMX_RFLAGS_TF | SVMX_RFLAGS_RF)) &&
+           !bp_enabled(cpu) &&
            !cpu->events.shadow && !cpu->db_deferred && !cpu->attention &&
            cpu->events.activity == SVMX_ACTIVITY_ACTIVE && !events_waiting(cpu);
 }
@@ -298,6 +330,7 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
     uint64_t n = 0;
 
     *res = CPU_OK;
+    cpu->bp_armed = false; /* quiet(): DR7 enables no breakpoint */
     hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
                  cpu->sregs.cr4, cpu->sregs.efer);
     while (n < budget) {
@@ -408,24 +441,30 @@ static cpu_res boundary(svmx_cpu *cpu)
 }
 
 /*
- * After an instruction that began with RFLAGS.TF = 1 and retired without
- * delivering an event: the single-step trap (SDM Vol. 3B 18.3.1.4). A MOV
- * SS shadow defers it by one instruction (SDM Vol. 3A 6.8.3).
+ * After an instruction that retired without delivering an event: the #DB
+ * traps — single-step if it began with RFLAGS.TF = 1 (SDM Vol. 3B
+ * 18.3.1.4), data and I/O breakpoints it hit (18.3.1.2-3) — reported by
+ * one #DB. A MOV SS shadow defers them by one instruction (SDM Vol. 3A
+ * 6.8.3).
  */
 static cpu_res after_traps(svmx_cpu *cpu, bool tf, uint8_t shadow_before)
 {
+    uint64_t dr6 = (tf ? CPU_DR6_BS : 0) | cpu->bp_hits;
     if (cpu->db_deferred && !(shadow_before & SVMX_SHADOW_MOVSS)) {
+        dr6 |= cpu->db_deferred_dr6;
         cpu->db_deferred = false;
-        tf = true;
+        cpu->db_deferred_dr6 = 0;
     }
-    if (!tf)
+    if (!dr6)
         return CPU_OK;
     if (cpu->events.shadow & SVMX_SHADOW_MOVSS) {
         cpu->db_deferred = true;
+        cpu->db_deferred_dr6 |= dr6;
         return CPU_OK;
     }
-    return events_single_step(cpu);
+    return events_debug_trap(cpu, dr6);
 }
+
 
 svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
 {
@@ -470,8 +509,8 @@ svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
         }
         stop->insns++;
         cpu->tsc++; /* one tick per instruction (docs/interpreter.md) */
-        if (tf | cpu->db_deferred | cpu->stop_requested) {
-            if ((tf || cpu->db_deferred) && !faulted &&
+        if (tf | cpu->db_deferred | cpu->stop_requested | cpu->bp_hits) {
+            if ((tf || cpu->db_deferred || cpu->bp_hits) && !faulted &&
                 after_traps(cpu, tf, shadow_before) == CPU_STOP)
                 break;
             if (cpu->stop_requested) {

@@ -15,6 +15,7 @@
 #define SVMX_CPU_EXEC_H
 
 #include "svmx/decode.h"
+#include "cpu/breakpoint.h"
 #include "cpu/cpu_internal.h"
 #include "cpu/fault.h"
 
@@ -194,6 +195,8 @@ static inline cpu_res exec_read_linear(svmx_cpu *cpu, uint64_t lin,
                                        unsigned size, unsigned acc,
                                        uint64_t *value, cpu_fault *f)
 {
+    if (cpu->bp_armed && !(acc & PG_SUPERVISOR_IMPLICIT))
+        bp_data_access(cpu, lin, size, false);
     const uint8_t *p = exec_fast_ptr(cpu, lin, size, acc);
     if (p) {
         *value = le_load(p, size);
@@ -206,6 +209,8 @@ static inline cpu_res exec_write_linear(svmx_cpu *cpu, uint64_t lin,
                                         unsigned size, unsigned acc,
                                         uint64_t value, cpu_fault *f)
 {
+    if (cpu->bp_armed && !(acc & PG_SUPERVISOR_IMPLICIT))
+        bp_data_access(cpu, lin, size, true);
     uint8_t *p = exec_fast_ptr(cpu, lin, size, acc | PG_WRITE);
     if (p) {
         le_store(p, size, value);

@@ -116,9 +116,14 @@ static cpu_res io_allowed(svmx_cpu *cpu, const svmx_insn *insn, uint16_t port,
     return r;
 }
 
+/* Each port access is matched against the I/O breakpoints (SDM Vol. 3B
+ * 18.2.4: R/W = 10 with CR4.DE = 1); the #DB trap follows the
+ * instruction (exec.c). */
 static cpu_res port_in(svmx_cpu *cpu, uint16_t port, unsigned size,
                        uint32_t *v)
 {
+    if (cpu->bp_armed)
+        bp_io_access(cpu, port, size);
     svmx_status st = svmx_mem_pio_in(&cpu->mem, port, size, v);
     return st == SVMX_OK ? CPU_OK : io_stop(cpu, st, port, size, false);
 }
@@ -126,6 +131,8 @@ static cpu_res port_in(svmx_cpu *cpu, uint16_t port, unsigned size,
 static cpu_res port_out(svmx_cpu *cpu, uint16_t port, unsigned size,
                         uint32_t v)
 {
+    if (cpu->bp_armed)
+        bp_io_access(cpu, port, size);
     svmx_status st = svmx_mem_pio_out(&cpu->mem, port, size, v);
     return st == SVMX_OK ? CPU_OK : io_stop(cpu, st, port, size, true);
 }

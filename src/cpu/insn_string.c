@@ -150,7 +150,9 @@ static cpu_res rep_loop(svmx_cpu *cpu, const svmx_insn *insn,
     while (left) {
         uint64_t done = 0;
         cpu_res r = CPU_OK;
-        if (kind->bulk)
+        /* Element by element while breakpoints are armed: each access
+         * is matched (breakpoint.h). */
+        if (kind->bulk && !cpu->bp_armed)
             r = kind->bulk(cpu, c, min_u64(left, budget), &done, f);
         if (r == CPU_OK && done == 0) {
             r = kind->step(cpu, c, f);
@@ -164,7 +166,9 @@ static cpu_res rep_loop(svmx_cpu *cpu, const svmx_insn *insn,
         budget -= done;
         if (left && zf_ends(cpu, c))
             break;
-        if (left && (budget == 0 || cpu->stop_requested)) {
+        /* A data or I/O breakpoint hit ends the iteration too: its #DB
+         * trap follows the iteration that hit it (SDM Vol. 3B 18.3.1.2). */
+        if (left && (budget == 0 || cpu->stop_requested || cpu->bp_hits)) {
             /* Yield between iterations: RIP stays on the instruction and
              * RF = 1, so an interrupt or trap taken here pushes RF = 1
              * (SDM Vol. 3B 18.3.1.1); the run loop does the boundary

@@ -293,7 +293,6 @@ cpu_res insn_smsw(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 /* -------------------------------------------------- debug registers -- */
 
 #define DR7_GD   (1ull << 13)
-#define DR7_ENABLES 0xffull   /* L0 G0 .. L3 G3 */
 
 /*
  * MOV DRn (SDM Vol. 2B MOV DR, APM Vol. 3 MOV DRn), checks in order:
@@ -349,9 +348,6 @@ cpu_res insn_mov_dr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
         d->dr6 = (v & CPU_DR6_WRITABLE) | CPU_DR6_FIXED1;
         return CPU_OK;
     }
-    if (v & DR7_ENABLES)
-        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
-                         "hardware breakpoints (DR7 L0-G3)");
     d->dr7 = (v & CPU_DR7_WRITABLE) | CPU_DR7_FIXED1;
     return CPU_OK;
 }

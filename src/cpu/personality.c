@@ -39,7 +39,8 @@
  * caches).
  */
 #define CPUID1_EDX                                                            \
-    (CPU_CPUID1_EDX_PSE | CPU_CPUID1_EDX_TSC | CPU_CPUID1_EDX_MSR |           \
+    (CPU_CPUID1_EDX_DE | CPU_CPUID1_EDX_PSE | CPU_CPUID1_EDX_TSC |            \
+     CPU_CPUID1_EDX_MSR |                                                     \
      CPU_CPUID1_EDX_PAE | CPU_CPUID1_EDX_CX8 | CPU_CPUID1_EDX_SEP |           \
      CPU_CPUID1_EDX_PGE | CPU_CPUID1_EDX_CMOV | CPU_CPUID1_EDX_PAT |          \
      CPU_CPUID1_EDX_CLFSH)
@@ -64,7 +65,8 @@
  * CPL) has no CPUID bit and is always defined.
  */
 #define CR4_COMMON                                                            \
-    (CPU_CR4_TSD | CPU_CR4_PSE | CPU_CR4_PAE | CPU_CR4_PGE | CPU_CR4_PCE |    \
+    (CPU_CR4_TSD | CPU_CR4_DE | CPU_CR4_PSE | CPU_CR4_PAE | CPU_CR4_PGE |     \
+     CPU_CR4_PCE |                                                            \
      CPU_CR4_SMEP | CPU_CR4_SMAP)
 
 /* ---------------------------------------------------------------- AMD -- */

@@ -79,6 +79,7 @@ const cpu_cap_msr *cpu_personality_cap(const cpu_personality *pers,
 #define CPU_CPUID1_ECX_POPCNT    (1u << 23)
 #define CPU_CPUID1_ECX_XSAVE     (1u << 26)
 #define CPU_CPUID1_ECX_OSXSAVE   (1u << 27)
+#define CPU_CPUID1_EDX_DE        (1u << 2)
 #define CPU_CPUID1_EDX_PSE       (1u << 3)
 #define CPU_CPUID1_EDX_TSC       (1u << 4)
 #define CPU_CPUID1_EDX_MSR       (1u << 5)

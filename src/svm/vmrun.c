@@ -214,9 +214,6 @@ cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa)
     bool np = (caps.svm_features & SVMX_SVM_FEATURE_NP) &&
               (svm_rd64(v, SVMX_VMCB_NP_ENABLE) & SVMX_VMCB_NP_ENABLE_BIT);
     bool pdptes = !np && svm_pae_legacy(cr0, cr4, efer);
-    if (svm_rd64(v, SVMX_VMCB_DR7) & 0xffu)
-        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
-                         "hardware breakpoints (DR7 L0-G3) in the guest");
     cpu->svm.features = caps.svm_features;
     if (pdptes) {
         /* 15.5.1: VMRUN loads a PAE guest's PDPTEs; a reserved bit in one
