@@ -316,6 +316,9 @@ static inline bool quiet(const svmx_cpu *cpu)
 /* Runs at most `budget` simple instructions; returns how many ran (a
  * faulting one counts, as in step_one). *res is CPU_STOP if the run must
  * stop. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
                                    cpu_res *res, svmx_mode mode, bool long64)
 {
@@ -336,8 +339,7 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
     while (n < budget) {
         uint64_t rip = cpu->regs.rip;
         uint64_t lin = (cs_base + rip) & lin_mask;
-        if (long64 ? !cpu_canonical(rip, cpu->pers->linear_width)
-                   : rip > cs->limit)
+        if (!long64 && rip > cs->limit)
             break;
         if ((lin & 0xfff) > 4096 - SVMX_INSN_MAX_LEN)
             break; /* the slow fetch handles the page end */
@@ -345,6 +347,10 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
          * instruction of the list flushes or refills the hostmap's fetch
          * entries, and stores into the page go to the same RAM. */
         if ((lin >> 12) != code_page) {
+            /* The canonical boundary is a page boundary: checking RIP
+             * once per page covers every RIP in it (SDM Vol. 3A 3.3.7.1). */
+            if (long64 && !cpu_canonical(rip, cpu->pers->linear_width))
+                break;
             code_host = hostmap_lookup(&cpu->hostmap, lin & ~0xfffull, acc);
             if (!code_host)
                 break;

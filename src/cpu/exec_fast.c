@@ -16,6 +16,12 @@ static bool is_gpr(const svmx_operand *op)
     return op->kind == SVMX_OPK_REG && op->reg_class == SVMX_RC_GPR;
 }
 
+/* A memory operand the inline path handles (1-8 bytes). */
+static bool is_mem(const svmx_operand *op)
+{
+    return op->kind == SVMX_OPK_MEM && op->size >= 1 && op->size <= 8;
+}
+
 static bool is_rel_imm(const svmx_operand *op)
 {
     return op->kind == SVMX_OPK_IMM && op->is_relative;
@@ -98,6 +104,90 @@ static cpu_res fast_mov_ri(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     return CPU_OK;
 }
 
+/* MOV reg, mem and MOV mem, reg|imm: as insn_mov (insn_basic.c) — the
+ * source is read before the destination is touched. */
+static cpu_res fast_mov_rm(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    const svmx_operand *d = &insn->operands[0], *s = &insn->operands[1];
+    uint64_t lin, v;
+    cpu_res r = exec_mem_linear(cpu, insn, s, false, &lin, f);
+    if (r == CPU_OK)
+        r = exec_read_linear(cpu, lin, s->size, exec_user_flag(cpu), &v, f);
+    if (r == CPU_OK)
+        exec_gpr_write(cpu, d->reg, d->size, false, v);
+    return r;
+}
+
+static cpu_res fast_mov_mr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    const svmx_operand *d = &insn->operands[0], *s = &insn->operands[1];
+    uint64_t v = s->kind == SVMX_OPK_IMM ? s->imm
+               : exec_gpr_read(cpu, s->reg, s->size, false);
+    uint64_t lin;
+    cpu_res r = exec_mem_linear(cpu, insn, d, true, &lin, f);
+    if (r == CPU_OK)
+        r = exec_write_linear(cpu, lin, d->size, exec_user_flag(cpu), v, f);
+    return r;
+}
+
+/* INC DEC NEG NOT reg: as insn_unary (insn_alu.c). */
+static cpu_res fast_unary_r(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    (void)f;
+    const svmx_operand *d = &insn->operands[0];
+    alu_op op = insn->cls == SVMX_INSN_INC ? ALU_INC
+              : insn->cls == SVMX_INSN_DEC ? ALU_DEC
+              : insn->cls == SVMX_INSN_NEG ? ALU_NEG : ALU_NOT;
+    uint64_t fl = cpu->regs.rflags;
+    uint64_t v = alu_unary(op, d->size, exec_gpr_read(cpu, d->reg, d->size, false),
+                           &fl);
+    exec_gpr_write(cpu, d->reg, d->size, false, v);
+    cpu->regs.rflags = fl;
+    return CPU_OK;
+}
+
+/* The shifts and rotates of a register by an immediate or 1: as
+ * insn_shift (insn_alu.c). */
+static cpu_res fast_shift_ri(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    (void)f;
+    static const uint8_t ops[] = {
+        [SVMX_INSN_SHL - SVMX_INSN_SHL] = ALU_SHL,
+        [SVMX_INSN_SHR - SVMX_INSN_SHL] = ALU_SHR,
+        [SVMX_INSN_SAR - SVMX_INSN_SHL] = ALU_SAR,
+        [SVMX_INSN_ROL - SVMX_INSN_SHL] = ALU_ROL,
+        [SVMX_INSN_ROR - SVMX_INSN_SHL] = ALU_ROR,
+        [SVMX_INSN_RCL - SVMX_INSN_SHL] = ALU_RCL,
+        [SVMX_INSN_RCR - SVMX_INSN_SHL] = ALU_RCR,
+    };
+    const svmx_operand *d = &insn->operands[0];
+    uint64_t count = insn->operand_count > 1 ? insn->operands[1].imm : 1;
+    uint64_t fl = cpu->regs.rflags;
+    uint64_t v = alu_shift(alu_policy_get(cpu->vendor),
+                           (alu_op)ops[insn->cls - SVMX_INSN_SHL], d->size,
+                           exec_gpr_read(cpu, d->reg, d->size, false),
+                           (unsigned)(count & 0xff), &fl);
+    exec_gpr_write(cpu, d->reg, d->size, false, v);
+    cpu->regs.rflags = fl;
+    return CPU_OK;
+}
+
+/* CMOVcc reg, reg: as insn_cmovcc (insn_alu.c) — a 32-bit destination
+ * is written (zero-extended) even when the condition is false. */
+static cpu_res fast_cmov_rr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    (void)f;
+    const svmx_operand *d = &insn->operands[0], *s = &insn->operands[1];
+    uint64_t v = exec_gpr_read(cpu, s->reg, s->size, false);
+    if (!alu_cond(insn->cond, cpu->regs.rflags)) {
+        if (d->size != 4)
+            return CPU_OK;
+        v = exec_gpr_read(cpu, d->reg, 4, false);
+    }
+    exec_gpr_write(cpu, d->reg, d->size, false, v);
+    return CPU_OK;
+}
+
 /* Jcc rel: as insn_jcc (insn_alu.c). */
 static cpu_res fast_jcc(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
@@ -147,6 +237,13 @@ static cpu_res fast_ret64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     return r;
 }
 
+/* The class's general handler, for decodes without a form of their own
+ * (number 0). */
+static cpu_res fast_general(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    return exec_table[insn->cls](cpu, insn, f);
+}
+
 /* X(name, handler): the fast handlers, numbered from 1 in this order. */
 #define EXEC_FAST(X)                                                          \
     X(ADD_RR, fast_add_rr)     X(ADD_RI, fast_add_ri)                        \
@@ -161,7 +258,9 @@ static cpu_res fast_ret64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     X(MOV_RR, fast_mov_rr)     X(MOV_RI, fast_mov_ri)                        \
     X(JCC, fast_jcc)           X(PUSH_R64, fast_push_r64)                    \
     X(POP_R64, fast_pop_r64)   X(CALL_REL64, fast_call_rel64)                \
-    X(RET64, fast_ret64)
+    X(RET64, fast_ret64)       X(UNARY_R, fast_unary_r)                      \
+    X(SHIFT_RI, fast_shift_ri) X(CMOV_RR, fast_cmov_rr)                      \
+    X(MOV_RM, fast_mov_rm)     X(MOV_MR, fast_mov_mr)
 
 enum {
     FAST_NONE,
@@ -172,12 +271,15 @@ enum {
 };
 
 const exec_fn exec_fast_fns[EXEC_FAST_MAX + 1] = {
+    [FAST_NONE] = fast_general,
 #define X(name, fn) [FAST_##name] = fn,
     EXEC_FAST(X)
 #undef X
 };
 
 _Static_assert(FAST_COUNT <= EXEC_FAST_MAX + 1, "EXEC_FAST_MAX too small");
+_Static_assert(SVMX_INSN_RCR - SVMX_INSN_SHL == 6,
+               "the shift classes are contiguous, SHL to RCR");
 _Static_assert(FAST_TEST_RI == FAST_ADD_RR + 2 * (ALU_TEST - ALU_ADD) + 1,
                "the group-1 rows follow alu_op's order");
 
@@ -202,9 +304,22 @@ unsigned exec_fast_pick(const svmx_insn *insn)
             return FAST_MOV_RR;
         if (n == 2 && is_gpr(o0) && o1->kind == SVMX_OPK_IMM)
             return FAST_MOV_RI;
+        if (n == 2 && is_gpr(o0) && is_mem(o1))
+            return FAST_MOV_RM;
+        if (n == 2 && is_mem(o0) && (is_gpr(o1) || o1->kind == SVMX_OPK_IMM))
+            return FAST_MOV_MR;
         return FAST_NONE;
     case SVMX_INSN_JCC:
         return n >= 1 && is_rel_imm(o0) ? FAST_JCC : FAST_NONE;
+    case SVMX_INSN_INC: case SVMX_INSN_DEC: case SVMX_INSN_NEG: case SVMX_INSN_NOT:
+        return n == 1 && is_gpr(o0) ? FAST_UNARY_R : FAST_NONE;
+    case SVMX_INSN_SHL: case SVMX_INSN_SHR: case SVMX_INSN_SAR:
+    case SVMX_INSN_ROL: case SVMX_INSN_ROR: case SVMX_INSN_RCL: case SVMX_INSN_RCR:
+        return is_gpr(o0) && (n == 1 || (n == 2 && o1->kind == SVMX_OPK_IMM))
+                   ? FAST_SHIFT_RI : FAST_NONE;
+    case SVMX_INSN_CMOVCC:
+        return n == 2 && is_gpr(o0) && is_gpr(o1) && o1->size == o0->size
+                   ? FAST_CMOV_RR : FAST_NONE;
     case SVMX_INSN_PUSH:
         return long64 && n == 1 && is_gpr(o0) ? FAST_PUSH_R64 : FAST_NONE;
     case SVMX_INSN_POP:

@@ -11,7 +11,7 @@
 #define EXEC_FAST_MAX 63
 
 /* The fast handler for this decode's form (1..EXEC_FAST_MAX), or 0 for
- * the class's general handler. */
+ * the class's general handler (exec_fast_fns[0] calls it). */
 unsigned exec_fast_pick(const svmx_insn *insn);
 
 extern const exec_fn exec_fast_fns[EXEC_FAST_MAX + 1];
