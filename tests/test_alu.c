@@ -40,8 +40,6 @@
 #define OTHER_FLAGS (SVMX_RFLAGS_FIXED | SVMX_RFLAGS_IF | SVMX_RFLAGS_DF |    \
                      SVMX_RFLAGS_ID | (1ull << 40))
 
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 typedef struct row {
     const char *file;
     int         line;
@@ -67,6 +65,7 @@ static const row amd_rows[] = {
 #define FILE_NAME "vectors/alu_manual.inc"
 static const row manual_rows[] = {
 #include "vectors/alu_manual.inc"
+#include "test_util.h"
 };
 #undef FILE_NAME
 

@@ -18,18 +18,7 @@
 
 #include "svmx/svmx.h"
 #include "cpu/msr.h"
-
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Fails the test with a message naming the case. */
-#define EXPECT(cond, ...)                                                     \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-            fail();                                                           \
-        }                                                                     \
-    } while (0)
+#include "test_util.h"
 
 #define V_AMD   (1u << SVMX_VENDOR_AMD)
 #define V_INTEL (1u << SVMX_VENDOR_INTEL)

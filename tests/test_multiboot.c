@@ -25,12 +25,12 @@
 
 #include "svmx/svmx.h"
 #include "../tools/multiboot.h"
+#include "test_util.h"
 
 #define KIB   1024u
 #define MIB   (1024u * 1024u)
 #define GUARD 4096u
 #define FILL  0xccu
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 #define CHECK(cond, ...)                                                      \
     do {                                                                      \

@@ -29,17 +29,7 @@
 #include "cpu/paging.h"
 #include "svm/npt.h"
 #include "exec_fixture.h"
-
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT(cond, ...)                                                     \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-            fail();                                                           \
-        }                                                                     \
-    } while (0)
+#include "test_util.h"
 
 /* ------------------------------------------------------------ memory -- */
 

@@ -18,17 +18,7 @@
 #include <string.h>
 
 #include "svmx/svmx.h"
-
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT(cond, ...)                                                     \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-            fail();                                                           \
-        }                                                                     \
-    } while (0)
+#include "test_util.h"
 
 /* Architectural bits, typed from APM Vol. 2 3.1 and 4.7. */
 #define B(n)        (1ull << (n))

@@ -17,18 +17,7 @@
 #include <string.h>
 
 #include "svmx/svmx.h"
-
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Fails the test with a message naming the case. */
-#define EXPECT(cond, ...)                                                     \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-            fail();                                                           \
-        }                                                                     \
-    } while (0)
+#include "test_util.h"
 
 /* ------------------------------------------------------ VMCB layout -- */
 
