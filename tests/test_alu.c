@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cpu/alu.h"
+#include "test_util.h"
 
 #define CF   SVMX_RFLAGS_CF
 #define PF   SVMX_RFLAGS_PF
@@ -65,7 +66,6 @@ static const row amd_rows[] = {
 #define FILE_NAME "vectors/alu_manual.inc"
 static const row manual_rows[] = {
 #include "vectors/alu_manual.inc"
-#include "test_util.h"
 };
 #undef FILE_NAME
 
