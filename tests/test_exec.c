@@ -251,6 +251,63 @@ static void test_absent_features_ud(void **state)
     }
 }
 
+/* BOUND (SDM Vol. 2A BOUND): a signed index outside [lower, upper] is a
+ * #BR fault at the instruction; inside it, nothing happens. 32-bit and
+ * 16-bit forms; #UD in 64-bit mode (62h is EVEX there). */
+static void test_bound(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        uint8_t pfx;           /* 0x66 for the 16-bit form, else 0 */
+        uint32_t index, lo, hi;
+        bool br;
+    } rows[] = {
+        { "inside", 0, 5, 1, 10, false },
+        { "at lower", 0, 1, 1, 10, false },
+        { "at upper", 0, 10, 1, 10, false },
+        { "below", 0, 0, 1, 10, true },
+        { "above", 0, 11, 1, 10, true },
+        { "signed: -1 in [-5, 5]", 0, 0xffffffff, 0xfffffffb, 5, false },
+        { "signed: 0x80000000 below -5", 0, 0x80000000, 0xfffffffb, 5, true },
+        { "16-bit inside", 0x66, 0xfffe, 0xfff0, 0x0010, false },
+        { "16-bit above", 0x66, 0x0011, 0xfff0, 0x0010, true },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        print_message("%s\n", rows[i].what);
+        uint8_t code[8];
+        size_t n = 0;
+        if (rows[i].pfx)
+            code[n++] = rows[i].pfx;
+        code[n++] = 0x62; /* bound eax, [ebx] */
+        code[n++] = 0x03;
+        code[n++] = 0xf4;
+        boot_protected(code, n, false);
+        put64(IDT + 5 * 8, gate32(0x8000, 0x08, 0x8e));
+        unsigned w = rows[i].pfx ? 2 : 4;
+        for (unsigned b = 0; b < w; b++) {
+            m.ram[0x9000 + b] = (uint8_t)(rows[i].lo >> (8 * b));
+            m.ram[0x9000 + w + b] = (uint8_t)(rows[i].hi >> (8 * b));
+        }
+        set_reg(SVMX_RAX, rows[i].index);
+        set_reg(SVMX_RBX, 0x9000);
+        svmx_stop st = run(10);
+        assert_int_equal(st.reason, SVMX_STOP_HLT);
+        if (rows[i].br) {
+            assert_int_equal(st.rip, 0x8001);
+            assert_int_equal(get(reg(SVMX_RSP), 4), 0x7c00); /* at BOUND */
+        } else {
+            assert_int_equal(st.rip, 0x7c00 + n);
+        }
+    }
+    const uint8_t lm[] = { 0x62, 0x03, 0x00, 0x00, 0x00, 0x00 };
+    boot_long(lm, sizeof lm, false);
+    put64(IDT + 6 * 16, 0x8000 | 0x18ull << 16 | 0x8eull << 40);
+    put64(IDT + 6 * 16 + 8, 0);
+    svmx_stop st = run(10);
+    assert_int_equal(st.rip, 0x8001); /* #UD */
+}
+
 /* With an IDT limit of 0, #UD cannot be delivered (#GP), #GP cannot
  * (contributory twice: #DF), #DF cannot: triple fault, shutdown. */
 static void test_triple_fault(void **state)
@@ -680,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_alu_handlers),
         cmocka_unit_test(test_ud_through_ivt),
         cmocka_unit_test(test_absent_features_ud),
+        cmocka_unit_test(test_bound),
         cmocka_unit_test(test_triple_fault),
         cmocka_unit_test(test_stack_fault),
         cmocka_unit_test(test_protected_interrupt_gate),

@@ -217,6 +217,7 @@ SVMX_API const char *svmx_mode_name(svmx_mode mode);
     X(VERR,       0)                                                          \
     X(VERW,       0)                                                          \
     X(ARPL,       0)                                                          \
+    X(BOUND,      0)                                                          \
     X(IN,         SVMX_ICF_IO | SVMX_ICF_ICPT)                                \
     X(OUT,        SVMX_ICF_IO | SVMX_ICF_ICPT)                                \
     X(INS,        SVMX_ICF_IO | SVMX_ICF_STR | SVMX_ICF_ICPT)                 \

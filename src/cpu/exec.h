@@ -87,6 +87,7 @@ typedef cpu_res (*exec_fn)(svmx_cpu *cpu, const svmx_insn *insn,
     X(MOVSX, insn_movx)      X(MOVSXD, insn_movx)   X(CBW, insn_cbw)          \
     X(CWD, insn_cwd)         X(SHLD, insn_shd)      X(SHRD, insn_shd)         \
     X(LAHF, insn_lahf)       X(SAHF, insn_sahf)     X(XLAT, insn_xlat)        \
+    X(BOUND, insn_bound)                                                      \
     /* insn_stack.c */                                                        \
     X(PUSHA, insn_pusha)     X(POPA, insn_popa)     X(ENTER, insn_enter)      \
     X(LEAVE, insn_leave)                                                      \

@@ -529,3 +529,36 @@ cpu_res insn_xlat(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     exec_gpr_write(cpu, SVMX_RAX, 1, false, v);
     return CPU_OK;
 }
+
+/*
+ * BOUND r16/32, m16&16/m32&32 (SDM Vol. 2A BOUND, APM Vol. 3 BOUND; not
+ * in 64-bit mode, where the decoder gives #UD): the signed index must
+ * lie within [lower, upper], the two words at the memory operand, else
+ * #BR — a fault, reported at BOUND with nothing changed. The fault
+ * carries the instruction's length: an SVM #VMEXIT for it saves nRIP
+ * (APM Vol. 2 15.7.1: "exceptions caused by INT3, INTO and BOUND").
+ */
+cpu_res insn_bound(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    const svmx_operand *ix = &insn->operands[0], *m = &insn->operands[1];
+    unsigned size = insn->operand_size;
+    uint64_t lin, lo, hi;
+    if (m->kind != SVMX_OPK_MEM)
+        return cpu_raise(f, CPU_VEC_UD, false, 0);
+    cpu_res r = exec_mem_linear(cpu, insn, m, false, &lin, f);
+    unsigned acc = exec_user_flag(cpu);
+    uint64_t amask = insn->mode == SVMX_MODE_LONG64 ? UINT64_MAX : 0xffffffffull;
+    if (r == CPU_OK)
+        r = exec_read_linear(cpu, lin, size, acc, &lo, f);
+    if (r == CPU_OK)
+        r = exec_read_linear(cpu, (lin + size) & amask, size, acc, &hi, f);
+    if (r != CPU_OK)
+        return r;
+    int64_t v = (int64_t)alu_sext(size, exec_gpr_read(cpu, ix->reg, size, false));
+    if (v < (int64_t)alu_sext(size, lo) || v > (int64_t)alu_sext(size, hi)) {
+        cpu_raise(f, CPU_VEC_BR, false, 0);
+        f->insn_len = insn->length;
+        return CPU_FAULT;
+    }
+    return CPU_OK;
+}

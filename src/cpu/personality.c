@@ -33,7 +33,7 @@
 /*
  * CPUID.1 shared by both vendors. EDX: PSE, TSC, MSR, PAE, CX8, SEP, PGE,
  * CMOV, PAT, CLFSH; no FPU/MMX/FXSR/SSE (no x87/SSE state), no APIC (none
- * is modelled; IA32_APIC_BASE is kept only as a value), no VME, DE, MCE,
+ * is modelled; IA32_APIC_BASE is kept only as a value), no VME, MCE,
  * MCA, MTRR or PSE-36. ECX: CMPXCHG16B, POPCNT. EBX[15:8]: CLFLUSH line
  * size in 8-byte units (64 bytes; CLFLUSH is a no-op on a model without
  * caches).

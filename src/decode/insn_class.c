@@ -65,7 +65,7 @@ static const uint8_t class_of_mnemonic[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
     C(PUSHF, PUSHF), C(PUSHFD, PUSHF), C(PUSHFQ, PUSHF),
     C(POPF, POPF), C(POPFD, POPF), C(POPFQ, POPF),
 
-    C(INT, INT), C(INT3, INT3), C(INTO, INTO), C(INT1, INT1),
+    C(INT, INT), C(INT3, INT3), C(INTO, INTO), C(INT1, INT1), C(BOUND, BOUND),
     C(IRET, IRET), C(IRETD, IRET), C(IRETQ, IRET),
     C(UD0, UD), C(UD1, UD), C(UD2, UD),
 

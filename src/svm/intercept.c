@@ -262,7 +262,9 @@ cpu_res svm_exception_exit(svmx_cpu *cpu, const cpu_fault *e,
         .info1 = e->has_error ? e->error : 0,
         .info2 = e->vector == CPU_VEC_PF ? e->payload : 0,
         .intinfo = intinfo,
-        .nrip = e->kind == CPU_EV_SOFTEXC ? next_rip(cpu, e->insn_len) : 0 });
+        .nrip = e->kind == CPU_EV_SOFTEXC || (e->vector == CPU_VEC_BR &&
+                                               e->insn_len)
+                    ? next_rip(cpu, e->insn_len) : 0 });
 }
 
 cpu_res svm_event_exit_slow(svmx_cpu *cpu, uint64_t code)
