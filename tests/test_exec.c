@@ -251,6 +251,44 @@ static void test_absent_features_ud(void **state)
     }
 }
 
+/* The VMX instructions outside VMX operation: #UD on both personalities
+ * (AMD has no VMX; Intel: "#UD if not in VMX operation", and VMXON with
+ * CR4.VMXE = 0); VMXON with CR4.VMXE = 1 stops UNSUPPORTED until VMX
+ * operation is modelled. */
+static void test_vmx_outside_vmx_operation(void **state)
+{
+    (void)state;
+    static const struct { const char *what; uint8_t b[4]; unsigned n; } rows[] = {
+        { "vmcall", { 0x0f, 0x01, 0xc1 }, 3 },
+        { "vmxoff", { 0x0f, 0x01, 0xc4 }, 3 },
+        { "vmlaunch", { 0x0f, 0x01, 0xc2 }, 3 },
+        { "vmread rax, rbx", { 0x0f, 0x78, 0xd8 }, 3 },
+        { "vmxon [rax]", { 0xf3, 0x0f, 0xc7, 0x30 }, 4 },
+        { "vmfunc", { 0x0f, 0x01, 0xd4 }, 3 },
+    };
+    for (unsigned v = 0; v < SVMX_VENDOR_COUNT; v++) {
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            print_message("%s on %s\n", rows[i].what, svmx_vendor_name(v));
+            boot_long_v((svmx_vendor)v, rows[i].b, rows[i].n, false);
+            put64(IDT + 6 * 16, 0x8000 | 0x18ull << 16 | 0x8eull << 40);
+            put64(IDT + 6 * 16 + 8, 0);
+            svmx_stop st = run(10);
+            assert_int_equal(st.reason, SVMX_STOP_HLT);
+            assert_int_equal(st.rip, 0x8001);
+            assert_int_equal(get(reg(SVMX_RSP), 8), 0x7c00);
+        }
+    }
+    const uint8_t vmxon[] = { 0xf3, 0x0f, 0xc7, 0x30 };
+    boot_long_v(SVMX_VENDOR_INTEL, vmxon, sizeof vmxon, false);
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    s.cr4 |= 1u << 13; /* VMXE */
+    assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
+    svmx_stop st = run(10);
+    assert_int_equal(st.reason, SVMX_STOP_UNSUPPORTED);
+    assert_int_equal(st.rip, 0x7c00);
+}
+
 /* BOUND (SDM Vol. 2A BOUND): a signed index outside [lower, upper] is a
  * #BR fault at the instruction; inside it, nothing happens. 32-bit and
  * 16-bit forms; #UD in 64-bit mode (62h is EVEX there). */
@@ -738,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_ud_through_ivt),
         cmocka_unit_test(test_absent_features_ud),
         cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_vmx_outside_vmx_operation),
         cmocka_unit_test(test_triple_fault),
         cmocka_unit_test(test_stack_fault),
         cmocka_unit_test(test_protected_interrupt_gate),

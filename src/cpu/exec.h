@@ -98,6 +98,11 @@ typedef cpu_res (*exec_fn)(svmx_cpu *cpu, const svmx_insn *insn,
     X(TLBSYNC, insn_absent)  X(MCOMMIT, insn_absent) X(GETSEC, insn_absent)   \
     X(ENCLS, insn_absent)    X(ENCLV, insn_absent)  X(PCONFIG, insn_absent)   \
     X(LOADIWKEY, insn_absent) X(RSM, insn_rsm)                                \
+    X(VMCALL, insn_vmx)      X(VMLAUNCH, insn_vmx)  X(VMRESUME, insn_vmx)     \
+    X(VMXON, insn_vmx)       X(VMXOFF, insn_vmx)    X(VMPTRLD, insn_vmx)      \
+    X(VMPTRST, insn_vmx)     X(VMCLEAR, insn_vmx)   X(VMREAD, insn_vmx)       \
+    X(VMWRITE, insn_vmx)     X(INVEPT, insn_vmx)    X(INVVPID, insn_vmx)      \
+    X(VMFUNC, insn_vmx)                                \
     /* src/svm/svm_insn.c */                                                  \
     X(VMRUN, insn_vmrun)     X(VMMCALL, insn_vmmcall) X(VMLOAD, insn_vmload)  \
     X(VMSAVE, insn_vmsave)   X(STGI, insn_stgi)     X(CLGI, insn_clgi)        \

@@ -64,3 +64,22 @@ cpu_res insn_rsm(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_RSM, 0, 0);
     return r != CPU_OK ? r : cpu_raise(f, CPU_VEC_UD, false, 0);
 }
+
+/*
+ * The VMX instructions while the CPU is not in VMX operation, which this
+ * model never enters yet: #UD on the AMD personality, which has no VMX
+ * (CPUID.1:ECX.VMX = 0), and on the Intel one for every VMX instruction
+ * but VMXON ("#UD if not in VMX operation", SDM Vol. 2C each VMX
+ * instruction; VMCALL and VMFUNC likewise outside VMX non-root
+ * operation). VMXON itself is #UD with CR4.VMXE = 0 (SDM Vol. 2C VMXON);
+ * with CR4.VMXE = 1 it would enter VMX operation, which the VMX issue
+ * brings: until then the run stops UNSUPPORTED.
+ */
+cpu_res insn_vmx(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    if (cpu->vendor == SVMX_VENDOR_INTEL && insn->cls == SVMX_INSN_VMXON &&
+        (cpu->sregs.cr4 & CPU_CR4_VMXE))
+        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
+                         "VMX operation (VMXON) is not modelled yet");
+    return cpu_raise(f, CPU_VEC_UD, false, 0);
+}
