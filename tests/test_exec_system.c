@@ -1610,17 +1610,31 @@ static void test_rdtsc(void **state)
     }
 }
 
-/* RDPMC: no performance counters are modelled, so every index is #GP(0),
- * even at CPL 0. */
+/* RDPMC (APM Vol. 3, SDM Vol. 2B): the AMD personality has PerfCtr0-3
+ * (48 bits, holding what WRMSR put there; no event counts), ECX 4 and up
+ * is #GP(0); the Intel one advertises no counters: #GP(0) for any index.
+ * At CPL 3 without CR4.PCE, #GP(0) before the index matters. */
 static void test_rdpmc(void **state)
 {
     (void)state;
-    static const uint8_t code[] = { 0x0f, 0x33 };
-    FOR_EACH_VENDOR(v) {
-        prot(v, code, sizeof code, false);
-        set_reg(SVMX_RCX, 0);
-        expect_fault(VEC_GP, 0, 0x7c00);
-    }
+    static const uint8_t code[] = { 0x0f, 0x33, 0xf4 };
+    prot(SVMX_VENDOR_AMD, code, sizeof code, false);
+    assert_int_equal(svmx_cpu_set_msr(m.cpu, 0xc0010006, 0xffff123456789abcull),
+                     SVMX_OK); /* PerfCtr2: bits 63:48 ignored */
+    set_reg(SVMX_RCX, 2);
+    svmx_stop st = run(10);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(reg(SVMX_RAX), 0x56789abc);
+    assert_int_equal(reg(SVMX_RDX), 0x1234);
+    prot(SVMX_VENDOR_AMD, code, sizeof code, false);
+    set_reg(SVMX_RCX, 4);
+    expect_fault(VEC_GP, 0, 0x7c00);
+    prot(SVMX_VENDOR_AMD, code, sizeof code, true);
+    set_reg(SVMX_RCX, 0);
+    expect_fault(VEC_GP, 0, 0x7c00);
+    prot(SVMX_VENDOR_INTEL, code, sizeof code, false);
+    set_reg(SVMX_RCX, 0);
+    expect_fault(VEC_GP, 0, 0x7c00);
 }
 
 /* ---------------------------------------------- XCR0, MONITOR, MWAIT -- */

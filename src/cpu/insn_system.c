@@ -624,13 +624,26 @@ cpu_res insn_rdtscp(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 
 /*
  * RDPMC (SDM Vol. 2B RDPMC, APM Vol. 3 RDPMC): #GP(0) at CPL > 0 without
- * CR4.PCE, and #GP(0) for a counter index that does not exist. The model
- * has no performance counters, so every index is one that does not.
+ * CR4.PCE, and #GP(0) for a counter index that does not exist; then the
+ * SVM intercept (APM Vol. 2 15.9: after the simple exceptions). The AMD
+ * personality has the four legacy counters PerfCtr0-3 (APM Vol. 3 RDPMC:
+ * "the AMD64 architecture currently supports four performance counters";
+ * no PerfCtrExtCore, so ECX 0-3 only), which hold what software wrote:
+ * no event is counted. The Intel personality advertises no architectural
+ * performance monitoring (CPUID leaf 0Ah), so every index is invalid.
  */
 cpu_res insn_rdpmc(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    (void)cpu, (void)insn;
-    return gp0(f);
+    (void)insn;
+    uint32_t ecx = (uint32_t)cpu->regs.gpr[SVMX_RCX];
+    if (cpu_cpl(cpu) > 0 && !(cpu->sregs.cr4 & CPU_CR4_PCE))
+        return gp0(f);
+    if (cpu->vendor != SVMX_VENDOR_AMD || ecx >= CPU_AMD_PERF_COUNTERS)
+        return gp0(f);
+    cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_RDPMC, 0, 0);
+    if (r == CPU_OK)
+        set_edx_eax(cpu, cpu->msr.perf_ctr[ecx]);
+    return r;
 }
 
 /* ----------------------------------------------------------- XCR0 -- */

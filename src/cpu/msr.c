@@ -75,7 +75,14 @@
  *   TSC_AUX: bits 63:32 dropped (AMD does not fault on them).
  *   VM_CR (APM Vol. 2 15.30.1): DPD, R_INIT, DIS_A20M, LOCK, SVMDIS.
  *   VM_HSAVE_PA (APM Vol. 2 15.30.4): 4 KiB aligned, below MAXPHYADDR.
+ *   PerfEvtSel0-3 (APM Vol. 2 13.2.1, Figure 13-7): EventSelect[7:0],
+ *     UnitMask, OS, USR, Edge, INT, EN, INV, CntMask, EventSelect[11:8],
+ *     GuestOnly, HostOnly writable, the rest reserved. PerfCtr0-3: 48-bit
+ *     counters, bits 63:48 ignored. The model counts no events: a counter
+ *     holds what software wrote (docs/personalities.md).
  */
+#define PERF_CTL_BITS 0x0000030fffd7ffffull
+#define PERF_CTR_BITS 0x0000ffffffffffffull
 static const cpu_msr_row amd_msrs[] = {
     MSRS_BOTH,
     /*  name                 flags
@@ -90,6 +97,14 @@ static const cpu_msr_row amd_msrs[] = {
         msr.vm_cr,               0,                     0x1f,  0),
     ROW(VM_HSAVE_PA,         CPU_MSRF_PHYS,
         msr.vm_hsave_pa,         0,                     0,     0),
+    ROW(PERF_CTL0, 0, msr.perf_ctl[0], 0, PERF_CTL_BITS, 0),
+    ROW(PERF_CTL1, 0, msr.perf_ctl[1], 0, PERF_CTL_BITS, 0),
+    ROW(PERF_CTL2, 0, msr.perf_ctl[2], 0, PERF_CTL_BITS, 0),
+    ROW(PERF_CTL3, 0, msr.perf_ctl[3], 0, PERF_CTL_BITS, 0),
+    ROW(PERF_CTR0, 0, msr.perf_ctr[0], 0, PERF_CTR_BITS, ~PERF_CTR_BITS),
+    ROW(PERF_CTR1, 0, msr.perf_ctr[1], 0, PERF_CTR_BITS, ~PERF_CTR_BITS),
+    ROW(PERF_CTR2, 0, msr.perf_ctr[2], 0, PERF_CTR_BITS, ~PERF_CTR_BITS),
+    ROW(PERF_CTR3, 0, msr.perf_ctr[3], 0, PERF_CTR_BITS, ~PERF_CTR_BITS),
 };
 
 /*

@@ -62,6 +62,17 @@
 #define CPU_MSR_IA32_TSC_AUX            0xc0000103u
 #define CPU_MSR_VM_CR                   0xc0010114u  /* AMD */
 #define CPU_MSR_VM_HSAVE_PA             0xc0010117u  /* AMD */
+/* AMD legacy performance counters (APM Vol. 2 13.2.1): PerfEvtSel0-3
+ * and PerfCtr0-3. */
+#define CPU_MSR_PERF_CTL0               0xc0010000u  /* AMD */
+#define CPU_MSR_PERF_CTL1               0xc0010001u  /* AMD */
+#define CPU_MSR_PERF_CTL2               0xc0010002u  /* AMD */
+#define CPU_MSR_PERF_CTL3               0xc0010003u  /* AMD */
+#define CPU_MSR_PERF_CTR0               0xc0010004u  /* AMD */
+#define CPU_MSR_PERF_CTR1               0xc0010005u  /* AMD */
+#define CPU_MSR_PERF_CTR2               0xc0010006u  /* AMD */
+#define CPU_MSR_PERF_CTR3               0xc0010007u  /* AMD */
+#define CPU_AMD_PERF_COUNTERS           4u
 
 /* IA32_FEATURE_CONTROL bits (SDM Vol. 3C 24.7). */
 #define CPU_FEATURE_CONTROL_LOCK        0x1u
@@ -89,6 +100,7 @@ typedef struct cpu_msr_store {
     uint64_t kernel_gs_base;
     uint64_t tsc_aux;
     uint64_t vm_cr, vm_hsave_pa;
+    uint64_t perf_ctl[4], perf_ctr[4];   /* AMD, never counting       */
 } cpu_msr_store;
 
 /* cpu_msr_row.flags */
