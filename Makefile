@@ -69,6 +69,9 @@ fuzz: deps
 	    -max_len=32 $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/tests/fuzz/fuzz_vmrun_check -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4200 $(FUZZ_BUILD)/corpus-vmrun
+	mkdir -p $(FUZZ_BUILD)/corpus-run
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_run -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=256 $(FUZZ_BUILD)/corpus-run
 
 # An oracle that cannot be installed is skipped by the harness, which says
 # so; any unexplained difference between svmx and an oracle fails.

@@ -290,6 +290,35 @@ static void test_vmx_outside_vmx_operation(void **state)
     assert_int_equal(st.rip, 0x7c00);
 }
 
+/* The count of a run does not depend on whether the decode cache is warm
+ * (the fast loop) or cold (the per-instruction path): a faulting
+ * instruction counts unless its delivery shuts the CPU down. Found by
+ * tests/fuzz/fuzz_run.c. */
+static void test_count_warm_and_cold(void **state)
+{
+    (void)state;
+    /* xchg eax, edi; mov al, [0x40000000] (not mapped: #PF) */
+    const uint8_t code[] = { 0x97, 0x8a, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40 };
+    boot_long(code, sizeof code, false);
+    svmx_sregs s0;
+    svmx_regs r0;
+    svmx_events e0;
+    svmx_cpu_get_sregs(m.cpu, &s0);
+    s0.idt.limit = 0; /* #PF -> #GP -> #DF -> shutdown */
+    svmx_cpu_set_sregs(m.cpu, &s0);
+    svmx_cpu_get_regs(m.cpu, &r0);
+    svmx_cpu_get_events(m.cpu, &e0);
+    svmx_stop cold = run(100);
+    assert_int_equal(cold.reason, SVMX_STOP_SHUTDOWN);
+    svmx_cpu_set_sregs(m.cpu, &s0);
+    svmx_cpu_set_regs(m.cpu, &r0);
+    svmx_cpu_set_events(m.cpu, &e0);
+    svmx_stop warm = run(100);
+    assert_int_equal(warm.reason, SVMX_STOP_SHUTDOWN);
+    assert_int_equal(warm.insns, cold.insns);
+    assert_int_equal(cold.insns, 1); /* the XCHG; the MOV shut down */
+}
+
 /* BOUND (SDM Vol. 2A BOUND): a signed index outside [lower, upper] is a
  * #BR fault at the instruction; inside it, nothing happens. 32-bit and
  * 16-bit forms; #UD in 64-bit mode (62h is EVEX there). */
@@ -777,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_ud_through_ivt),
         cmocka_unit_test(test_absent_features_ud),
         cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_count_warm_and_cold),
         cmocka_unit_test(test_vmx_outside_vmx_operation),
         cmocka_unit_test(test_triple_fault),
         cmocka_unit_test(test_stack_fault),

@@ -376,8 +376,10 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
         if (r != CPU_OK) {
             cpu->regs.rip = rip;
             if (r == CPU_FAULT) {
-                n++;
+                /* Counted as step_one's caller counts it: unless the
+                 * delivery stopped the run (a shutdown). */
                 *res = exec_deliver(cpu, &f);
+                n += *res != CPU_STOP;
             } else {
                 *res = r;
             }
