@@ -422,6 +422,49 @@ static void test_rep_data_breakpoint(void **state)
     assert_int_equal(dr6() & 0xf, 0x1);
 }
 
+/* After MOV SS with TF set, the single-step #DB waits one instruction; a
+ * budget stop in between keeps it waiting, and RESET (or setting the
+ * event state) drops it. Found by tests/fuzz/fuzz_run.c. */
+static void test_held_debug_trap_and_reset(void **state)
+{
+    (void)state;
+    /* mov ax, ss; mov ss, ax; nop; nop; hlt */
+    static const uint8_t code[] = { 0x8c, 0xd0, 0x8e, 0xd0, 0x90, 0x90, 0xf4 };
+    boot(SVMX_VENDOR_AMD, code, sizeof code);
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rflags |= SVMX_RFLAGS_TF;
+    svmx_cpu_set_regs(m.cpu, &r);
+    /* The first MOV traps at once (HLT handler of #DB); resume there. */
+    svmx_stop st = run(0);
+    assert_int_equal(st.rip, HANDLER(1) + 1);
+    assert_int_equal(frame_ip(), 0x7c02);
+    /* Again from MOV SS, TF set: the trap is held past it, budget 1. */
+    svmx_events awake = events();
+    awake.activity = SVMX_ACTIVITY_ACTIVE;   /* out of the handler's HLT */
+    set_events(&awake);
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rip = 0x7c02;
+    r.rflags |= SVMX_RFLAGS_TF;
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    s.seg[SVMX_CS].selector = 0;
+    s.seg[SVMX_CS].base = 0;
+    svmx_cpu_set_sregs(m.cpu, &s);
+    svmx_cpu_set_regs(m.cpu, &r);
+    st = run(1);
+    assert_int_equal(st.reason, SVMX_STOP_BUDGET);
+    assert_int_equal(rip(), 0x7c04);
+    svmx_events e = events();
+    set_events(&e);                  /* replaces the event state: no #DB */
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rflags &= ~SVMX_RFLAGS_TF;
+    svmx_cpu_set_regs(m.cpu, &r);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c07);  /* ran to the HLT, no trap */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_data_breakpoints),
         cmocka_unit_test(test_io_breakpoint),
         cmocka_unit_test(test_rep_data_breakpoint),
+        cmocka_unit_test(test_held_debug_trap_and_reset),
     };
     return cmocka_run_group_tests(tests, NULL, fixture_teardown);
 }

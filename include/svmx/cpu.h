@@ -235,6 +235,8 @@ SVMX_API svmx_status svmx_cpu_set_dregs(svmx_cpu *cpu,
  * Event state. Setting refuses, with SVMX_E_STATE and nothing changed, an
  * activity out of range, an exception vector above 31 or shadow bits other
  * than SVMX_SHADOW_*. A personality without SVM has no GIF: it stays 1.
+ * Setting replaces the event state whole, including a single-step or
+ * breakpoint #DB that a MOV SS shadow was holding back.
  */
 SVMX_API svmx_status svmx_cpu_get_events(const svmx_cpu *cpu,
                                          svmx_events *events);

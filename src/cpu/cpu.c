@@ -49,6 +49,13 @@ static void reset_state(svmx_cpu *cpu)
     memset(&cpu->dregs, 0, sizeof cpu->dregs);
     memset(&cpu->events, 0, sizeof cpu->events);
     memset(&cpu->svm, 0, sizeof cpu->svm); /* RESET leaves guest mode */
+    /* The interpreter's between-instruction state: no trap waits. */
+    cpu->db_deferred = false;
+    cpu->db_deferred_dr6 = 0;
+    cpu->bp_hits = 0;
+    cpu->bp_armed = false;
+    cpu->attention = false;
+    cpu->stop_requested = false;
 
     cpu->regs.rip = 0xfff0;
     cpu->regs.rflags = SVMX_RFLAGS_FIXED;
@@ -279,6 +286,11 @@ svmx_status svmx_cpu_set_events(svmx_cpu *cpu, const svmx_events *events)
         (events->shadow & ~(SVMX_SHADOW_STI | SVMX_SHADOW_MOVSS)))
         return SVMX_E_STATE;
     cpu->events = *events;
+    /* The event state is replaced whole: a #DB trap that a MOV SS shadow
+     * was holding goes with the old one. */
+    cpu->db_deferred = false;
+    cpu->db_deferred_dr6 = 0;
+    cpu->attention = true; /* a run in progress looks at the new state */
     /* A CPU without SVM has no GIF: it is always 1 (a fixed bit). */
     if (cpu->vendor != SVMX_VENDOR_AMD)
         cpu->events.gif = true;
