@@ -345,22 +345,11 @@ static void t_controls(void)
 
 /* ----------------------------------------------------- nested paging -- */
 
-static uint64_t npml4[512] __attribute__((aligned(4096)));
-static uint64_t npdpt[512] __attribute__((aligned(4096)));
-static uint64_t npd[512] __attribute__((aligned(4096)));
-
 /* Identity nested tables for the first GiB, 2 MiB pages, U = 1 (15.25.5). */
 static void np_on(void)
 {
-    memset(npml4, 0, sizeof npml4);
-    memset(npdpt, 0, sizeof npdpt);
-    npml4[0] = svm_pa(npdpt) | RT_PTE_P | RT_PTE_W | RT_PTE_U;
-    npdpt[0] = svm_pa(npd) | RT_PTE_P | RT_PTE_W | RT_PTE_U;
-    for (uint64_t i = 0; i < 512; i++)
-        npd[i] = i << 21 | RT_PTE_P | RT_PTE_W | RT_PTE_U | RT_PTE_PS;
-    V->np_ctl = 1;
-    V->ncr3 = svm_pa(npml4);
-    V->g_pat = svm_cpu.host_pat;
+    svm_npt_identity();
+    svm_npt_enable(V);
 }
 
 /*

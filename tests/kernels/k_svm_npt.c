@@ -14,28 +14,11 @@
 
 #define V (&svm_vmcb_a)
 
-/* The nested tables: GPA = HPA for the first GiB, 2 MiB pages. */
-static uint64_t npml4[512] __attribute__((aligned(4096)));
-static uint64_t npdpt[512] __attribute__((aligned(4096)));
-static uint64_t npd[512] __attribute__((aligned(4096)));
-#define NPT_RWU (RT_PTE_P | RT_PTE_W | RT_PTE_U)
-
-static void npt_identity(void)
-{
-    memset(npml4, 0, sizeof npml4);
-    memset(npdpt, 0, sizeof npdpt);
-    npml4[0] = svm_pa(npdpt) | NPT_RWU;
-    npdpt[0] = svm_pa(npd) | NPT_RWU;
-    for (uint64_t i = 0; i < 512; i++)
-        npd[i] = i << 21 | NPT_RWU | RT_PTE_PS;
-}
 
 static void npt_guest(uint64_t (*fn)(uint64_t), uint64_t arg)
 {
     svm_vmcb_call(V, fn, arg);
-    V->np_ctl = 1;
-    V->ncr3 = svm_pa(npml4);
-    V->g_pat = svm_cpu.host_pat;
+    svm_npt_enable(V);
     V->icpt[2] = 0xffffffffu; /* any exception in the guest stops it */
 }
 
@@ -68,7 +51,7 @@ static uint64_t guest_write(uint64_t va)
 
 static void t_identity(void)
 {
-    npt_identity();
+    svm_npt_identity();
     npt_guest(guest_sum, 64);
     svm_run(V);
     SVM_CHECK_EXIT(V, SVM_EXIT_VMMCALL, 0, 0);
@@ -90,8 +73,8 @@ static void check_npf(uint64_t bit, bool present, bool write, uint64_t gpa)
 
 static void t_npf_final(void)
 {
-    npt_identity();
-    npd[REGION_DATA >> 21] = 0; /* not present */
+    svm_npt_identity();
+    svm_npd[REGION_DATA >> 21] = 0; /* not present */
     npt_guest(guest_read, REGION_DATA + 0x1238);
     svm_run(V);
     check_npf(SVM_NPF_FINAL, false, false, REGION_DATA + 0x1238);
@@ -101,14 +84,14 @@ static void t_npf_final(void)
     check_npf(SVM_NPF_FINAL, false, true, REGION_DATA + 0x5670);
 
     /* present but read-only: a write faults with P = 1 */
-    npd[REGION_DATA >> 21] = REGION_DATA | RT_PTE_P | RT_PTE_U | RT_PTE_PS;
+    svm_npd[REGION_DATA >> 21] = REGION_DATA | RT_PTE_P | RT_PTE_U | RT_PTE_PS;
     npt_guest(guest_read, REGION_DATA + 0x10);
     svm_run(V);
     SVM_CHECK_EXIT(V, SVM_EXIT_VMMCALL, 0, 0);
     npt_guest(guest_write, REGION_DATA + 0x18);
     svm_run(V);
     check_npf(SVM_NPF_FINAL, true, true, REGION_DATA + 0x18);
-    npt_identity();
+    svm_npt_identity();
 }
 
 /*
@@ -129,19 +112,19 @@ static void t_npf_walk(void)
     rt_flush_tlb();
     rt_poke64(RT_FREE_VA + 0x200008, 0xfeed);
 
-    npt_identity();
+    svm_npt_identity();
     npt_guest(guest_read, RT_FREE_VA + 0x200008); /* the PDE at index 1 */
     svm_run(V);
     uint64_t got = V->rax;
     bool ran = V->exitcode == SVM_EXIT_VMMCALL;
-    npd[REGION_TABLE >> 21] = 0;
+    svm_npd[REGION_TABLE >> 21] = 0;
     npt_guest(guest_read, RT_FREE_VA + 0x200008);
     svm_run(V);
     check_npf(SVM_NPF_WALK, false, false, REGION_TABLE + 8);
 
     rt_pdpt0[1] = old;
     rt_flush_tlb();
-    npt_identity();
+    svm_npt_identity();
     CHECK(ran, "the guest did not read VA 1 GiB + 2 MiB with the table "
           "mapped");
     CHECK_EQ(got, 0xfeed);

@@ -20,21 +20,6 @@
 
 #define V (&svm_vmcb_a)
 
-/* The nested tables: GPA = HPA for the first GiB, 2 MiB pages. */
-static uint64_t npml4[512] __attribute__((aligned(4096)));
-static uint64_t npdpt[512] __attribute__((aligned(4096)));
-static uint64_t npd[512] __attribute__((aligned(4096)));
-#define NPT_RWU (RT_PTE_P | RT_PTE_W | RT_PTE_U)
-
-static void npt_identity(void)
-{
-    memset(npml4, 0, sizeof npml4);
-    memset(npdpt, 0, sizeof npdpt);
-    npml4[0] = svm_pa(npdpt) | NPT_RWU;
-    npdpt[0] = svm_pa(npd) | NPT_RWU;
-    for (uint64_t i = 0; i < 512; i++)
-        npd[i] = i << 21 | NPT_RWU | RT_PTE_PS;
-}
 
 /* 2 MiB regions of the scratch area (nothing of L1's lives there). */
 #define REGION_DATA  UINT64_C(0x2000000) /* 32 MiB: final GPAs          */
@@ -107,9 +92,7 @@ static void guest(enum mode m, const uint8_t *code, uint64_t va)
         V->cr3 = svm_pa(pae_pdpt);
         V->cr0 |= RT_CR0_PG;
     }
-    V->np_ctl = 1;
-    V->ncr3 = svm_pa(npml4);
-    V->g_pat = svm_cpu.host_pat;
+    svm_npt_enable(V);
     V->icpt[2] = 0xffffffffu; /* any exception in the guest stops it */
     svm_guest_regs.rbx = va;
 }
@@ -160,7 +143,7 @@ static void check_rw(enum mode m, uint64_t va, uint64_t pa, uint32_t want)
 static void one_mode(enum mode m)
 {
     rt_printf("# %s\n", mode_name[m]);
-    npt_identity();
+    svm_npt_identity();
     guest_tables(m);
 
     uint64_t pa = REGION_DATA + 0x1238, va = pa;
@@ -174,7 +157,7 @@ static void one_mode(enum mode m)
     }
 
     /* the final GPA not present: read, write */
-    npd[REGION_DATA >> 21] = 0;
+    svm_npd[REGION_DATA >> 21] = 0;
     guest(m, g32_read, va);
     svm_run(V);
     check_npf(SVM_NPF_FINAL, false, false, pa);
@@ -183,7 +166,7 @@ static void one_mode(enum mode m)
     check_npf(SVM_NPF_FINAL, false, true, pa);
 
     /* read-only: the read passes, a write faults with P = 1 */
-    npd[REGION_DATA >> 21] = REGION_DATA | RT_PTE_P | RT_PTE_U | RT_PTE_PS;
+    svm_npd[REGION_DATA >> 21] = REGION_DATA | RT_PTE_P | RT_PTE_U | RT_PTE_PS;
     poke32(pa, 0x5a5a);
     guest(m, g32_read, va);
     svm_run(V);
@@ -193,20 +176,20 @@ static void one_mode(enum mode m)
     svm_run(V);
     check_npf(SVM_NPF_FINAL, true, true, pa);
     CHECK_EQ(peek32(pa), 0x5a5a);
-    npt_identity();
+    svm_npt_identity();
 
     if (m == NOPAGING)
         return;
     /* the guest's page table not mapped: the walk faults on the PTE */
     uint64_t pte = REGION_TABLE + 2 * (m == PAE ? 8 : 4);
-    npd[REGION_TABLE >> 21] = 0;
+    svm_npd[REGION_TABLE >> 21] = 0;
     guest(m, g32_read, va);
     svm_run(V);
     check_npf(SVM_NPF_WALK, false, false, pte);
     guest(m, g32_write, va);
     svm_run(V);
     check_npf(SVM_NPF_WALK, false, false, pte);
-    npt_identity();
+    svm_npt_identity();
 }
 
 static void t_nopaging(void) { one_mode(NOPAGING); }

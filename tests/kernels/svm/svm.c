@@ -324,3 +324,25 @@ bool svm_exit_invalid(const svm_vmcb *v)
                          "VMEXIT_INVALID is written as 0xFFFFFFFF: EXITCODE "
                          "is 64 bits, -1 (APM Table C-1, B-1)");
 }
+
+static uint64_t svm_npml4[512] __attribute__((aligned(4096)));
+static uint64_t svm_npdpt[512] __attribute__((aligned(4096)));
+uint64_t svm_npd[512] __attribute__((aligned(4096)));
+
+void svm_npt_identity(void)
+{
+    const uint64_t rwu = RT_PTE_P | RT_PTE_W | RT_PTE_U;
+    memset(svm_npml4, 0, sizeof svm_npml4);
+    memset(svm_npdpt, 0, sizeof svm_npdpt);
+    svm_npml4[0] = svm_pa(svm_npdpt) | rwu;
+    svm_npdpt[0] = svm_pa(svm_npd) | rwu;
+    for (uint64_t i = 0; i < 512; i++)
+        svm_npd[i] = i << 21 | rwu | RT_PTE_PS;
+}
+
+void svm_npt_enable(svm_vmcb *v)
+{
+    v->np_ctl = 1;
+    v->ncr3 = svm_pa(svm_npml4);
+    v->g_pat = svm_cpu.host_pat;
+}

@@ -243,6 +243,16 @@ void svm_vmcb_init(svm_vmcb *v, uint64_t rip);
    VMMCALL: the result is in v->rax after the exit. */
 void svm_vmcb_call(svm_vmcb *v, uint64_t (*fn)(uint64_t), uint64_t arg);
 
+/* Identity nested page tables for the first GiB (GPA = HPA), 2 MiB pages,
+   every level P, W and U (APM Vol. 2 15.25.5: nested accesses are user
+   accesses): svm_npt_identity() rebuilds them, svm_npt_enable() turns
+   nested paging on in v with them (NP_ENABLE, nCR3, G_PAT = the host's
+   PAT). svm_npd is the page directory, for kernels that unmap or
+   restrict a 2 MiB region. */
+extern uint64_t svm_npd[512];
+void svm_npt_identity(void);
+void svm_npt_enable(svm_vmcb *v);
+
 /* Sets or clears the intercept of an exit code below 0xA0. */
 void svm_intercept(svm_vmcb *v, unsigned code, bool on);
 bool svm_intercepted(const svm_vmcb *v, unsigned code);
