@@ -10,9 +10,9 @@
  * run stepped one instruction at a time must agree with one run.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include "svmx/svmx.h"
 
@@ -169,6 +169,19 @@ static bool run_once(svmx_cpu *cpu, uint8_t sel, const uint8_t *code,
     return true;
 }
 
+/* Two ends that must agree did not: say how (FUZZ_RUN_VERBOSE=1) and
+ * crash, so that libFuzzer keeps the input. */
+static void mismatch(const char *n1, const svmx_regs *r1, const svmx_stop *s1,
+                     const char *n2, const svmx_regs *r2, const svmx_stop *s2)
+{
+    if (getenv("FUZZ_RUN_VERBOSE"))
+        fprintf(stderr, "%s: %s %llu rip %llx; %s: %s %llu rip %llx\n", n1,
+                svmx_stop_reason_name(s1->reason), (unsigned long long)s1->insns,
+                (unsigned long long)r1->rip, n2, svmx_stop_reason_name(s2->reason),
+                (unsigned long long)s2->insns, (unsigned long long)r2->rip);
+    abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const svmx_io_ops io = { .pio_in = pio_in, .pio_out = pio_out,
@@ -189,27 +202,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Deterministic: the same input, the same end. */
     if (!run_once(cpus[v], sel, data + 2, size - 2, false, &b, &sb) ||
         memcmp(&a, &b, sizeof a) != 0 || sa.reason != sb.reason ||
-        sa.insns != sb.insns) {
-        if (getenv("FUZZ_RUN_VERBOSE"))
-            fprintf(stderr, "run 1: %s %llu rip %llx; run 2: %s %llu rip %llx\n",
-                    svmx_stop_reason_name(sa.reason), (unsigned long long)sa.insns,
-                    (unsigned long long)a.rip, svmx_stop_reason_name(sb.reason),
-                    (unsigned long long)sb.insns, (unsigned long long)b.rip);
-        abort();
-    }
+        sa.insns != sb.insns)
+        mismatch("run 1", &a, &sa, "run 2", &b, &sb);
     /* One instruction at a time (the full per-instruction path) ends
      * where one run (which takes the fast loop) does. */
     if (!run_once(cpus[v], sel, data + 2, size - 2, true, &c, &sc))
         abort();
     bool same_end = sc.reason == sa.reason ||
                     (sa.reason == SVMX_STOP_BUDGET && sc.reason == SVMX_STOP_DEBUG);
-    if (!same_end || memcmp(&a, &c, sizeof a) != 0) {
-        if (getenv("FUZZ_RUN_VERBOSE"))
-            fprintf(stderr, "run: %s %llu rip %llx; step: %s %llu rip %llx\n",
-                    svmx_stop_reason_name(sa.reason), (unsigned long long)sa.insns,
-                    (unsigned long long)a.rip, svmx_stop_reason_name(sc.reason),
-                    (unsigned long long)sc.insns, (unsigned long long)c.rip);
-        abort();
-    }
+    if (!same_end || memcmp(&a, &c, sizeof a) != 0)
+        mismatch("run", &a, &sa, "step", &c, &sc);
     return 0;
 }
