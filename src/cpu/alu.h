@@ -134,6 +134,18 @@ static inline const alu_policy *alu_policy_get(svmx_vendor vendor)
 
 /* ---- the operations -------------------------------------------------- */
 
+/* The operation an instruction class performs: ADD .. TEST, INC .. NOT
+ * and the shifts and rotates; ALU_OP_COUNT for any other class. The table
+ * is insn_alu.c's. */
+extern const uint8_t alu_class_ops[SVMX_INSN_CLASS_COUNT];
+
+static inline alu_op alu_op_of_class(unsigned cls)
+{
+    if (cls >= SVMX_INSN_CLASS_COUNT || !alu_class_ops[cls])
+        return ALU_OP_COUNT;
+    return (alu_op)(alu_class_ops[cls] - 1);
+}
+
 /* ---- helpers --------------------------------------------------------- */
 
 /* All ones in the low 8*size bits. */

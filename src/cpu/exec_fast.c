@@ -30,18 +30,8 @@ static bool is_rel_imm(const svmx_operand *op)
 /* The group-1 operation of a class (ADD .. TEST), or ALU_OP_COUNT. */
 static alu_op group1_op(unsigned cls)
 {
-    switch (cls) {
-    case SVMX_INSN_ADD: return ALU_ADD;
-    case SVMX_INSN_OR:  return ALU_OR;
-    case SVMX_INSN_ADC: return ALU_ADC;
-    case SVMX_INSN_SBB: return ALU_SBB;
-    case SVMX_INSN_AND: return ALU_AND;
-    case SVMX_INSN_SUB: return ALU_SUB;
-    case SVMX_INSN_XOR: return ALU_XOR;
-    case SVMX_INSN_CMP: return ALU_CMP;
-    case SVMX_INSN_TEST: return ALU_TEST;
-    default: return ALU_OP_COUNT;
-    }
+    alu_op op = alu_op_of_class(cls);
+    return op <= ALU_TEST ? op : ALU_OP_COUNT;
 }
 
 /* ADD..TEST reg, reg|imm: as insn_binop (insn_alu.c), with the operation
@@ -135,9 +125,7 @@ static cpu_res fast_unary_r(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)f;
     const svmx_operand *d = &insn->operands[0];
-    alu_op op = insn->cls == SVMX_INSN_INC ? ALU_INC
-              : insn->cls == SVMX_INSN_DEC ? ALU_DEC
-              : insn->cls == SVMX_INSN_NEG ? ALU_NEG : ALU_NOT;
+    alu_op op = alu_op_of_class(insn->cls);
     uint64_t fl = cpu->regs.rflags;
     uint64_t v = alu_unary(op, d->size, exec_gpr_read(cpu, d->reg, d->size, false),
                            &fl);
@@ -151,20 +139,11 @@ static cpu_res fast_unary_r(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 static cpu_res fast_shift_ri(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)f;
-    static const uint8_t ops[] = {
-        [SVMX_INSN_SHL - SVMX_INSN_SHL] = ALU_SHL,
-        [SVMX_INSN_SHR - SVMX_INSN_SHL] = ALU_SHR,
-        [SVMX_INSN_SAR - SVMX_INSN_SHL] = ALU_SAR,
-        [SVMX_INSN_ROL - SVMX_INSN_SHL] = ALU_ROL,
-        [SVMX_INSN_ROR - SVMX_INSN_SHL] = ALU_ROR,
-        [SVMX_INSN_RCL - SVMX_INSN_SHL] = ALU_RCL,
-        [SVMX_INSN_RCR - SVMX_INSN_SHL] = ALU_RCR,
-    };
     const svmx_operand *d = &insn->operands[0];
     uint64_t count = insn->operand_count > 1 ? insn->operands[1].imm : 1;
     uint64_t fl = cpu->regs.rflags;
     uint64_t v = alu_shift(alu_policy_get(cpu->vendor),
-                           (alu_op)ops[insn->cls - SVMX_INSN_SHL], d->size,
+                           alu_op_of_class(insn->cls), d->size,
                            exec_gpr_read(cpu, d->reg, d->size, false),
                            (unsigned)(count & 0xff), &fl);
     exec_gpr_write(cpu, d->reg, d->size, false, v);
@@ -278,8 +257,6 @@ const exec_fn exec_fast_fns[EXEC_FAST_MAX + 1] = {
 };
 
 _Static_assert(FAST_COUNT <= EXEC_FAST_MAX + 1, "EXEC_FAST_MAX too small");
-_Static_assert(SVMX_INSN_RCR - SVMX_INSN_SHL == 6,
-               "the shift classes are contiguous, SHL to RCR");
 _Static_assert(FAST_TEST_RI == FAST_ADD_RR + 2 * (ALU_TEST - ALU_ADD) + 1,
                "the group-1 rows follow alu_op's order");
 

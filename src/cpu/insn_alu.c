@@ -10,19 +10,20 @@ static const alu_policy *policy(const svmx_cpu *cpu)
     return alu_policy_get(cpu->vendor);
 }
 
-/* The alu.c operation each class performs. */
-static const uint8_t alu_op_of[SVMX_INSN_CLASS_COUNT] = {
-    [SVMX_INSN_ADD] = ALU_ADD, [SVMX_INSN_OR] = ALU_OR,
-    [SVMX_INSN_ADC] = ALU_ADC, [SVMX_INSN_SBB] = ALU_SBB,
-    [SVMX_INSN_AND] = ALU_AND, [SVMX_INSN_SUB] = ALU_SUB,
-    [SVMX_INSN_XOR] = ALU_XOR, [SVMX_INSN_CMP] = ALU_CMP,
-    [SVMX_INSN_TEST] = ALU_TEST,
-    [SVMX_INSN_INC] = ALU_INC, [SVMX_INSN_DEC] = ALU_DEC,
-    [SVMX_INSN_NEG] = ALU_NEG, [SVMX_INSN_NOT] = ALU_NOT,
-    [SVMX_INSN_SHL] = ALU_SHL, [SVMX_INSN_SHR] = ALU_SHR,
-    [SVMX_INSN_SAR] = ALU_SAR, [SVMX_INSN_ROL] = ALU_ROL,
-    [SVMX_INSN_ROR] = ALU_ROR, [SVMX_INSN_RCL] = ALU_RCL,
-    [SVMX_INSN_RCR] = ALU_RCR,
+/* The alu.c operation each class performs, plus one (0: none): the
+ * table behind alu_op_of_class() (alu.h). */
+const uint8_t alu_class_ops[SVMX_INSN_CLASS_COUNT] = {
+    [SVMX_INSN_ADD] = ALU_ADD + 1, [SVMX_INSN_OR] = ALU_OR + 1,
+    [SVMX_INSN_ADC] = ALU_ADC + 1, [SVMX_INSN_SBB] = ALU_SBB + 1,
+    [SVMX_INSN_AND] = ALU_AND + 1, [SVMX_INSN_SUB] = ALU_SUB + 1,
+    [SVMX_INSN_XOR] = ALU_XOR + 1, [SVMX_INSN_CMP] = ALU_CMP + 1,
+    [SVMX_INSN_TEST] = ALU_TEST + 1,
+    [SVMX_INSN_INC] = ALU_INC + 1, [SVMX_INSN_DEC] = ALU_DEC + 1,
+    [SVMX_INSN_NEG] = ALU_NEG + 1, [SVMX_INSN_NOT] = ALU_NOT + 1,
+    [SVMX_INSN_SHL] = ALU_SHL + 1, [SVMX_INSN_SHR] = ALU_SHR + 1,
+    [SVMX_INSN_SAR] = ALU_SAR + 1, [SVMX_INSN_ROL] = ALU_ROL + 1,
+    [SVMX_INSN_ROR] = ALU_ROR + 1, [SVMX_INSN_RCL] = ALU_RCL + 1,
+    [SVMX_INSN_RCR] = ALU_RCR + 1,
 };
 
 /* ADD OR ADC SBB AND SUB XOR CMP TEST: dst op= src; CMP and TEST only
@@ -30,7 +31,7 @@ static const uint8_t alu_op_of[SVMX_INSN_CLASS_COUNT] = {
 cpu_res insn_binop(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0];
-    alu_op op = (alu_op)alu_op_of[insn->cls];
+    alu_op op = alu_op_of_class(insn->cls);
     uint64_t a, b, fl = cpu->regs.rflags;
     cpu_res r = exec_read_operand(cpu, insn, d, &a, f);
     if (r == CPU_OK)
@@ -48,7 +49,7 @@ cpu_res insn_binop(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_unary(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0];
-    alu_op op = (alu_op)alu_op_of[insn->cls];
+    alu_op op = alu_op_of_class(insn->cls);
     uint64_t a, fl = cpu->regs.rflags;
     cpu_res r = exec_read_operand(cpu, insn, d, &a, f);
     if (r != CPU_OK)
@@ -63,7 +64,7 @@ cpu_res insn_unary(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_shift(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0];
-    alu_op op = (alu_op)alu_op_of[insn->cls];
+    alu_op op = alu_op_of_class(insn->cls);
     uint64_t a, count = 1, fl = cpu->regs.rflags;
     cpu_res r = exec_read_operand(cpu, insn, d, &a, f);
     if (r == CPU_OK && insn->operand_count > 1)
