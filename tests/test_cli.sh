@@ -70,8 +70,44 @@ expect_err "run not multiboot" 1 "no multiboot header" run "$svmx"
 expect_err "run demo budget" 1 "ran past --max-insns 10" run --max-insns 10
 expect_err "run bad -m" 2 "-m wants MiB from 2 to 4096, not '1'" run -m 1 k
 expect_err "run bad budget" 2 "--max-insns wants a positive count" run --max-insns 0 k
-expect_err "run bad trace" 2 "unknown trace 'exits'" run --trace exits k
+expect_err "run bad trace" 2 "unknown trace 'exit'" run --trace exit k
+expect_err "run bad trace list" 2 "unknown trace 'insns,'" run --trace insns, k
+expect_err "run bad trace format" 2 "unknown trace format 'xml'" run --trace-format xml k
 expect_err "run two kernels" 2 "more than one kernel" run a b
+
+# expect_digest DESCRIPTION ARGS... : `svmx run --digest ARGS` ends stdout
+# with one line 'digest: ' and 16 lowercase hex digits, whatever ended the
+# run, and a second run prints the same line
+expect_digest() {
+    desc=$1
+    shift
+    "$svmx" run --digest "$@" >"$out" 2>"$err"
+    first=$(tail -n 1 "$out")
+    if [ "$(grep -c '^digest: ' "$out")" -ne 1 ] ||
+       ! printf '%s\n' "$first" | grep -qx 'digest: [0-9a-f]\{16\}'; then
+        echo "FAIL $desc: expected a last line 'digest: <16 hex digits>', got:"
+        cat "$out"; fails=$((fails + 1)); return
+    fi
+    "$svmx" run --digest "$@" >"$out" 2>"$err"
+    if [ "$(tail -n 1 "$out")" != "$first" ]; then
+        echo "FAIL $desc: '$first', then '$(tail -n 1 "$out")'"; fails=$((fails + 1))
+    fi
+}
+
+expect_digest "digest demo"
+expect_digest "digest demo intel" --cpu intel
+expect_digest "digest budget" --max-insns 10
+expect_digest "digest traced" --trace insns --max-insns 5
+expect_err "run digest, no kernel" 1 "cannot open '/nonexistent/kernel'" run --digest /nonexistent/kernel
+
+# The run loop and single-stepping (--trace insns) end in the same state.
+for cpu in amd intel; do
+    a=$("$svmx" run --cpu $cpu --digest 2>/dev/null | tail -n 1)
+    b=$("$svmx" run --cpu $cpu --digest --trace insns 2>/dev/null | tail -n 1)
+    if [ "$a" != "$b" ]; then
+        echo "FAIL digest $cpu run vs trace: '$a', '$b'"; fails=$((fails + 1))
+    fi
+done
 
 if [ "$fails" -ne 0 ]; then
     echo "$fails CLI check(s) failed"

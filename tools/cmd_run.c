@@ -13,6 +13,7 @@
 #include "svmx/svmx.h"
 #include "cmd.h"
 #include "multiboot.h"
+#include "trace_exits.h"
 
 #define MAX_KERNEL_BYTES (64u << 20)
 
@@ -26,6 +27,7 @@ typedef struct run_ctx {
     svmx_cpu *cpu;
     bool      exited;
     uint32_t  exit_value;
+    bool      line_open;   /* the console's last byte was not '\n' */
 } run_ctx;
 
 static svmx_status pio_out(void *opaque, uint16_t port, unsigned size,
@@ -35,6 +37,7 @@ static svmx_status pio_out(void *opaque, uint16_t port, unsigned size,
     (void)size;
     if (port == 0xe9) {
         putchar((int)(value & 0xff));
+        ctx->line_open = (value & 0xff) != '\n';
     } else if (port == 0xf4) {
         ctx->exited = true;
         ctx->exit_value = value;
@@ -56,19 +59,30 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: svmx run [--cpu amd|intel] [-m MIB] [--max-insns N]\n"
-            "                [--trace insns] [KERNEL]\n"
+            "                [--trace WHAT] [--trace-format text|jsonl]\n"
+            "                [--digest] [KERNEL]\n"
             "\n"
             "Loads KERNEL (multiboot v1: ELF32, or a flat image with the\n"
             "header's address fields) as QEMU's -kernel does and runs it.\n"
-            "Without KERNEL it runs the built-in demo kernel, a tour of the\n"
-            "modelled CPU (docs/kernels.md tells how to write your own).\n"
+            "Without KERNEL it runs the built-in demo kernel: an L1\n"
+            "hypervisor and its L2 guest meeting the nested rules, with\n"
+            "--trace exits on (docs/kernels.md tells how to write your own).\n"
             "Port 0xE9 writes go to stdout; writing v to port 0xF4 ends the\n"
             "run with exit status (v << 1) | 1.\n"
             "\n"
             "  --cpu VENDOR    amd (default, SVM) or intel (VMX)\n"
             "  -m MIB          guest RAM in MiB (default 128, 2..4096)\n"
             "  --max-insns N   stop after N instructions (default: none)\n"
-            "  --trace insns   print each instruction before it executes\n"
+            "  --trace WHAT    on stderr: insns (each instruction before it\n"
+            "                  executes), exits (each routing decision:\n"
+            "                  level, exit, info fields, REFLECT/L0/ARCH and\n"
+            "                  the rule; docs/router.md), both as\n"
+            "                  insns,exits, or none\n"
+            "  --trace-format  text (default) or jsonl: the exits trace as\n"
+            "                  one JSON object per line\n"
+            "  --digest        end with 'digest: ' and the XXH3-64 of the\n"
+            "                  architectural state in 16 hex digits on\n"
+            "                  stdout, however the run ended (docs/digest.md)\n"
             "\n"
             "Any other end (HLT, triple fault, unsupported instruction, the\n"
             "instruction budget) prints one line on stderr and exits with 1.\n");
@@ -82,6 +96,29 @@ static bool parse_u64(const char *s, uint64_t *v)
     if (errno || end == s || *end || s[0] == '-')
         return false;
     *v = x;
+    return true;
+}
+
+/* --trace: a comma-separated list of insns and exits, or none. */
+static bool parse_trace(const char *v, bool *insns, bool *exits)
+{
+    bool i = false, e = false;
+    if (strcmp(v, "none")) {
+        for (const char *p = v; *p;) {
+            size_t n = strcspn(p, ",");
+            if (n == 5 && !strncmp(p, "insns", 5))
+                i = true;
+            else if (n == 5 && !strncmp(p, "exits", 5))
+                e = true;
+            else
+                return false;
+            p += n;
+            if (*p == ',' && *++p == '\0')
+                return false;
+        }
+    }
+    *insns = i;
+    *exits = e;
     return true;
 }
 
@@ -137,14 +174,33 @@ static const char *vector_name(uint8_t v)
     return v < 32 ? names[v] : "?";
 }
 
+/* --digest: one line of its own on stdout (docs/digest.md). */
+static void print_digest(const run_ctx *ctx)
+{
+    uint64_t d;
+    svmx_status st = svmx_cpu_digest(ctx->cpu, &d);
+    if (st != SVMX_OK) {
+        fprintf(stderr, "svmx run: no digest: %s\n", svmx_status_str(st));
+        return;
+    }
+    printf("%sdigest: %016" PRIx64 "\n", ctx->line_open ? "\n" : "", d);
+    fflush(stdout);
+}
+
 static int report(const svmx_stop *st, uint64_t max_insns)
 {
     switch (st->reason) {
     case SVMX_STOP_SHUTDOWN:
-        fprintf(stderr, "svmx run: triple fault (shutdown) at RIP %#" PRIx64
-                        "; exceptions:", st->rip);
-        for (unsigned i = 0; i < st->chain_len; i++)
-            fprintf(stderr, "%s %s", i ? " ->" : "", vector_name(st->chain[i]));
+        fprintf(stderr, "svmx run: triple fault (shutdown) at RIP %#" PRIx64,
+                st->rip);
+        if (st->chain_len) {
+            fprintf(stderr, "; exceptions:");
+            for (unsigned i = 0; i < st->chain_len; i++)
+                fprintf(stderr, "%s %s", i ? " ->" : "",
+                        vector_name(st->chain[i]));
+        } else if (st->what) {
+            fprintf(stderr, "; %s", st->what);  /* rules R2, R3 */
+        }
         fprintf(stderr, "\n");
         break;
     case SVMX_STOP_BUDGET:
@@ -174,7 +230,8 @@ int cmd_run(int argc, char **argv)
 {
     svmx_vendor vendor = SVMX_VENDOR_AMD;
     uint64_t mib = 128, max_insns = 0;
-    bool trace = false;
+    bool trace = false, digest = false, exits = false, exits_set = false;
+    trace_format format = TRACE_TEXT;
     const char *kernel = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -183,8 +240,12 @@ int cmd_run(int argc, char **argv)
             usage(stdout);
             return 0;
         }
+        if (!strcmp(a, "--digest")) {
+            digest = true;
+            continue;
+        }
         if (!strcmp(a, "--cpu") || !strcmp(a, "-m") || !strcmp(a, "--max-insns") ||
-            !strcmp(a, "--trace")) {
+            !strcmp(a, "--trace") || !strcmp(a, "--trace-format")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "svmx run: %s needs a value\n", a);
                 return 2;
@@ -209,11 +270,22 @@ int cmd_run(int argc, char **argv)
                     fprintf(stderr, "svmx run: --max-insns wants a positive count, not '%s'\n", v);
                     return 2;
                 }
-            } else if (!strcmp(v, "insns")) {
-                trace = true;
-            } else {
-                fprintf(stderr, "svmx run: unknown trace '%s' (insns)\n", v);
+            } else if (!strcmp(a, "--trace-format")) {
+                if (!strcmp(v, "text"))
+                    format = TRACE_TEXT;
+                else if (!strcmp(v, "jsonl"))
+                    format = TRACE_JSONL;
+                else {
+                    fprintf(stderr, "svmx run: unknown trace format '%s' "
+                                    "(text, jsonl)\n", v);
+                    return 2;
+                }
+            } else if (!parse_trace(v, &trace, &exits)) {
+                fprintf(stderr, "svmx run: unknown trace '%s' (insns, exits, "
+                                "insns,exits, none)\n", v);
                 return 2;
+            } else {
+                exits_set = true;
             }
             continue;
         }
@@ -233,6 +305,8 @@ int cmd_run(int argc, char **argv)
         image = read_file(kernel, &size);
     } else {
         kernel = DEMO_NAME;
+        if (!exits_set)
+            exits = true; /* the demo shows the router deciding */
         size = svmx_demo_kernel_size;
         image = malloc(size);
         if (image)
@@ -264,6 +338,9 @@ int cmd_run(int argc, char **argv)
     for (unsigned w = 1; w < (1u << MB_WARN_COUNT); w <<= 1)
         if (info.warnings & w)
             fprintf(stderr, "svmx run: warning: %s\n", mb_warning_str(w));
+    trace_exits tx = { .out = stderr, .format = format, .vendor = vendor };
+    if (exits)
+        svmx_cpu_set_route_hook(ctx.cpu, trace_exits_hook, &tx);
 
     if (trace) {
         uint64_t done = 0;
@@ -278,6 +355,8 @@ int cmd_run(int argc, char **argv)
         svmx_cpu_run(ctx.cpu, max_insns, &st);
     }
     fflush(stdout);
+    if (digest)
+        print_digest(&ctx);
     if (ctx.exited)
         status = (int)(((ctx.exit_value & 0x7f) << 1) | 1);
     else

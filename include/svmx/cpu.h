@@ -18,6 +18,7 @@
 
 #include "svmx/decode.h"
 #include "svmx/mem.h"
+#include "svmx/nested.h"
 #include "svmx/status.h"
 
 #ifdef __cplusplus
@@ -311,7 +312,9 @@ SVMX_API svmx_mode svmx_cpu_mode(const svmx_cpu *cpu);
     X(IO,          "a port I/O handler failed")                               \
     X(MMIO,        "an MMIO handler failed")                                  \
     X(DEBUG,       "single step done")                                        \
-    X(REQUESTED,   "svmx_cpu_request_stop() was called")
+    X(REQUESTED,   "svmx_cpu_request_stop() was called")                      \
+    X(HYPERCALL,   "L1 made a hypercall the L0 policy wants")                 \
+    X(L0_EXIT,     "an event the L0 policy wants")
 
 typedef enum svmx_stop_reason {
 #define SVMX_STOP_ENUM_(name, text) SVMX_STOP_##name,
@@ -331,7 +334,9 @@ SVMX_API const char *svmx_stop_reason_str(svmx_stop_reason reason);
  * instruction bytes (as far as they could be fetched) and `what` names
  * the missing piece. For SHUTDOWN, `chain` lists the exception vectors
  * that led to it, oldest first. For IO and MMIO, the access and the
- * handler's status.
+ * handler's status. For HYPERCALL and L0_EXIT, `exit` is the event (see
+ * svmx/nested.h): `rip` is the instruction's own RIP, and the embedder
+ * finishes the event with svmx_cpu_complete() before running again.
  */
 typedef struct svmx_stop {
     svmx_stop_reason reason;
@@ -346,13 +351,15 @@ typedef struct svmx_stop {
     uint8_t     size;
     bool        write;
     svmx_status handler_status;
+    svmx_exit   exit;           /* HYPERCALL, L0_EXIT: the event          */
 } svmx_stop;
 
 /*
  * Runs the CPU until a stop reason, for at most max_insns instructions
- * (0: no limit). Returns SVMX_OK with *stop filled, or SVMX_E_ARG. Guest
- * behaviour never makes it fail: it becomes a stop reason. Allocates
- * nothing.
+ * (0: no limit). Returns SVMX_OK with *stop filled, or SVMX_E_ARG;
+ * SVMX_E_STATE, with *stop untouched, while an event the run stopped for
+ * (HYPERCALL, L0_EXIT) waits for svmx_cpu_complete(). Guest behaviour
+ * never makes it fail: it becomes a stop reason. Allocates nothing.
  */
 SVMX_API svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns,
                                   svmx_stop *stop);

@@ -8,6 +8,7 @@
  *   mem.h     guest physical memory and port I/O
  *   cpu.h     the modelled CPU and its state API
  *   svm.h     AMD SVM: VMCB, exit codes, intercepts, VMRUN checks
+ *   nested.h  the nested exit router, the L0 policy, outcome records
  */
 #ifndef SVMX_SVMX_H
 #define SVMX_SVMX_H
@@ -17,6 +18,7 @@
 #include "svmx/mem.h"
 #include "svmx/cpu.h"
 #include "svmx/svm.h"
+#include "svmx/nested.h"
 
 #ifdef __cplusplus
 extern "C" {

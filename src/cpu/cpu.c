@@ -18,6 +18,7 @@
 #include "cpu/msr.h"
 #include "cpu/paging.h"
 #include "cpu/personality.h"
+#include "nested/nested_exec.h"
 
 const char *svmx_vendor_name(svmx_vendor vendor)
 {
@@ -49,6 +50,7 @@ static void reset_state(svmx_cpu *cpu)
     memset(&cpu->dregs, 0, sizeof cpu->dregs);
     memset(&cpu->events, 0, sizeof cpu->events);
     memset(&cpu->svm, 0, sizeof cpu->svm); /* RESET leaves guest mode */
+    nested_reset(cpu);
     /* The interpreter's between-instruction state: no trap waits. */
     cpu->db_deferred = false;
     cpu->db_deferred_dr6 = 0;
@@ -245,6 +247,7 @@ svmx_status svmx_cpu_set_sregs(svmx_cpu *cpu, const svmx_sregs *sregs)
         return SVMX_E_STATE;
     cpu->sregs = *sregs;
     paging_reset(cpu); /* cached translations belong to the old state */
+    nested_state_changed(cpu); /* R3 in guest mode (src/nested/rules.c) */
     return SVMX_OK;
 }
 
@@ -266,6 +269,7 @@ svmx_status svmx_cpu_set_dregs(svmx_cpu *cpu, const svmx_dregs *dregs)
     cpu->dregs = *dregs;
     cpu->dregs.dr6 = (dregs->dr6 & CPU_DR6_WRITABLE) | CPU_DR6_FIXED1;
     cpu->dregs.dr7 = (dregs->dr7 & CPU_DR7_WRITABLE) | CPU_DR7_FIXED1;
+    nested_state_changed(cpu);
     return SVMX_OK;
 }
 
@@ -306,8 +310,10 @@ svmx_status svmx_cpu_get_msr(const svmx_cpu *cpu, uint32_t index,
 svmx_status svmx_cpu_set_msr(svmx_cpu *cpu, uint32_t index, uint64_t value)
 {
     svmx_status st = cpu_msr_write(cpu, index, value, true);
-    if (st == SVMX_OK)
+    if (st == SVMX_OK) {
         paging_reset(cpu); /* EFER.NXE/LMA and PAT change translations */
+        nested_state_changed(cpu);
+    }
     return st;
 }
 

@@ -22,6 +22,7 @@
 #include "cpu/paging.h"
 #include "cpu/personality.h"
 #include "decode/mode_derive.h"
+#include "nested/nested_state.h"
 #include "svm/svm_state.h"
 
 /* CR0 bits (SDM Vol. 3A 2.5, APM Vol. 2 3.1.1). */
@@ -98,6 +99,7 @@ struct svmx_cpu {
     cpu_tlb       tlb;          /* software TLB (paging.c)                */
     cpu_hostmap   hostmap;      /* fast path to RAM pages (hostmap.h)     */
     cpu_svm       svm;          /* AMD SVM (src/svm/svm_state.h)          */
+    cpu_nested    nested;       /* router and L0 policy (src/nested)      */
 
     /* The interpreter (exec.c). */
     svmx_decode_cache *dcache;  /* placed after the struct, see cpu.c     */

@@ -61,6 +61,10 @@ cpu_res events_deliver_due(svmx_cpu *cpu, bool *delivered)
     };
 
     *delivered = false;
+    /* R3 (src/nested/rules.c): an L2 state the state API made invalid is
+     * never run, nor delivered into. */
+    if (cpu->nested.l2_state_bad)
+        return (r = nested_r3(cpu)) == CPU_EXIT ? CPU_OK : r;
     /* SVM: an intercepted SMI, NMI or INTR exits to the host, which takes
      * the event itself once it sets GIF (APM Vol. 2 15.13). */
     if (d >= DUE_SMI && d <= DUE_INTR &&

@@ -15,7 +15,8 @@ static inline bool events_waiting(const svmx_cpu *cpu)
 {
     return cpu->events.exc_pending | cpu->events.nmi_pending |
            cpu->events.irq_pending | cpu->events.smi_pending |
-           cpu->svm.vintr; /* an SVM guest's V_IRQ (src/svm/intercept.c) */
+           cpu->svm.vintr | /* an SVM guest's V_IRQ (src/svm/intercept.c) */
+           cpu->nested.l2_state_bad; /* R3 (src/nested/rules.c) */
 }
 
 /*

@@ -478,6 +478,9 @@ svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
 {
     if (!cpu || !stop)
         return SVMX_E_ARG;
+    /* An event the L0 policy took waits for svmx_cpu_complete(). */
+    if (cpu->nested.l0_pending)
+        return SVMX_E_STATE;
     stop_begin(cpu, stop);
     /* AMD decodes LOCK MOV CR0 as CR8 (AltMovCr8, APM Vol. 3 MOV CRn). */
     cpu->decode_flags = cpu->vendor == SVMX_VENDOR_AMD ? SVMX_DECODE_ALT_MOV_CR8 : 0;

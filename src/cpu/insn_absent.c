@@ -77,6 +77,14 @@ cpu_res insn_rsm(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
  */
 cpu_res insn_vmx(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
+    /* VMCALL is the Intel personality's hypercall: the L0 policy sees it
+     * from L1 before the #UD of a CPU outside VMX operation (DESIGN.md R1,
+     * src/nested/route.c); on AMD it is #UD like the rest. */
+    if (cpu->vendor == SVMX_VENDOR_INTEL && insn->cls == SVMX_INSN_VMCALL) {
+        cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_VMMCALL, 0, 0);
+        if (r != CPU_OK)
+            return r;
+    }
     if (cpu->vendor == SVMX_VENDOR_INTEL && insn->cls == SVMX_INSN_VMXON &&
         (cpu->sregs.cr4 & CPU_CR4_VMXE))
         return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,

@@ -504,13 +504,13 @@ static cpu_res write_efer(svmx_cpu *cpu, uint64_t v, cpu_fault *f)
     v = (v & ~CPU_EFER_LMA) | (old & CPU_EFER_LMA);
     if (((old ^ v) & CPU_EFER_LME) && (cpu->sregs.cr0 & CPU_CR0_PG))
         return gp0(f);
-    /* SVM: clearing EFER.SVME in guest mode is DESIGN.md's rule R2, which
-     * the nested router implements; until then the run stops. */
-    if (cpu->svm.guest && (old & ~v & CPU_EFER_SVME))
-        return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
-                         "EFER.SVME cleared in guest mode (rule R2)");
     if (cpu_msr_write(cpu, CPU_MSR_IA32_EFER, v, false) != SVMX_OK)
         return gp0(f);
+    /* SVM: L2 cleared EFER.SVME and L1 did not intercept the write: rule
+     * R2 (DESIGN.md, src/nested/rules.c) - out of guest mode, L1 shuts
+     * down. The write was a legal one: a reserved bit is #GP first. */
+    if (cpu->svm.guest && (old & ~v & CPU_EFER_SVME))
+        return nested_r2(cpu);
     if ((old ^ v) & CPU_EFER_NXE)
         paging_flush(cpu, false);
     return CPU_OK;

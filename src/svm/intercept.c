@@ -24,6 +24,7 @@
  * pseudocode in APM Vol. 3 orders it.
  */
 #include "cpu/exec.h"
+#include "nested/nested_exec.h"
 #include "svm/npt.h"
 #include "svm/svm_exec.h"
 #include "svm/svm_internal.h"
@@ -91,96 +92,76 @@ void svm_mask_intercepts(svmx_cpu *cpu)
 
 /* ----------------------------------------------------------- decision -- */
 
-static cpu_res map_failed(svmx_cpu *cpu, uint64_t gpa, svmx_status st)
+/*
+ * The decision itself is the router's (src/nested/route.c): vmcb12's
+ * intercept bit and refine step, then the L0 policy. This file performs
+ * what it decides for the SVM hooks.
+ */
+static cpu_res map_failed(svmx_cpu *cpu, const svmx_exit *x, svmx_status st)
 {
     if (cpu->stop) {
-        cpu->stop->addr = gpa;
+        const svmx_vmcb *v = &cpu->svm.vmcb;
+        cpu->stop->addr = svm_rd64(v, x->code == SVMX_SVM_EXIT_IOIO
+                                          ? SVMX_VMCB_IOPM_BASE_PA
+                                          : SVMX_VMCB_MSRPM_BASE_PA);
         cpu->stop->handler_status = st;
     }
     return exec_stop(cpu, SVMX_STOP_MMIO,
                      "MMIO handler failed on an SVM permission map");
 }
 
-/*
- * Whether the running guest's VMCB intercepts exit `code` with EXITINFO1
- * `info1`: the row's bit, then its refine step - the IOPM for IOIO (port
- * and one-hot size from EXITINFO1, 15.10.2), the MSRPM for MSR (ECX, and
- * EXITINFO1 bit 0 for a write, 15.11). CPU_STOP if a map read failed.
- */
-static cpu_res decide(svmx_cpu *cpu, uint64_t code, uint64_t info1, bool *hit)
+/* Routes the event `d` was initialised with; CPU_STOP when a map read
+ * failed or the L0 policy took it, else CPU_OK with d->route set. */
+static cpu_res route(svmx_cpu *cpu, svmx_decision *d)
 {
-    const svmx_vmcb *v = &cpu->svm.vmcb;
-    const svmx_svm_exit_info *e = svmx_svm_exit_info_of(code);
-    svmx_status st = SVMX_OK;
-    uint64_t base = 0;
-    *hit = e && svmx_svm_intercepted(v, code);
-    if (!*hit)
-        return CPU_OK;
-    switch (e->refine) {
-    case SVMX_SVM_REFINE_IOPM:
-        base = svm_rd64(v, SVMX_VMCB_IOPM_BASE_PA);
-        st = svmx_svm_iopm_read(&cpu->mem, base, (uint16_t)(info1 >> 16),
-                                (unsigned)(info1 >> 4) & 7u, hit);
-        break;
-    case SVMX_SVM_REFINE_MSRPM:
-        base = svm_rd64(v, SVMX_VMCB_MSRPM_BASE_PA);
-        st = svmx_svm_msrpm_read(&cpu->mem, base,
-                                 (uint32_t)cpu->regs.gpr[SVMX_RCX],
-                                 (info1 & 1) != 0, hit);
-        break;
-    default:
-        break;
-    }
-    return st == SVMX_OK ? CPU_OK : map_failed(cpu, base, st);
-}
-
-/*
- * EXITINFO1 without decode assists (15.33): the MOV CR/DR register, the
- * INVLPG address, the INTn vector and the IOIO segment (bits 12:10) are
- * decode-assist information and read as 0 on a CPU without them.
- */
-static uint64_t assisted(const svmx_cpu *cpu, uint64_t code, uint64_t info1)
-{
-    if (cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS)
-        return info1;
-    if (code == SVMX_SVM_EXIT_IOIO)
-        return info1 & ~(7ull << 10);
-    if (code <= SVMX_SVM_EXIT_DR15_WRITE || code == SVMX_SVM_EXIT_INVLPG ||
-        code == SVMX_SVM_EXIT_SWINT)
-        return 0;
-    return info1;
+    svmx_status st = nested_route(cpu, d);
+    if (st != SVMX_OK)
+        return map_failed(cpu, &d->exit, st);
+    if (d->route == SVMX_ROUTE_L0)
+        return nested_l0_stop(cpu, &d->exit);
+    return CPU_OK;
 }
 
 /* ------------------------------------------------ instruction exits -- */
 
-static cpu_res record(svmx_cpu *cpu, uint64_t code, uint64_t info1,
-                      uint64_t info2)
+/* An instruction intercept L1 takes: performed once the run loop put RIP
+ * back on the instruction (svm_exit_finish). */
+static cpu_res record(svmx_cpu *cpu, const svmx_exit *x)
 {
     cpu->svm.pending = (svm_pending_exit){
-        .valid = true, .code = code, .info1 = assisted(cpu, code, info1),
-        .info2 = info2, .nrip = cpu->regs.rip,
+        .valid = true, .code = x->code, .info1 = x->info1,
+        .info2 = x->info2, .nrip = x->nrip,
     };
     return CPU_EXIT;
+}
+
+/* An instruction's event `d`, initialised: REFLECT records the exit,
+ * ARCH lets the instruction go on, L0 stops. */
+static cpu_res insn_event(svmx_cpu *cpu, svmx_decision *d)
+{
+    cpu_res r = route(cpu, d);
+    if (r != CPU_OK || d->route != SVMX_ROUTE_REFLECT)
+        return r;
+    return record(cpu, &d->exit);
 }
 
 cpu_res svm_insn_exit(svmx_cpu *cpu, uint64_t code, uint64_t info1,
                       uint64_t info2)
 {
-    bool hit;
-    cpu_res r = decide(cpu, code, info1, &hit);
-    if (r != CPU_OK || !hit)
-        return r;
-    return record(cpu, code, info1, info2);
+    svmx_decision d = { .route = SVMX_ROUTE_ARCH };
+    nested_exit_init(cpu, &d.exit, code, info1, info2);
+    return insn_event(cpu, &d);
 }
 
 cpu_res svm_cr0_exit(svmx_cpu *cpu, uint64_t new_cr0, bool lmsw,
                      uint64_t info1)
 {
-    uint64_t code;
-    if (!svmx_svm_cr0_write_intercepted(&cpu->svm.vmcb, cpu->sregs.cr0,
-                                        new_cr0, lmsw, &code))
-        return CPU_OK;
-    return record(cpu, code, info1, 0);
+    svmx_decision d = { .route = SVMX_ROUTE_ARCH };
+    nested_exit_init(cpu, &d.exit, SVMX_SVM_EXIT_CR0_WRITE, info1, 0);
+    d.exit.value = new_cr0;
+    if (lmsw)
+        d.exit.flags |= SVMX_EXIT_LMSW;
+    return insn_event(cpu, &d);
 }
 
 cpu_res svm_exit_commit(svmx_cpu *cpu, uint64_t rip, uint8_t shadow)
@@ -242,59 +223,73 @@ static uint64_t next_rip(const svmx_cpu *cpu, unsigned len)
 cpu_res svm_exception_exit(svmx_cpu *cpu, const cpu_fault *e,
                            const cpu_fault *during)
 {
+    svmx_decision d = { .route = SVMX_ROUTE_ARCH };
     uint64_t intinfo = during ? event_info(during) : 0;
     /* A nested page fault is not an exception: it always exits (npt.h,
      * APM Vol. 2 15.25.6), with the event in flight in EXITINTINFO. */
-    if (npt_fault_is_npf(e))
-        return svm_vmexit_full(cpu, &(svm_exit){
-            .code = SVMX_SVM_EXIT_NPF, .info1 = npt_fault_exitinfo1(e),
-            .info2 = npt_fault_exitinfo2(e), .intinfo = intinfo });
-    /* 15.20: injected events are not intercepted; 15.12: only exceptions
-     * consult the bitmap - not INTR, NMI, INTn or INT1 (ICEBP). */
-    if (e->injected || (e->kind != CPU_EV_HWEXC && e->kind != CPU_EV_SOFTEXC) ||
-        !svmx_svm_exception_intercepted(&cpu->svm.vmcb, e->vector))
-        return CPU_OK;
-    /* 15.12: EXITINFO1 = the error code (if the exception has one),
-     * EXITINFO2 = the faulting address for #PF (CR2 is not written); the
-     * exceptions of INT3 and INTO report the next RIP (15.7.1). */
+    if (npt_fault_is_npf(e)) {
+        nested_exit_init(cpu, &d.exit, SVMX_SVM_EXIT_NPF,
+                         npt_fault_exitinfo1(e), npt_fault_exitinfo2(e));
+    } else {
+        /* 15.20: injected events are not intercepted; 15.12: only
+         * exceptions consult the bitmap - not INTR, NMI, INTn or INT1
+         * (ICEBP). */
+        if (e->injected ||
+            (e->kind != CPU_EV_HWEXC && e->kind != CPU_EV_SOFTEXC))
+            return CPU_OK;
+        /* 15.12: EXITINFO1 = the error code (if the exception has one),
+         * EXITINFO2 = the faulting address for #PF (CR2 is not written). */
+        nested_exit_init(cpu, &d.exit, SVMX_SVM_EXIT_EXCP(e->vector),
+                         e->has_error ? e->error : 0,
+                         e->vector == CPU_VEC_PF ? e->payload : 0);
+    }
+    /* The exceptions of INT3 and INTO, and BOUND's #BR, report the next
+     * RIP (15.7.1); other exceptions none. */
+    d.exit.nrip = e->kind == CPU_EV_SOFTEXC ||
+                          (e->vector == CPU_VEC_BR && e->insn_len)
+                      ? next_rip(cpu, e->insn_len) : 0;
+    d.exit.intinfo = intinfo;
+    cpu_res r = route(cpu, &d);
+    if (r != CPU_OK || d.route != SVMX_ROUTE_REFLECT)
+        return r;
     return svm_vmexit_full(cpu, &(svm_exit){
-        .code = SVMX_SVM_EXIT_EXCP(e->vector),
-        .info1 = e->has_error ? e->error : 0,
-        .info2 = e->vector == CPU_VEC_PF ? e->payload : 0,
-        .intinfo = intinfo,
-        .nrip = e->kind == CPU_EV_SOFTEXC || (e->vector == CPU_VEC_BR &&
-                                               e->insn_len)
-                    ? next_rip(cpu, e->insn_len) : 0 });
+        .code = d.exit.code, .info1 = d.exit.info1, .info2 = d.exit.info2,
+        .intinfo = intinfo, .nrip = d.exit.nrip });
 }
 
 cpu_res svm_event_exit_slow(svmx_cpu *cpu, uint64_t code)
 {
-    bool hit;
-    cpu_res r = decide(cpu, code, 0, &hit);
-    if (r != CPU_OK || !hit)
+    svmx_decision d = { .route = SVMX_ROUTE_ARCH };
+    nested_exit_init(cpu, &d.exit, code, 0, 0);
+    d.exit.nrip = 0; /* an event, not an instruction (15.7.1) */
+    cpu_res r = route(cpu, &d);
+    if (r != CPU_OK || d.route != SVMX_ROUTE_REFLECT)
         return r;
-    return svm_vmexit(cpu, code, 0, 0);
+    return svm_vmexit(cpu, d.exit.code, 0, 0);
 }
 
 cpu_res svm_task_switch_exit(svmx_cpu *cpu, uint16_t tss, uint64_t info2,
                              const cpu_fault *during)
 {
-    bool hit;
-    cpu_res r = decide(cpu, SVMX_SVM_EXIT_TASK_SWITCH, 0, &hit);
-    if (r != CPU_OK || !hit)
-        return r;
+    svmx_decision d = { .route = SVMX_ROUTE_ARCH };
     /* 15.14.1: EXITINFO1 = the new TSS selector; EXITINFO2 = the reason
      * (IRET bit 36, far JMP bit 38; neither: CALL or a task gate) and an
      * error code the event would push (bit 44, bits 31:0). A task switch
      * from an instruction records its exit like an instruction intercept;
      * one reached while delivering an event exits at once. */
-    if (!during)
-        return record(cpu, SVMX_SVM_EXIT_TASK_SWITCH, tss, info2);
-    if (during->kind == CPU_EV_HWEXC && during->has_error)
+    if (during && during->kind == CPU_EV_HWEXC && during->has_error)
         info2 |= SVM_TS_ERRCODE | during->error;
+    nested_exit_init(cpu, &d.exit, SVMX_SVM_EXIT_TASK_SWITCH, tss, info2);
+    if (!during)
+        return insn_event(cpu, &d);
+    d.exit.nrip = 0;
+    d.exit.intinfo = event_info(during);
+    cpu_res r = route(cpu, &d);
+    if (r != CPU_OK || d.route != SVMX_ROUTE_REFLECT)
+        return r;
     return svm_vmexit_full(cpu, &(svm_exit){
         .code = SVMX_SVM_EXIT_TASK_SWITCH, .info1 = tss, .info2 = info2,
-        .intinfo = event_info(during) });
+        .intinfo = d.exit.intinfo });
 }
 
 cpu_res svm_iret_task_switch(svmx_cpu *cpu, cpu_fault *f)

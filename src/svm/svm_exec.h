@@ -30,6 +30,7 @@
 
 #include "cpu/cpu_internal.h"
 #include "cpu/fault.h"
+#include "nested/nested_exec.h"
 #include "svmx/svm.h"
 
 /* ========================================================== #VMEXIT == */
@@ -52,6 +53,14 @@ typedef struct svm_exit {
  * failed on the VMCB page. Nothing happens outside guest mode (CPU_OK).
  */
 cpu_res svm_vmexit_full(svmx_cpu *cpu, const svm_exit *e);
+
+/*
+ * Leaves guest mode without a #VMEXIT (vmexit.c): the host state comes
+ * back as #VMEXIT restores it (15.6 step 5), but nothing is written into
+ * the VMCB and GIF is left as it is. Rule R2's first half (src/nested/
+ * rules.c). CPU_EXIT, or CPU_STOP when the host state cannot be restored.
+ */
+cpu_res svm_leave_guest(svmx_cpu *cpu);
 
 /* The same with EXITINTINFO and NRIP 0: the call nested paging uses for
  * #VMEXIT(NPF) (npt.h), and any exit that is not an instruction's. */
@@ -86,18 +95,21 @@ cpu_res svm_task_switch_exit(svmx_cpu *cpu, uint16_t tss, uint64_t info2,
 cpu_res svm_iret_task_switch(svmx_cpu *cpu, cpu_fault *f);
 
 /*
- * An instruction intercept, from a handler whose simple exceptions passed
- * (RIP is the next instruction). `code` is the exit code; `info1` and
- * `info2` its EXITINFO fields as the exit defines them - decode-assist
- * values are dropped here when the personality does not advertise decode
- * assists (15.33), and IOIO/MSR exits go through the IOPM/MSRPM (15.10,
- * 15.11). CPU_OK: not intercepted, go on. CPU_EXIT: return it. CPU_STOP:
+ * An instruction's event, from a handler whose simple exceptions passed
+ * (RIP is the next instruction), routed by src/nested/route.c. `code` is
+ * the exit code; `info1` and `info2` its EXITINFO fields as the exit
+ * defines them - decode-assist values are dropped when the personality
+ * does not advertise decode assists (15.33), and IOIO/MSR exits go
+ * through the IOPM/MSRPM (15.10, 15.11). Reached in guest mode, and
+ * outside it while an L1 policy is set. CPU_OK: neither L1 nor L0 takes
+ * it, go on (ARCH). CPU_EXIT: L1 does, return it. CPU_STOP: L0 does, or
  * an MMIO handler failed on a permission map.
  */
 static inline cpu_res svm_intercept(svmx_cpu *cpu, uint64_t code,
                                     uint64_t info1, uint64_t info2)
 {
-    return cpu->svm.guest ? svm_insn_exit(cpu, code, info1, info2) : CPU_OK;
+    return nested_routed(cpu) ? svm_insn_exit(cpu, code, info1, info2)
+                              : CPU_OK;
 }
 
 /*
@@ -158,7 +170,7 @@ static inline cpu_res svm_exception(svmx_cpu *cpu, const cpu_fault *e,
  */
 static inline cpu_res svm_event_exit(svmx_cpu *cpu, uint64_t code)
 {
-    return cpu->svm.guest ? svm_event_exit_slow(cpu, code) : CPU_OK;
+    return nested_routed(cpu) ? svm_event_exit_slow(cpu, code) : CPU_OK;
 }
 
 /* An NMI that the VMCB intercepts exits even while NMIs are blocked

@@ -216,14 +216,26 @@ cpu_res insn_invlpga(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 /* ------------------------------------------------- VMMCALL, SKINIT -- */
 
 /*
- * VMMCALL (APM Vol. 3 VMMCALL, Vol. 2 15.18): any mode and CPL; #UD with
- * EFER.SVME = 0; in guest mode #VMEXIT(VMMCALL) when intercepted; else
- * #UD - in the guest, where its own VMM may intercept #UD (DESIGN.md R1),
- * and outside guest mode, where no L0 hypercall policy exists yet.
+ * VMMCALL (APM Vol. 3 VMMCALL, Vol. 2 15.18): any mode and CPL; not
+ * intercepted, it is #UD. In guest mode: #VMEXIT(VMMCALL) when vmcb12
+ * intercepts it, else #UD in the guest, where L1 may intercept #UD -
+ * rule R1, never L0's hypercall (DESIGN.md, src/nested/route.c). Outside
+ * guest mode the L0 policy's hypercall comes first: L0 is the hypervisor
+ * L1 runs on, which sees the call whatever L1's EFER.SVME (it is the
+ * routed event of L1, DESIGN.md's order); without it, #UD as on bare
+ * metal - with EFER.SVME = 0, and also with it set, as nothing above L1
+ * intercepts it. On the Intel personality VMMCALL is #UD: EFER.SVME
+ * cannot be set, and the hypercall of that vendor is VMCALL.
  */
 cpu_res insn_vmmcall(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)insn;
+    if (cpu->vendor != SVMX_VENDOR_AMD)
+        return ud(f);
+    if (!cpu->svm.guest) {
+        cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_VMMCALL, 0, 0);
+        return r != CPU_OK ? r : ud(f);
+    }
     if (!(cpu->sregs.efer & CPU_EFER_SVME))
         return ud(f);
     cpu_res r = svm_intercept(cpu, SVMX_SVM_EXIT_VMMCALL, 0, 0);

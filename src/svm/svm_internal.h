@@ -9,6 +9,7 @@
 #ifndef SVMX_SVM_SVM_INTERNAL_H
 #define SVMX_SVM_SVM_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "svmx/svm.h"
@@ -47,6 +48,31 @@ static inline uint16_t svm_rd16(const svmx_vmcb *vmcb, svmx_vmcb_field f)
 static inline uint8_t svm_rd8(const svmx_vmcb *vmcb, svmx_vmcb_field f)
 {
     return vmcb->bytes[f];
+}
+
+/* Intercept bit n of the vectors, which start at VMCB offset 0, little-
+ * endian: bit n is bit n % 8 of byte n / 8 (APM Vol. 2 Table B-1). */
+static inline bool svm_icpt_bit(const svmx_vmcb *vmcb, unsigned n)
+{
+    return (vmcb->bytes[n >> 3] >> (n & 7)) & 1;
+}
+
+/*
+ * The exit a write of new_cr0 over old_cr0 takes (APM Vol. 2 15.9 Table
+ * 15-7), or 0 for none: the CR0 write intercept (0x10) first, else the
+ * selective one (0x65) when a bit other than TS (3) and MP (1) changes,
+ * and always for LMSW.
+ */
+static inline uint64_t svm_cr0_write_exit(const svmx_vmcb *vmcb,
+                                          uint64_t old_cr0, uint64_t new_cr0,
+                                          bool lmsw)
+{
+    if (svm_icpt_bit(vmcb, SVMX_SVM_INTERCEPT_CR_WRITE(0)))
+        return SVMX_SVM_EXIT_CR0_WRITE;
+    if (svm_icpt_bit(vmcb, SVMX_SVM_INTERCEPT_CR0_SEL_WRITE) &&
+        (lmsw || ((old_cr0 ^ new_cr0) & ~0xaull)))
+        return SVMX_SVM_EXIT_CR0_SEL_WRITE;
+    return 0;
 }
 
 #endif /* SVMX_SVM_SVM_INTERNAL_H */

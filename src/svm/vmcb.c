@@ -294,25 +294,16 @@ bool svmx_svm_exception_intercepted(const svmx_vmcb *vmcb, unsigned vector)
            svmx_svm_intercept_test(vmcb, SVMX_SVM_INTERCEPT_EXCEPTION(vector));
 }
 
-#define CR0_TS (1ull << 3)
-#define CR0_MP (1ull << 1)
-
 bool svmx_svm_cr0_write_intercepted(const svmx_vmcb *vmcb, uint64_t old_cr0,
                                     uint64_t new_cr0, bool lmsw,
                                     uint64_t *exit_code)
 {
     if (!vmcb || !exit_code)
         return false;
-    if (svmx_svm_intercept_test(vmcb, SVMX_SVM_INTERCEPT_CR_WRITE(0))) {
-        *exit_code = SVMX_SVM_EXIT_CR0_WRITE;
-        return true;
-    }
-    if (svmx_svm_intercept_test(vmcb, SVMX_SVM_INTERCEPT_CR0_SEL_WRITE) &&
-        (lmsw || ((old_cr0 ^ new_cr0) & ~(CR0_TS | CR0_MP)) != 0)) {
-        *exit_code = SVMX_SVM_EXIT_CR0_SEL_WRITE;
-        return true;
-    }
-    return false;
+    uint64_t code = svm_cr0_write_exit(vmcb, old_cr0, new_cr0, lmsw);
+    if (code)
+        *exit_code = code;
+    return code != 0;
 }
 
 /* APM Vol. 2 15.11 Table 15-8: the three MSR ranges and their bytes. */

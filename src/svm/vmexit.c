@@ -269,3 +269,14 @@ cpu_res svm_vmexit(svmx_cpu *cpu, uint64_t code, uint64_t info1,
     return svm_vmexit_full(cpu, &(svm_exit){ .code = code, .info1 = info1,
                                              .info2 = info2 });
 }
+
+/* Rule R2 (src/nested/rules.c): out of guest mode with no #VMEXIT - no
+ * guest state saved, no exit fields, GIF untouched - only the host state
+ * back, as step 5 restores it. */
+cpu_res svm_leave_guest(svmx_cpu *cpu)
+{
+    if (!cpu->svm.guest)
+        return CPU_OK;
+    cpu->svm.pending.valid = false;
+    return restore_host(cpu);
+}

@@ -1,288 +1,213 @@
 /*
  * tools/demo/demo.c - the kernel `svmx run` runs when no KERNEL is given.
  *
- * A short tour of the CPU it runs on, for someone meeting svmx for the
- * first time: who the CPU says it is (CPUID), what it offers a hypervisor,
- * how this kernel set up long mode and paging, and a few page faults
- * provoked on purpose and decoded. It is built on the test-kernel runtime
- * (tests/kernels/rt, docs/kernels.md), so it runs unchanged on svmx
- * (--cpu amd or intel), on QEMU and on hardware, and its checks make it a
- * test too: it ends with PASS.
+ * A first look at nested virtualization for someone meeting svmx: this
+ * kernel is a tiny L1 hypervisor. It intercepts CPUID, EFER reads through
+ * its MSR permission map and #UD, and runs a tiny L2 guest that executes
+ * CPUID, RDMSR, VMMCALL and finally clears EFER.SVME. Before each step it
+ * says what L2 is about to do and what the rule says must happen; svmx's
+ * exit trace (on by default for the demo) shows the CPU deciding it. The
+ * last step is DESIGN.md's rule R2, which shuts L1 down: the demo ends in
+ * a shutdown, not with PASS (run-kernel.sh --expect-shutdown, which is
+ * how `make run` judges it).
+ *
+ * It is built on the test-kernel runtimes (tests/kernels/rt and svm,
+ * docs/kernels.md), so it runs unchanged on svmx, on QEMU and on an AMD
+ * machine, and its checks make it a test too. On a CPU without SVM (svmx
+ * --cpu intel) it says so and ends with PASS.
  */
-#include "rt.h"
+#include "svm.h"
 
-#define DEMO_VA   RT_FREE_VA                 /* a page we map and unmap */
-#define DEMO_PA   RT_SCRATCH
+#define V (&svm_vmcb_a)
 
-static void title(const char *t)
+#define MSR_EFER 0xc0000080u
+
+/*
+ * L2: four steps, each ending in an exit to L1 that resumes it. Between
+ * them it keeps what it learned in registers L1 can look at: the CPUID
+ * answer in R8-R10, EFER in R11.
+ */
+SVM_SNIPPET(demo_l2,
+            "xorl %eax, %eax\n\txorl %ecx, %ecx\n"
+            "demo_l2_cpuid: cpuid\n\t"                /* step 1 */
+            "movl %ebx, %r8d\n\tmovl %edx, %r9d\n\tmovl %ecx, %r10d\n\t"
+            "movl $0xc0000080, %ecx\n"
+            "demo_l2_rdmsr: rdmsr\n\t"                /* step 2 */
+            "movl %edx, %r11d\n\tshlq $32, %r11\n\torq %rax, %r11\n"
+            "demo_l2_vmmcall: vmmcall\n\t"            /* step 3 */
+            "movl $0xc0000080, %ecx\n\t"
+            "movl %r11d, %eax\n\tbtrl $12, %eax\n\t" /* EFER.SVME = 0 */
+            "movq %r11, %rdx\n\tshrq $32, %rdx\n"
+            "demo_l2_wrmsr: wrmsr\n"                  /* step 4 */
+            "demo_l2_after: hlt\n\tud2");
+SVM_LABEL(demo_l2);
+SVM_LABEL(demo_l2_cpuid);
+SVM_LABEL(demo_l2_rdmsr);
+SVM_LABEL(demo_l2_vmmcall);
+SVM_LABEL(demo_l2_wrmsr);
+SVM_LABEL(demo_l2_after);
+
+/* What L1 answers to CPUID leaf 0 in EBX, EDX, ECX: 12 characters. */
+static const char l1_vendor[13] = "svmx-demo-L1";
+
+static void step(unsigned n, const char *title)
 {
-    rt_printf("\n== %s ==\n", t);
+    rt_printf("\n== Step %u: %s ==\n", n, title);
 }
 
-static void flag(bool on, const char *name, const char *what,
-                 const char *where)
+/* Resumes L2 after an instruction intercept: at nRIP when the CPU saves
+   it (CPUID 8000_000A EDX[3], APM 15.7.1), else past the len bytes. */
+static void skip(unsigned len)
 {
-    rt_printf("  [%s] %-6s %-44s %s\n", on ? "yes" : " no", name, what,
-              where);
+    uint64_t next = svm_cpu.nrips ? V->nrip : V->rip + len;
+    rt_printf("L1: resume L2 at %#lx (%s)\n", next,
+              svm_cpu.nrips ? "nRIP, saved by the CPU" : "RIP + length");
+    V->rip = next;
 }
 
-/* ------------------------------------------------------- who are you -- */
-
-static void brand(char out[49])
+/* The exit L1 expects (code, at RIP `at`, nRIP = at + len when saved);
+   anything else ends the demo with FAIL. */
+static void exited(uint64_t code, const char *name, const uint8_t *at,
+                   unsigned len)
 {
-    uint32_t r[4];
-    memset(out, 0, 49);
-    if (rt_cpuinfo.max_ext < 0x80000004u)
-        return;
-    for (unsigned i = 0; i < 3; i++) {
-        rt_cpuid(0x80000002u + i, 0, r);
-        memcpy(out + 16 * i, r, 16);
-    }
+    rt_printf("L1: #VMEXIT %#lx (%s) at RIP %#lx\n", V->exitcode, name,
+              V->rip);
+    SVM_CHECK_EXIT(V, code, SVM_ADDR(at), len);
+    if (rt_failures)
+        rt_report();
 }
 
-static void identity(void)
+static void intro(void)
 {
-    const rt_cpu *c = &rt_cpuinfo;
-    char name[49];
-    brand(name);
-    const char *s = name;
-    while (*s == ' ')
-        s++;
-    title("Who is this CPU?");
-    rt_printf("  vendor     \"%s\"  (CPUID leaf 0)\n", c->vendor);
-    if (c->amd)
-        rt_printf("             an AMD CPU: its hardware virtualization is "
-                  "SVM (AMD-V)\n");
-    else if (c->intel)
-        rt_printf("             an Intel CPU: its hardware virtualization is "
-                  "VMX (VT-x)\n");
-    rt_printf("  brand      \"%s\"  (leaves 8000_0002-4)\n",
-              *s ? s : "(none)");
-    rt_printf("  signature  %#010x = family %#x, model %#x, stepping %u  "
-              "(leaf 1 EAX)\n", c->sig, c->family, c->model, c->stepping);
-    rt_printf("  leaves     basic up to %#x, extended up to %#x\n",
-              c->max_basic, c->max_ext);
+    rt_printf(
+        "Hello from the svmx demo: a tiny hypervisor running a tiny guest.\n"
+        "\n"
+        "  L0  svmx, the CPU. For every event in L2 it decides where it "
+        "goes:\n"
+        "      to L1 (a #VMEXIT), or to the architectural effect.\n"
+        "  L1  this kernel, a hypervisor. Its VMCB says which events it "
+        "wants\n"
+        "      to see (the intercepts); VMRUN starts L2.\n"
+        "  L2  a guest of a dozen instructions.\n"
+        "\n"
+        "Lines starting with \"L1:\" are this kernel's; svmx's exit trace "
+        "shows\nthe CPU's side of each step.\n");
 }
 
-/* ---------------------------------------------- what can you do for us -- */
-
-static void svm_details(void)
-{
-    uint32_t r[4];
-    if (rt_cpuinfo.max_ext < 0x8000000au) {
-        rt_printf("         (no CPUID leaf 8000_000A to describe SVM)\n");
-        return;
-    }
-    rt_cpuid(0x8000000au, 0, r);
-    rt_printf("  SVM revision %u, %u address-space IDs; SVM features (leaf "
-              "8000_000A EDX):\n", r[0] & 0xff, r[1]);
-    static const struct {
-        unsigned bit;
-        const char *name, *what;
-    } svm[] = {
-        { 0, "NPT", "nested paging: guest page tables in hardware" },
-        { 3, "NRIPS", "next RIP saved in the VMCB on #VMEXIT" },
-        { 5, "CLEAN", "VMCB clean bits: skip reloading state" },
-        { 6, "FLUSH", "TLB flush by ASID" },
-        { 7, "DECODE", "decode assists for intercepted instructions" },
-        { 10, "PAUSE", "PAUSE filter" },
-        { 16, "VGIF", "virtual global interrupt flag" },
-    };
-    for (unsigned i = 0; i < sizeof svm / sizeof svm[0]; i++) {
-        char where[24];
-        rt_snprintf(where, sizeof where, "bit %u", svm[i].bit);
-        flag(r[3] >> svm[i].bit & 1, svm[i].name, svm[i].what, where);
-    }
-}
-
-static void vmx_details(void)
-{
-    /* SDM Vol. 3D A.1: IA32_VMX_BASIC exists when CPUID.1:ECX.VMX = 1. */
-    volatile uint64_t basic = 0, ctls2 = 0;
-    if (RT_FAULT(basic = rt_rdmsr(0x480))) {
-        rt_printf("  (IA32_VMX_BASIC is not readable)\n");
-        return;
-    }
-    rt_printf("  VMCS revision %#lx, VMCS region %lu bytes (IA32_VMX_BASIC "
-              "= %#lx)\n", basic & 0x7fffffff, basic >> 32 & 0x1fff, basic);
-    /* A.3.3: the secondary controls exist if primary bit 31 may be 1. */
-    if (!(rt_rdmsr(0x482) >> 63) || RT_FAULT(ctls2 = rt_rdmsr(0x48b))) {
-        rt_printf("  (no secondary processor-based controls)\n");
-        return;
-    }
-    rt_printf("  Secondary controls a VMM may set (IA32_VMX_PROCBASED_CTLS2 "
-              "bits 63:32):\n");
-    flag(ctls2 >> (32 + 1) & 1, "EPT", "extended page tables: nested paging",
-         "bit 1");
-    flag(ctls2 >> (32 + 5) & 1, "VPID", "virtual-processor IDs for the TLB",
-         "bit 5");
-    flag(ctls2 >> (32 + 7) & 1, "UG", "unrestricted guest (real mode)",
-         "bit 7");
-}
-
-static void features(void)
-{
-    const rt_cpu *c = &rt_cpuinfo;
-    title("What does it offer a hypervisor?");
-    flag(c->x1_edx >> 29 & 1, "LM", "long mode: 64-bit code",
-         "8000_0001 EDX[29]");
-    flag(c->x1_edx >> 20 & 1, "NX", "no-execute pages", "8000_0001 EDX[20]");
-    flag(c->f1_edx >> 6 & 1, "PAE", "64-bit page-table entries",
-         "1 EDX[6]");
-    flag(c->x1_edx >> 26 & 1, "1GB", "1 GiB pages", "8000_0001 EDX[26]");
-    flag(c->f7_ebx >> 7 & 1, "SMEP", "no kernel execution of user pages",
-         "7 EBX[7]");
-    flag(c->f7_ebx >> 20 & 1, "SMAP", "no kernel access to user pages",
-         "7 EBX[20]");
-    bool svm = c->x1_ecx >> 2 & 1, vmx = c->f1_ecx >> 5 & 1;
-    flag(svm, "SVM", "AMD secure virtual machine (AMD-V)",
-         "8000_0001 ECX[2]");
-    flag(vmx, "VMX", "Intel virtual machine extensions (VT-x)",
-         "1 ECX[5]");
-    if (svm)
-        svm_details();
-    if (vmx)
-        vmx_details();
-    if (!svm && !vmx)
-        rt_printf("  Neither SVM nor VMX: this CPU cannot host "
-                  "hardware-assisted guests.\n");
-}
-
-/* ------------------------------------------------ how we set it up -- */
-
-typedef struct bit_name {
-    unsigned bit;
-    const char *name, *what;
-} bit_name;
-
-static void reg(const char *name, uint64_t v, const bit_name *bits,
-                unsigned n)
-{
-    rt_printf("  %-4s = %#018lx:", name, v);
-    for (unsigned i = 0; i < n; i++)
-        if (v >> bits[i].bit & 1)
-            rt_printf(" %s", bits[i].name);
-    rt_printf("\n");
-    for (unsigned i = 0; i < n; i++)
-        if (v >> bits[i].bit & 1)
-            rt_printf("           %-4s %s\n", bits[i].name, bits[i].what);
-}
+/* ------------------------------------------------------------- steps -- */
 
 static void setup(void)
 {
-    static const bit_name cr0[] = {
-        { 0, "PE", "protected mode" },
-        { 4, "ET", "387-style FPU interface (always 1)" },
-        { 16, "WP", "read-only pages are read-only in ring 0 too" },
-        { 31, "PG", "paging on" },
-    };
-    static const bit_name cr4[] = {
-        { 4, "PSE", "large pages (implied by PAE)" },
-        { 5, "PAE", "64-bit page-table entries (needed for long mode)" },
-        { 7, "PGE", "global pages" },
-        { 13, "VMXE", "VMX enabled" },
-        { 20, "SMEP", "supervisor-mode execution prevention" },
-        { 21, "SMAP", "supervisor-mode access prevention" },
-    };
-    static const bit_name efer[] = {
-        { 0, "SCE", "SYSCALL/SYSRET enabled" },
-        { 8, "LME", "long mode enabled (by this kernel)" },
-        { 10, "LMA", "long mode active (set by the CPU when paging went on)" },
-        { 11, "NXE", "no-execute bit enabled in page tables" },
-        { 12, "SVME", "SVM enabled" },
-    };
-    uint16_t cs, tr;
-    __asm__ volatile("mov %%cs, %0; str %1" : "=r"(cs), "=r"(tr));
-    title("How this kernel set up the machine");
-    rt_printf("  It was entered in 32-bit protected mode, built page tables, "
-              "and switched to\n  64-bit long mode: CR4.PAE, CR3, EFER.LME, "
-              "CR0.PG, then a far jump.\n");
-    reg("CR0", rt_read_cr0(), cr0, sizeof cr0 / sizeof cr0[0]);
-    reg("CR4", rt_read_cr4(), cr4, sizeof cr4 / sizeof cr4[0]);
-    reg("EFER", rt_rdmsr(RT_MSR_EFER), efer, sizeof efer / sizeof efer[0]);
-    rt_printf("  CR3  = %#018lx: the PML4, root of the 4-level page tables\n",
-              rt_read_cr3());
-    rt_printf("  The first GiB is mapped 1:1 with 2 MiB pages; the first "
-              "2 MiB use 4 KiB pages\n  so that address 0 is not mapped "
-              "(a NULL pointer faults).\n");
-    rt_printf("  Code runs in CS = %#x (64-bit, ring %u); the TSS (TR = %#x) "
-              "gives the ring-0\n  stack for interrupts from ring 3 and a "
-              "separate stack for double faults.\n", cs, cs & 3u, tr);
+    step(0, "L1 prepares the VMCB");
+    svm_vmcb_init(V, SVM_ADDR(demo_l2));
+    svm_intercept(V, SVM_EXIT_CPUID, true);
+    svm_intercept(V, SVM_ICPT_MSR_PROT, true);
+    svm_msrpm_set(MSR_EFER, false, true);
+    svm_intercept(V, SVM_EXIT_EXC(RT_UD), true);
+    svm_intercept(V, SVM_EXIT_VMMCALL, false);
+    rt_printf(
+        "L1 intercepts:\n"
+        "  - CPUID                  (VMCB intercept word 3, bit 18)\n"
+        "  - RDMSR of EFER          (MSR_PROT, and the read bit of "
+        "C000_0080h\n"
+        "                            in the MSR permission map, APM "
+        "15.11)\n"
+        "  - #UD, exception 6       (word 2, bit 6)\n"
+        "and leaves clear: VMMCALL (word 4, bit 1) and the EFER write bit.\n"
+        "L2 shares L1's page tables; its EFER is L1's: %#lx (SVME set).\n",
+        V->efer);
 }
 
-/* ------------------------------------------------------ page faults -- */
-
-/* The #PF error code (SDM Vol. 3A 5.7, APM Vol. 2 8.4.2), in words. */
-static void decode_pf(uint64_t err)
+static void step_cpuid(void)
 {
-    rt_printf("     error code %#lx: P=%lu %s\n", err, err & 1,
-              err & 1 ? "(the page is present: a protection violation)"
-                      : "(the page is not present)");
-    rt_printf("       W/R=%lu (%s), U/S=%lu (%s), RSVD=%lu, I/D=%lu (%s)\n",
-              err >> 1 & 1, err & 2 ? "write" : "read", err >> 2 & 1,
-              err & 4 ? "user" : "supervisor", err >> 3 & 1, err >> 4 & 1,
-              err & 16 ? "instruction fetch" : "data");
+    step(1, "L2 executes CPUID");
+    rt_printf("L2 asks CPUID leaf 0 who the CPU is. L1 intercepts CPUID, so "
+              "the CPU does\nnot answer: it exits to L1 (#VMEXIT 72h) and L1 "
+              "answers in L2's registers.\n");
+    svm_run(V);
+    exited(SVM_EXIT_CPUID, "CPUID", demo_l2_cpuid, 2);
+    uint32_t w[3];
+    memcpy(w, l1_vendor, 12);
+    V->rax = 1;
+    svm_guest_regs.rbx = w[0];
+    svm_guest_regs.rdx = w[1];
+    svm_guest_regs.rcx = w[2];
+    rt_printf("L1: answer leaf 0 with vendor \"%s\"\n", l1_vendor);
+    skip(2);
 }
 
-static RT_USER_FN uint64_t user_peek(uint64_t va)
+static void step_rdmsr(void)
 {
-    return *(volatile uint64_t *)va;
+    step(2, "L2 reads EFER");
+    rt_printf("L2 reads EFER (MSR C000_0080h) with RDMSR. Its read bit is "
+              "set in L1's\npermission map, so RDMSR exits: #VMEXIT 7Ch with "
+              "EXITINFO1 = 0 (a read).\n");
+    svm_run(V);
+    exited(SVM_EXIT_MSR, "MSR", demo_l2_rdmsr, 2);
+    CHECK_EQ(V->exitinfo1, 0);
+    CHECK_EQ(svm_guest_regs.rcx & 0xffffffff, MSR_EFER);
+    char got[13] = { 0 };
+    uint32_t w[3] = { (uint32_t)svm_guest_regs.r8, (uint32_t)svm_guest_regs.r9,
+                      (uint32_t)svm_guest_regs.r10 };
+    memcpy(got, w, 12);
+    rt_printf("L1: L2 kept \"%s\" from step 1: it saw L1's answer, not the "
+              "CPU's.\n", got);
+    CHECK(!memcmp(got, l1_vendor, 12), "L2 saw \"%s\"", got);
+    rt_printf("L1: EXITINFO1 = %#lx: a read. Supply L2's own EFER from the "
+              "VMCB: %#lx\n", V->exitinfo1, V->efer);
+    V->rax = (uint32_t)V->efer;
+    svm_guest_regs.rdx = V->efer >> 32;
+    skip(2);
 }
 
-static void one_fault(const char *what, int caught, uint64_t va,
-                      uint64_t err)
+static void step_vmmcall(void)
 {
-    rt_printf("\n  %s\n", what);
-    CHECK_EXC(caught, RT_PF, err, 0);
-    CHECK_EQ(rt_last.cr2, va);
-    if (!caught || rt_last.vector != RT_PF)
-        return;
-    rt_printf("  -> #PF at RIP %#lx (CS %#lx, ring %lu), CR2 = %#lx\n",
-              rt_last.rip, rt_last.cs, rt_last.cs & 3, rt_last.cr2);
-    decode_pf(rt_last.error);
+    step(3, "L2 executes VMMCALL (rule R1)");
+    rt_printf("VMMCALL is how a guest calls its hypervisor, but L1 left its "
+              "intercept clear.\nRule R1: an L2 VMMCALL that L1 does not "
+              "intercept is not a call to anybody,\nnot even to svmx (L0): "
+              "it raises #UD in L2, as on bare metal (APM 15.18).\nL1 "
+              "intercepts #UD, so that #UD exits to L1: #VMEXIT 46h.\n");
+    svm_run(V);
+    exited(SVM_EXIT_EXC(RT_UD), "#UD", demo_l2_vmmcall, 0);
+    CHECK_EQ(svm_guest_regs.r11, V->efer);
+    rt_printf("L1: RIP is the VMMCALL itself (a fault), EXITINFO1 = %#lx "
+              "(no error code).\n    R1 held. Skip its 3 bytes (0F 01 D9) "
+              "and go on.\n", V->exitinfo1);
+    CHECK_EQ(V->exitinfo1, 0);
+    V->rip += 3;
 }
 
-static void faults(void)
+static void step_clear_svme(void)
 {
-    title("Page faults, on purpose");
-    rt_printf("  Each access below is wrong in a different way. The CPU "
-              "stops it, puts the\n  address in CR2, pushes an error code "
-              "whose bits say why, and calls the\n  handler of vector 14 "
-              "(#PF), which prints what it learned.\n");
-
-    rt_map(DEMO_VA, DEMO_PA, RT_PTE_P, 1); /* read-only, supervisor */
-    int caught = RT_FAULT(rt_poke64(DEMO_VA, 1));
-    one_fault("1. Write to a read-only page (CR0.WP = 1 makes this fault in "
-              "ring 0 too):", caught, DEMO_VA, 0x3);
-
-    caught = RT_FAULT(rt_user_call(user_peek, DEMO_VA, 0));
-    one_fault("2. Read a supervisor page from ring 3:", caught, DEMO_VA, 0x5);
-
-    if (rt_read_cr0() & RT_CR0_PG && rt_rdmsr(RT_MSR_EFER) & RT_EFER_NXE) {
-        rt_map(DEMO_VA, DEMO_PA, RT_PTE_P | RT_PTE_W | RT_PTE_NX, 1);
-        rt_poke8(DEMO_VA, 0xc3); /* RET */
-        caught = RT_FAULT(((void (*)(void))DEMO_VA)());
-        one_fault("3. Jump to a page marked no-execute (NX):", caught,
-                  DEMO_VA, 0x11);
-    }
-
-    rt_map(DEMO_VA, 0, 0, 1); /* not present */
-    caught = RT_FAULT(rt_peek64(DEMO_VA + 0x123));
-    one_fault("4. Read an address that is not mapped at all:", caught,
-              DEMO_VA + 0x123, 0x0);
+    step(4, "L2 clears EFER.SVME (rule R2)");
+    rt_printf("Last, L2 writes EFER with SVME (bit 12) clear. The EFER write "
+              "bit is clear\nin L1's map, so the WRMSR does not exit. The APM "
+              "leaves this undefined\n(15.4: \"the VMM should always prevent "
+              "guests from writing EFER\").\nRule R2, svmx's answer: the CPU "
+              "leaves L2 at once, writes no #VMEXIT into\nL1's VMCB and "
+              "triple-faults L1. L1 shuts down, so this kernel prints "
+              "nothing\nafter the next line; svmx reports the shutdown.\n");
+    svm_expect_shutdown(V, "rule R2", SVM_EXIT_HLT,
+                        "L2 cleared EFER.SVME and went on running (APM "
+                        "15.4: undefined; svmx's rule R2 shuts L1 down)");
 }
 
 void kmain(void)
 {
-    rt_printf("Hello from the svmx demo kernel: a tiny x86-64 operating "
-              "system, loaded by\nmultiboot, now running in 64-bit long "
-              "mode. It prints on port 0xE9 and\nstops by writing to port "
-              "0xF4.\n");
-    identity();
-    features();
+    intro();
+    if (!rt_cpuinfo.amd || !(rt_cpuinfo.x1_ecx & (1u << 2))) {
+        rt_printf("\nThis CPU (\"%s\") has no AMD SVM, and the demo is an "
+                  "SVM hypervisor.\nRun it on the AMD personality: svmx run "
+                  "--cpu amd\n", rt_cpuinfo.vendor);
+        return;
+    }
+    if (!svm_init())
+        return;
+    svm_quiet = true; /* svmx's trace shows the exits */
     setup();
-    faults();
-    rt_printf("\nThat's the tour: the CPU identified itself, ran 64-bit "
-              "code with paging on,\nand reported every fault exactly. "
-              "Run your own kernels with `svmx run K`\n(docs/kernels.md).\n");
+    step_cpuid();
+    step_rdmsr();
+    step_vmmcall();
+    step_clear_svme();
 }

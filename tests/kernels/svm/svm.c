@@ -318,6 +318,32 @@ void svm_check_exit(const char *file, int line, const svm_vmcb *v,
         rt_fail_eq(file, line, "EXITINTINFO", v->exitintinfo, 0);
 }
 
+void svm_expect_shutdown(svm_vmcb *v, const char *why, uint64_t tcg_exitcode,
+                         const char *tcg_note)
+{
+    if (rt_failures)
+        rt_report(); /* FAIL: what came before did not hold */
+    rt_printf("# %u checks so far, none failed\n", rt_checks);
+    rt_printf("expect: shutdown (%s)\n", why);
+    v->exitcode = SVM_EXITCODE_MARKER;
+    svm_run_raw(v);
+    svm_stgi();
+    /* Still here: the CPU came back to L1. */
+    svm_print_exit(v);
+    rt_printf("# back in L1: EXITCODE %s, guest RIP %#lx, guest EFER %#lx, "
+              "L1 EFER %#lx\n",
+              v->exitcode == SVM_EXITCODE_MARKER ? "not written (the marker)"
+                                                 : "written",
+              v->rip, v->efer, rt_rdmsr(RT_MSR_EFER));
+    if (tcg_note && v->exitcode == tcg_exitcode &&
+        rt_tcg_excuse(1, 0, 1, tcg_note))
+        rt_report();
+    rt_checks++;
+    rt_fail_at(__FILE__, __LINE__, "", "expected a shutdown (%s), but the "
+               "CPU came back to L1", why);
+    rt_report();
+}
+
 bool svm_exit_invalid(const svm_vmcb *v)
 {
     return rt_tcg_excuse(v->exitcode, SVM_EXIT_INVALID, 0xffffffffu,

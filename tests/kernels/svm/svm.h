@@ -284,6 +284,34 @@ void svm_check_exit(const char *file, int line, const svm_vmcb *v,
 /* EXITCODE is VMEXIT_INVALID (-1 as a 64-bit value, Table C-1). */
 bool svm_exit_invalid(const svm_vmcb *v);
 
+/* ---------------------------------------- kernels that end in shutdown -- */
+
+/*
+ * Some outcomes end the whole run: DESIGN.md's rule R2 (L2 clears
+ * EFER.SVME without L1 intercepting the write: L1 shuts down) and a triple
+ * fault in L2 without the SHUTDOWN intercept (APM 15.14.3: the machine
+ * shuts down). A kernel that checks one cannot print PASS after it, so it
+ * checks it last and its output ends with
+ *     # N checks so far, none failed
+ *     expect: shutdown (why)
+ * which run-kernel.sh --expect-shutdown accepts only together with the
+ * svmx stop line of a shutdown (docs/kernels.md section 8).
+ *
+ * svm_expect_shutdown ends the run with FAIL if a check failed already.
+ * Otherwise it prints those two lines, writes SVM_EXITCODE_MARKER into v's
+ * EXITCODE (a #VMEXIT would overwrite it: whoever inspects the VMCB after
+ * the shutdown sees that none was written) and runs v. If the CPU comes
+ * back to L1 it prints the exit line and what L1 finds, and ends the run
+ * with FAIL - or, on QEMU TCG only, when tcg_note is not NULL and EXITCODE
+ * is tcg_exitcode, with the note and PASS (a known QEMU divergence, or
+ * QEMU's answer where the APM leaves the outcome undefined).
+ */
+#define SVM_EXITCODE_MARKER UINT64_C(0x0bad0bad0bad0bad)
+__attribute__((noreturn)) void svm_expect_shutdown(svm_vmcb *v,
+                                                   const char *why,
+                                                   uint64_t tcg_exitcode,
+                                                   const char *tcg_note);
+
 /* ------------------------------------------------ instruction helpers -- */
 
 static inline void svm_stgi(void) { __asm__ volatile("stgi" ::: "memory"); }

@@ -1,0 +1,446 @@
+/*
+ * src/nested/route.c - the nested exit router (DESIGN.md "Data flow",
+ * docs/router.md): for every event the running CPU raises, REFLECT (to
+ * L1), L0 (to the embedder) or ARCH (the architectural effect), and the
+ * rule that decided it.
+ *
+ * One function, nested_route(), in DESIGN.md's order: for an event of L2,
+ * (1) does L1 intercept it - vmcb12's intercept bit, refined by the IOPM,
+ * the MSRPM or the CR0 selective-write rule - then (2) does the L0 policy
+ * want it, else (3) ARCH; for an event of L1, (2) then (3). (Embedder
+ * debug hooks, DESIGN.md's step 0, are not modelled: svmx has no
+ * debugger interface beyond svmx_cpu_step.) The vendor's part is data:
+ * the SVM intercept of exit code c is bit c of the VMCB's intercept
+ * vectors, for every code of APM Vol. 2 appendix C below 0xA7 (Table B-1
+ * lays the vectors out that way: CR reads at bit 0 and VMEXIT_CR0_READ =
+ * 0, ... IDLE_HLT at word 5 bit 6 and code 0xA6), and a byte table says
+ * which codes need a refine step. The VMX tables (exit reason -> control
+ * bit, bitmaps, CR masks, PFEC mask/match) join as a second vendor.
+ *
+ * The rules of DESIGN.md decided here:
+ *   R1  VMMCALL in L2 that vmcb12 does not intercept: ARCH (#UD in L2,
+ *       which L1 may intercept as exception 6); never the L0 policy's
+ *       hypercall, whatever the policy says;
+ *   R2  an L2 WRMSR that clears EFER.SVME which L1 does not intercept is
+ *       tagged R2 here; its effect is nested_r2() (rules.c);
+ *   R3  the SVM form, nested_r3() (rules.c), routes a SHUTDOWN of L2.
+ */
+#include <string.h>
+
+#include "cpu/exec.h"
+#include "nested/nested_exec.h"
+#include "svm/svm_internal.h"
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ============================================================== names == */
+
+static const char *const kind_names[] = {
+#define X(name, text) #name,
+    SVMX_EVENT_KINDS(X)
+#undef X
+};
+
+static const char *const route_names[] = {
+#define X(name, text) #name,
+    SVMX_ROUTES(X)
+#undef X
+};
+
+static const char *const rule_names[] = {
+#define X(name, text) #name,
+    SVMX_RULES(X)
+#undef X
+};
+
+static const char *const rule_texts[] = {
+#define X(name, text) text,
+    SVMX_RULES(X)
+#undef X
+};
+
+const char *svmx_event_kind_name(svmx_event_kind kind)
+{
+    return (unsigned)kind < COUNT_OF(kind_names) ? kind_names[kind] : "?";
+}
+
+const char *svmx_route_name(svmx_route_kind route)
+{
+    return (unsigned)route < COUNT_OF(route_names) ? route_names[route] : "?";
+}
+
+const char *svmx_rule_name(svmx_rule rule)
+{
+    return (unsigned)rule < COUNT_OF(rule_names) ? rule_names[rule] : "?";
+}
+
+const char *svmx_rule_str(svmx_rule rule)
+{
+    return (unsigned)rule < COUNT_OF(rule_texts) ? rule_texts[rule] : "?";
+}
+
+/* ========================================================= event kind == */
+
+/* IOIO EXITINFO1 (APM Vol. 2 15.10.2 Figure 15-2): TYPE (1 = IN), STR,
+ * REP, the one-hot size SZ8/SZ16/SZ32 and the port. */
+#define IOIO_IN   (1u << 0)
+#define IOIO_STR  (1u << 2)
+#define IOIO_REP  (1u << 3)
+
+static unsigned ioio_size(uint64_t info1)
+{
+    return info1 & (1u << 4) ? 1 : info1 & (1u << 5) ? 2 : 4;
+}
+
+/* Exit codes below this are dense: their intercept is bit `code` of the
+ * vectors (the file comment). */
+#define SVM_DENSE (SVMX_SVM_EXIT_IDLE_HLT + 1)
+
+/* The kind of each exit code a policy can select; MSR and IOIO name the
+ * first of two kinds, EXITINFO1 says which (15.10.2, 15.11). */
+static const uint8_t svm_kinds[SVM_DENSE] = {
+    [SVMX_SVM_EXIT_CPUID] = SVMX_EVENT_CPUID,
+    [SVMX_SVM_EXIT_MSR] = SVMX_EVENT_RDMSR,     /* + EXITINFO1 bit 0    */
+    [SVMX_SVM_EXIT_IOIO] = SVMX_EVENT_IN,       /* + !TYPE (bit 0)      */
+    [SVMX_SVM_EXIT_HLT] = SVMX_EVENT_HLT,
+    [SVMX_SVM_EXIT_PAUSE] = SVMX_EVENT_PAUSE,
+    [SVMX_SVM_EXIT_INVD] = SVMX_EVENT_INVD,
+    [SVMX_SVM_EXIT_WBINVD] = SVMX_EVENT_WBINVD,
+    [SVMX_SVM_EXIT_VMMCALL] = SVMX_EVENT_HYPERCALL,
+    [SVMX_SVM_EXIT_SHUTDOWN] = SVMX_EVENT_SHUTDOWN,
+};
+
+_Static_assert(SVMX_EVENT_WRMSR == SVMX_EVENT_RDMSR + 1 &&
+               SVMX_EVENT_OUT == SVMX_EVENT_IN + 1,
+               "svm_kind adds the direction to the first kind");
+
+static inline svmx_event_kind svm_kind(uint64_t code, uint64_t info1)
+{
+    if (code >= SVM_DENSE)
+        return SVMX_EVENT_OTHER;
+    unsigned k = svm_kinds[code];
+    if (k == SVMX_EVENT_RDMSR)
+        k += (unsigned)(info1 & 1);
+    else if (k == SVMX_EVENT_IN)
+        k += !(info1 & IOIO_IN);
+    return (svmx_event_kind)k;
+}
+
+void nested_exit_init(const svmx_cpu *cpu, svmx_exit *x, uint64_t code,
+                      uint64_t info1, uint64_t info2)
+{
+    const uint64_t *g = cpu->regs.gpr;
+    *x = (svmx_exit){ .code = code, .info1 = info1, .info2 = info2,
+                      .nrip = cpu->regs.rip };
+    x->kind = (uint8_t)svm_kind(code, info1);
+    switch (x->kind) {
+    case SVMX_EVENT_CPUID:
+        x->index = (uint32_t)g[SVMX_RAX];
+        x->subindex = (uint32_t)g[SVMX_RCX];
+        break;
+    case SVMX_EVENT_WRMSR:
+        x->value = (g[SVMX_RDX] & 0xffffffffull) << 32 |
+                   (g[SVMX_RAX] & 0xffffffffull);
+        x->flags = SVMX_EXIT_WRITE;
+        /* fall through */
+    case SVMX_EVENT_RDMSR:
+        x->index = (uint32_t)g[SVMX_RCX];
+        break;
+    case SVMX_EVENT_IN:
+    case SVMX_EVENT_OUT:
+        x->index = (uint32_t)(info1 >> 16);
+        x->size = (uint8_t)ioio_size(info1);
+        x->flags = (uint8_t)((x->kind == SVMX_EVENT_OUT ? SVMX_EXIT_WRITE : 0) |
+                             (info1 & IOIO_STR ? SVMX_EXIT_STRING : 0) |
+                             (info1 & IOIO_REP ? SVMX_EXIT_REP : 0));
+        if (x->kind == SVMX_EVENT_OUT && !(info1 & IOIO_STR))
+            x->value = g[SVMX_RAX] & (UINT64_MAX >> (64 - 8 * x->size));
+        break;
+    default:
+        if (code == SVMX_SVM_EXIT_CR0_WRITE || code == SVMX_SVM_EXIT_CR0_SEL_WRITE ||
+            (code >= SVMX_SVM_EXIT_CR1_WRITE && code <= SVMX_SVM_EXIT_CR15_WRITE) ||
+            (code >= SVMX_SVM_EXIT_DR0_WRITE && code <= SVMX_SVM_EXIT_DR15_WRITE))
+            x->flags = SVMX_EXIT_WRITE;
+        break;
+    }
+}
+
+/* ====================================================== SVM: L1 step == */
+
+/* Whether the codes that need more than their bit need: the CR0 write
+ * codes, IOIO and MSR (svm.h SVMX_SVM_REFINES). */
+static const uint8_t svm_refine[SVM_DENSE] = {
+    [SVMX_SVM_EXIT_CR0_WRITE] = SVMX_SVM_REFINE_CR0_WRITE,
+    [SVMX_SVM_EXIT_CR0_SEL_WRITE] = SVMX_SVM_REFINE_CR0_WRITE,
+    [SVMX_SVM_EXIT_IOIO] = SVMX_SVM_REFINE_IOPM,
+    [SVMX_SVM_EXIT_MSR] = SVMX_SVM_REFINE_MSRPM,
+};
+
+/*
+ * EXITINFO1 as a CPU without decode assists writes it (15.33): the MOV
+ * CR/DR register, the INVLPG address, the INTn vector and the IOIO
+ * segment (bits 12:10) are decode-assist information and read as 0.
+ */
+static uint64_t svm_unassisted(uint64_t code, uint64_t info1)
+{
+    if (code == SVMX_SVM_EXIT_IOIO)
+        return info1 & ~(7ull << 10);
+    if (code <= SVMX_SVM_EXIT_DR15_WRITE || code == SVMX_SVM_EXIT_INVLPG ||
+        code == SVMX_SVM_EXIT_SWINT)
+        return 0;
+    return info1;
+}
+
+/* `n` bytes of a permission map at `pa`: straight from RAM when they are
+ * there, else through the memory API (MMIO, or all ones: svm.h). */
+static inline svmx_status map_bytes(const svmx_cpu *cpu, uint64_t pa,
+                                    uint8_t *out, unsigned n)
+{
+    const svmx_mem *m = &cpu->mem;
+    if (pa < m->ram_size && m->ram_size - pa >= n) {
+        out[0] = m->ram[pa];
+        if (n > 1)
+            out[1] = m->ram[pa + 1];
+        return SVMX_OK;
+    }
+    return svmx_mem_read(m, pa, out, n);
+}
+
+/* The map's base as VMRUN takes it: bits 11:0 ignored (15.10.1, 15.11). */
+static inline uint64_t map_base(const svmx_vmcb *v, svmx_vmcb_field f)
+{
+    uint64_t b;
+    memcpy(&b, v->bytes + f, 8); /* little-endian, as the host */
+    return b & ~0xfffull;
+}
+
+/* 15.11 Table 15-8: three 2 KiB vectors, two bits per MSR (read even,
+ * write odd); an MSR outside them is always intercepted. */
+static inline bool msrpm_hit(const svmx_cpu *cpu, uint32_t msr, bool write,
+                             svmx_status *st)
+{
+    uint32_t off;
+    if (msr < 0x2000u)
+        off = 0;
+    else if (msr - 0xc0000000u < 0x2000u)
+        off = 0x800, msr -= 0xc0000000u;
+    else if (msr - 0xc0010000u < 0x2000u)
+        off = 0x1000, msr -= 0xc0010000u;
+    else
+        return true;
+    uint8_t b = 0xff;
+    *st = map_bytes(cpu, map_base(&cpu->svm.vmcb, SVMX_VMCB_MSRPM_BASE_PA) +
+                             off + msr / 4, &b, 1);
+    return (b >> ((msr % 4) * 2 + write)) & 1;
+}
+
+/* 15.10.2: any of the bits port .. port + size - 1 set; they span at most
+ * two bytes, the last bit of the map being 0x10002. */
+static inline bool iopm_hit(const svmx_cpu *cpu, uint32_t port,
+                            unsigned size, svmx_status *st)
+{
+    port &= 0xffffu;
+    size = size == 1 || size == 2 ? size : 4;
+    unsigned n = (port % 8 + size > 8) ? 2 : 1;
+    uint8_t b[2] = { 0xff, 0xff };
+    *st = map_bytes(cpu, map_base(&cpu->svm.vmcb, SVMX_VMCB_IOPM_BASE_PA) +
+                             port / 8, b, n);
+    unsigned bits = (unsigned)b[0] | (n > 1 ? (unsigned)b[1] << 8 : 0);
+    return (bits >> (port % 8)) & ((1u << size) - 1);
+}
+
+/*
+ * The exit vmcb12 - the VMCB as VMRUN cached it, its intercept vectors
+ * reduced to the advertised features - takes for the event `in` (APM Vol.
+ * 2 15.9-15.14 and appendix C): the event's own code, or for a CR0 write
+ * the plain or the selective one; SVM_NO_EXIT when it does not intercept
+ * it.
+ */
+#define SVM_NO_EXIT UINT64_MAX /* VMEXIT_INVALID is never intercepted */
+
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline uint64_t svm_l1_exit(const svmx_cpu *cpu, const svmx_exit *in,
+                                   svmx_status *st)
+{
+    const svmx_vmcb *v = &cpu->svm.vmcb;
+    uint64_t code = in->code;
+    if (code >= SVM_DENSE)
+        /* NPF, AVIC, VMGEXIT and the negative codes have no intercept
+         * bit: they exit whenever they happen (Table C-1). */
+        return svmx_svm_exit_info_of(code) && code != SVM_NO_EXIT
+                   ? code : SVM_NO_EXIT;
+    bool hit = svm_icpt_bit(v, (unsigned)code);
+    switch (svm_refine[code]) {
+    case SVMX_SVM_REFINE_NONE:
+        break;
+    case SVMX_SVM_REFINE_CR0_WRITE: {
+        /* 15.9 Table 15-7: the plain or the selective CR0 write. */
+        uint64_t c = svm_cr0_write_exit(v, cpu->sregs.cr0, in->value,
+                                        in->flags & SVMX_EXIT_LMSW);
+        return c ? c : SVM_NO_EXIT;
+    }
+    case SVMX_SVM_REFINE_IOPM:
+        hit = hit && iopm_hit(cpu, in->index, in->size, st);
+        break;
+    default: /* MSRPM */
+        hit = hit && msrpm_hit(cpu, in->index, in->info1 & 1, st);
+        break;
+    }
+    return hit ? code : SVM_NO_EXIT;
+}
+
+/* ===================================================== Intel records == */
+
+/*
+ * On the Intel personality the router sees only L1 events until the VMX
+ * model lands, and only the kinds a policy selects: each is given its VMX
+ * basic exit reason (SDM Vol. 3C appendix C) so the embedder reads the
+ * record its vendor defines.
+ */
+static const uint8_t vmx_reason_of_kind[SVMX_EVENT_KIND_COUNT] = {
+    [SVMX_EVENT_CPUID] = 10,  [SVMX_EVENT_RDMSR] = 31, [SVMX_EVENT_WRMSR] = 32,
+    [SVMX_EVENT_IN] = 30,     [SVMX_EVENT_OUT] = 30,   [SVMX_EVENT_HLT] = 12,
+    [SVMX_EVENT_PAUSE] = 40,  [SVMX_EVENT_INVD] = 13,  [SVMX_EVENT_WBINVD] = 54,
+    [SVMX_EVENT_HYPERCALL] = 18, [SVMX_EVENT_SHUTDOWN] = 2,
+};
+
+static const char *const vmx_reason_names[] = {
+    [2] = "TRIPLE_FAULT", [10] = "CPUID", [12] = "HLT", [13] = "INVD",
+    [18] = "VMCALL", [30] = "IO_INSTRUCTION", [31] = "RDMSR", [32] = "WRMSR",
+    [40] = "PAUSE", [54] = "WBINVD",
+};
+
+const char *svmx_exit_name(int vendor, uint64_t code)
+{
+    if (vendor == SVMX_VENDOR_AMD)
+        return svmx_svm_exit_name(code);
+    if (vendor == SVMX_VENDOR_INTEL && code < COUNT_OF(vmx_reason_names) &&
+        vmx_reason_names[code])
+        return vmx_reason_names[code];
+    return "?";
+}
+
+static void vmx_record(svmx_exit *x)
+{
+    x->code = vmx_reason_of_kind[x->kind];
+    x->info1 = x->info2 = x->intinfo = 0;
+}
+
+/* ============================================================= router == */
+
+/* EFER.SVME (APM Vol. 2 3.1.7). */
+#define EFER_SVME (1ull << 12)
+#define MSR_EFER  0xc0000080u
+
+/*
+ * Decides `in` into *d (d->exit may be `in` itself: everything `in` says
+ * is read first). d->rule comes in as the caller's rule (R2's and R3's
+ * shutdowns name theirs) and NONE otherwise.
+ */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline svmx_status route(svmx_cpu *cpu, const svmx_exit *in,
+                                unsigned kind, svmx_decision *d, bool live)
+{
+    svmx_status st = SVMX_OK;
+    unsigned level;
+    if (cpu->svm.guest) {
+        level = SVMX_LEVEL_L2;
+        uint64_t code = svm_l1_exit(cpu, in, &st);
+        if (code != SVM_NO_EXIT) {
+            uint64_t info1 = in->info1;
+            if (!(cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS))
+                info1 = svm_unassisted(code, info1);
+            if (&d->exit != in)
+                d->exit = *in;
+            d->exit.kind = (uint8_t)kind;
+            d->exit.code = code;
+            d->exit.info1 = info1;
+            d->exit.level = SVMX_LEVEL_L2;
+            d->route = SVMX_ROUTE_REFLECT;
+            goto decided;
+        }
+        if (&d->exit != in)
+            d->exit = *in;
+        d->exit.kind = (uint8_t)kind;
+        d->exit.level = SVMX_LEVEL_L2;
+        d->route = SVMX_ROUTE_ARCH;
+        if (kind == SVMX_EVENT_HYPERCALL) {
+            d->rule = SVMX_RULE_R1; /* #UD in L2, never L0's hypercall */
+            goto decided;
+        }
+        if (kind == SVMX_EVENT_WRMSR && in->index == MSR_EFER &&
+            (cpu->sregs.efer & ~in->value & EFER_SVME))
+            d->rule = SVMX_RULE_R2;
+        else if (kind == SVMX_EVENT_SHUTDOWN && d->rule == SVMX_RULE_NONE)
+            d->rule = SVMX_RULE_L2_SHUTDOWN;
+    } else {
+        level = SVMX_LEVEL_L1;
+        if (&d->exit != in)
+            d->exit = *in;
+        d->exit.kind = (uint8_t)kind;
+        d->exit.level = SVMX_LEVEL_L1;
+        d->route = SVMX_ROUTE_ARCH;
+        if (kind == SVMX_EVENT_OTHER)
+            return SVMX_OK; /* no policy selects it, and nothing is above */
+    }
+    if (((cpu->nested.wants[level] >> kind) & 1) &&
+        nested_policy_match(&cpu->nested.policy, level, &d->exit)) {
+        /* SVMX_COMPLETE_EXECUTE: the instruction L0 gave back runs. */
+        bool bypassed = live && cpu->nested.bypass &&
+                        cpu->nested.bypass_nrip == d->exit.nrip;
+        if (!bypassed)
+            d->route = SVMX_ROUTE_L0;
+    }
+    if (live)
+        cpu->nested.bypass = false;
+    if (cpu->vendor == SVMX_VENDOR_INTEL)
+        vmx_record(&d->exit);
+decided:
+    if (live && cpu->nested.hook)
+        cpu->nested.hook(cpu->nested.hook_opaque, d);
+    return st;
+}
+
+svmx_status nested_route(svmx_cpu *cpu, svmx_decision *d)
+{
+    return route(cpu, &d->exit, d->exit.kind, d, true);
+}
+
+svmx_status svmx_route(svmx_cpu *cpu, const svmx_exit *exit,
+                       svmx_decision *decision)
+{
+    if (!cpu || !exit || !decision)
+        return SVMX_E_ARG;
+    /* The kind follows from the code (the caller's kind is not trusted:
+     * an L2 VMMCALL must be R1's whatever it says). */
+    decision->rule = SVMX_RULE_NONE;
+    return route(cpu, exit, svm_kind(exit->code, exit->info1), decision,
+                 false);
+}
+
+svmx_status svmx_cpu_set_route_hook(svmx_cpu *cpu, svmx_route_hook hook,
+                                    void *opaque)
+{
+    if (!cpu)
+        return SVMX_E_ARG;
+    cpu->nested.hook = hook;
+    cpu->nested.hook_opaque = hook ? opaque : NULL;
+    return SVMX_OK;
+}
+
+cpu_res nested_l0_stop(svmx_cpu *cpu, const svmx_exit *x)
+{
+    cpu->nested.l0_pending = true;
+    cpu->nested.l0_exit = *x;
+    if (cpu->stop)
+        cpu->stop->exit = *x;
+    return exec_stop(cpu, x->kind == SVMX_EVENT_HYPERCALL
+                              ? SVMX_STOP_HYPERCALL : SVMX_STOP_L0_EXIT,
+                     x->kind == SVMX_EVENT_HYPERCALL
+                         ? "hypercall for the L0 policy"
+                         : "event for the L0 policy");
+}
