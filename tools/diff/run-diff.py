@@ -3,6 +3,9 @@
 kernels on svmx, on QEMU TCG and on Bochs, compare their canonical outcome
 lines case by case, excuse what the known-divergence tables (known-*.toml)
 document, and print a summary table. Exits 1 on any unexplained difference.
+A kernel whose last case ends the run in a shutdown prints "expect:
+shutdown (why)" instead of a verdict; the run's verdict is then SHUTDOWN
+if the implementation shut down right after that line.
 
     run-diff.py [--build DIR] [--only IMPL,...] [--ref IMPL] [--exclude GLOB]
                 [--known TOML] [--timeout S] [--bochs-timeout S] [--jobs N]
@@ -87,19 +90,30 @@ RE_SKIP = re.compile(r"^skip - (.+?): ")
 RE_FAIL = re.compile(r"^FAIL: (.+?): ")
 RE_DETAIL = re.compile(r"^(note: |exit )")
 RE_VERDICT = re.compile(r"^(PASS|FAIL|RESULT\b.*)$")
+# "expect: shutdown (why)": the kernel's last case ends the whole run in a
+# shutdown (docs/kernels.md section 8), so it cannot print a verdict.
+RE_EXPECT = re.compile(r"^expect: shutdown\b")
 RESULT = "(result)"
 END = "(end)"
+SHUTDOWN = "(shutdown)"     # the case an expect line announces
+SHUTDOWN_VERDICT = "SHUTDOWN"
 SKIP = " (skip)"
 ALL = "all"             # "skip - all: why": the whole kernel did not run
 
 
-def canonical(text):
+def canonical(text, shutdown=False):
     """Returns [(case, [lines])] in order: each case's canonical lines, its
     verdict line last. Detail lines (note:, exit) belong to the case of the
-    next verdict-bearing line."""
+    next verdict-bearing line. An "expect: shutdown" line opens the
+    pseudo-case (shutdown): it and every canonical line after it, up to a
+    verdict, are that case's record. shutdown: the run ended in a shutdown
+    (Runner.run says how each implementation shows one); when the expect
+    line is the last canonical line, the run's verdict is then SHUTDOWN."""
     cases = {}
     order = []
     pending = []
+    expecting = False       # after an expect line
+    last = None             # the kind of the last canonical line
 
     def add(name, lines):
         if name not in cases:
@@ -112,22 +126,44 @@ def canonical(text):
         if RE_VERDICT.match(line):
             add(RESULT, pending + [line])
             pending = []
+            last = "verdict"
+            continue
+        if RE_EXPECT.match(line):
+            add(SHUTDOWN, pending + [line])
+            pending = []
+            expecting = True
+            last = "expect"
             continue
         m = RE_SKIP.match(line)
         if m:
             # A skip is its own record: part of a case (or a whole case) did
             # not run, and whatever else the case printed is still compared.
             add(m.group(1) + SKIP, [line])
+            last = "skip"
             continue
         m = RE_OK.match(line) or RE_FAIL.match(line)
         if m:
-            add(m.group(1), pending + [line])
+            # After the expect line a case line is the announced case's,
+            # whatever name it carries (the CPU came back to L1).
+            add(SHUTDOWN if expecting else m.group(1), pending + [line])
             pending = []
+            last = "case"
         elif RE_DETAIL.match(line):
-            pending.append(line)
+            if expecting:
+                add(SHUTDOWN, [line])
+            else:
+                pending.append(line)
+            last = "detail"
     if pending:
         add(END, pending)
+    if shutdown and last == "expect":
+        add(RESULT, [SHUTDOWN_VERDICT])
     return [(n, cases[n]) for n in order]
+
+
+def cases_of(run):
+    """The canonical cases of a run (a Runner.run result)."""
+    return canonical(run["out"], bool(run.get("shutdown")))
 
 
 # -------------------------------------------------------------- known table
@@ -155,6 +191,17 @@ class Known:
                                          kinds):
                     raise ValueError("%s: unreached = true stands without "
                                      "lines, mask, rewrite or clear" % where)
+                # What the divergence is: "bug" (the default), the oracle
+                # contradicts the manual; "undefined", the manual leaves the
+                # outcome undefined and svmx follows a rule of its own, which
+                # `rule` names (docs/differential.md section 4).
+                e.setdefault("kind", "bug")
+                if e["kind"] not in KINDS:
+                    raise ValueError("%s: kind is %s or %s" %
+                                     ((where,) + KINDS))
+                if e["kind"] == "undefined" and not e.get("rule"):
+                    raise ValueError("%s: kind = \"undefined\" needs the "
+                                     "rule svmx follows (rule = ...)" % where)
                 e["where"] = where
                 stem = os.path.splitext(os.path.basename(path))[0]
                 e["id"] = "%s#%d" % (stem.replace("known-", ""), i + 1)
@@ -165,16 +212,30 @@ class Known:
 
     def matching(self, kernel, case, oracle):
         return [e for e in self.entries
-                if fnmatch.fnmatchcase(kernel, e["kernel"])
-                and fnmatch.fnmatchcase(case, e["case"])
+                if globs_match(e["kernel"], kernel)
+                and globs_match(e["case"], case)
                 and oracle_matches(e, oracle)]
 
 
-def oracle_matches(entry, impl):
-    globs = entry["oracle"]
+KINDS = ("bug", "undefined")
+
+
+def globs_match(globs, name):
+    """globs: a glob or a list of globs (an entry's kernel, case, oracle)."""
     if isinstance(globs, str):
         globs = [globs]
-    return any(fnmatch.fnmatchcase(impl, g) for g in globs)
+    return any(fnmatch.fnmatchcase(name, g) for g in globs)
+
+
+def oracle_matches(entry, impl):
+    return globs_match(entry["oracle"], impl)
+
+
+def kind_of(entries):
+    """The kind of a finding excused by these entries: "undefined" when
+    every one of them is, else "bug"."""
+    return "undefined" if entries and all(
+        e["kind"] == "undefined" for e in entries) else "bug"
 
 
 def transform_of(e, where):
@@ -283,7 +344,8 @@ def compare(kernel, oracle, ref_cases, cases, known, ref_impl=None,
                 e["used"] += 1
             findings.append({"case": name, "verdict": "known" if masks
                              else "agree", "ref": a, "oracle": b,
-                             "entries": [e["id"] for e in masks]})
+                             "entries": [e["id"] for e in masks],
+                             "kind": kind_of(masks)})
             continue
         only_ref, only_or = line_diff(am, bm)
         if not only_ref and not only_or:
@@ -318,7 +380,9 @@ def compare(kernel, oracle, ref_cases, cases, known, ref_impl=None,
             "ref": a or [], "oracle": b or [],
             "only_ref": only_ref, "only_oracle": only_or,
             "unexplained": unexplained,
-            "entries": sorted(used) + [e["id"] for e in masks]})
+            "entries": sorted(used) + [e["id"] for e in masks],
+            "kind": kind_of([e for e in entries if e["id"] in used] +
+                            masks)})
     # The verdict line follows from the cases: it is explained when every
     # other difference is.
     a, b = ref.get(RESULT, []), got.get(RESULT, [])
@@ -334,6 +398,9 @@ def compare(kernel, oracle, ref_cases, cases, known, ref_impl=None,
         ok = others and all(f["verdict"] == "known" for f in others)
         findings.append({"case": RESULT, "verdict": "known" if ok else
                          "differ", "ref": a, "oracle": b,
+                         "kind": "undefined" if ok and all(
+                             f["kind"] == "undefined" for f in others)
+                         else "bug",
                          "only_ref": a, "only_oracle": b,
                          "unexplained": [] if ok else (a + b or ["(none)"]),
                          "entries": ["(follows from the cases above)"]
@@ -416,6 +483,42 @@ def why_stopped(kind, err):
     return lines[-1] if lines else ""
 
 
+# How each implementation shows that the machine shut down (a triple fault
+# outside a guest, or one in a guest that is not intercepted; DESIGN.md
+# rule R2). docs/differential.md section 3, "Expected shutdowns".
+RE_SVMX_SHUTDOWN = re.compile(r"^svmx run: triple fault \(shutdown\)")
+RE_QEMU_TF = re.compile(r"^Triple fault$")
+RE_BOCHS_SHUTDOWN = re.compile(
+    r">>PANIC<< exception\(\): 3rd \(\d+\) exception with no resolution")
+
+
+def shutdown_evidence(spec, end, status, err, log):
+    """The line that shows that the run ended in a shutdown, or None.
+    svmx: its stop line on stderr (tools/cmd_run.c). QEMU: -no-reboot
+    turns the reset request of a triple fault into QEMU's exit with status
+    0 (isa-debug-exit's statuses are odd), and under TCG the -d cpu_reset
+    log says "Triple fault" just before (KVM logs nothing there). Bochs:
+    with reset_on_triple_fault=0 and panic: action=fatal, the PANIC "3rd
+    (N) exception with no resolution" ends it."""
+    if end != "exit":
+        return None
+    kind = spec["kind"]
+    if kind == "svmx":
+        return next((l.strip() for l in err.splitlines()
+                     if RE_SVMX_SHUTDOWN.match(l)), None)
+    if kind == "qemu":
+        if status != 0:
+            return None
+        if spec.get("accel", "tcg") == "tcg":
+            if not any(RE_QEMU_TF.match(l) for l in log):
+                return None
+            return "qemu: 'Triple fault' (-d cpu_reset), then exit " \
+                "status 0 (-no-reboot)"
+        return "qemu: exit status 0 (-no-reboot: the guest's reset request)"
+    return next(("bochs.log: " + l.strip() for l in log
+                 if RE_BOCHS_SHUTDOWN.search(l)), None)
+
+
 class Runner:
     def __init__(self, args, work):
         self.args = args
@@ -429,12 +532,16 @@ class Runner:
             return [self.svmx, "run", "--cpu", spec["cpu"], "-m", str(RAM_MIB),
                     "--max-insns", str(self.args.max_insns), kernel["path"]]
         if spec["kind"] == "qemu":
+            # -no-reboot turns the guest's reset request (a triple fault)
+            # into QEMU's exit with status 0; -d cpu_reset makes TCG log
+            # "Triple fault" first (shutdown_evidence).
             return ["qemu-system-x86_64", "-accel", spec.get("accel", "tcg"),
                     "-cpu", spec["cpu"],
                     "-m", str(RAM_MIB), "-nodefaults", "-display", "none",
                     "-no-reboot", "-kernel", kernel["path"],
                     "-debugcon", "stdio",
-                    "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+                    "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+                    "-d", "cpu_reset", "-D", os.path.join(tmp, "qemu.log")]
         rc = os.path.join(tmp, "bochsrc")
         with open(rc, "w") as f:
             f.write(BOCHSRC.format(ram=RAM_MIB, model=spec["model"],
@@ -456,23 +563,32 @@ class Runner:
                     cmd, timeout, stop_at_verdict=(kind == "bochs"), cwd=tmp)
             except OSError as e:
                 out, err, status, secs, end = "", str(e), None, 0.0, "error"
+            log = []
+            logname = {"bochs": "bochs.log", "qemu": "qemu.log"}.get(kind)
+            if logname and os.path.exists(os.path.join(tmp, logname)):
+                with open(os.path.join(tmp, logname), errors="replace") as f:
+                    log = f.read().splitlines()
             if kind == "bochs":
-                log = os.path.join(tmp, "bochs.log")
-                if os.path.exists(log):
-                    with open(log, errors="replace") as f:
-                        tail = f.readlines()[-40:]
-                    err += "".join("bochs.log: " + t for t in tail)
+                err += "".join("bochs.log: %s\n" % t for t in log[-40:])
+            elif kind == "qemu":
+                # QEMU's log is mostly the CPU state at its start-up reset;
+                # keep what tells how the run ended.
+                err += "".join("qemu.log: %s\n" % t for t in log
+                               if RE_QEMU_TF.match(t))
+        shutdown = shutdown_evidence(IMPLS[impl], end, status, err, log)
         odir = os.path.join(self.work, "out", impl)
         os.makedirs(odir, exist_ok=True)
         base = os.path.join(odir, kernel["name"])
         with open(base + ".txt", "w") as f:
             f.write(out)
         with open(base + ".err", "w") as f:
-            f.write("$ %s\n# status %s, %.2f s, ended by %s\n%s" %
-                    (" ".join(cmd), status, secs, end, err))
+            f.write("$ %s\n# status %s, %.2f s, ended by %s%s\n%s" %
+                    (" ".join(cmd), status, secs, end,
+                     ", shutdown: " + shutdown if shutdown else "", err))
         return {"impl": impl, "kernel": kernel["name"], "out": out,
                 "status": status, "secs": secs, "end": end,
-                "why": why_stopped(kind, err)}
+                "shutdown": shutdown,
+                "why": shutdown or why_stopped(kind, err)}
 
 # ------------------------------------------------------- oracles available
 
@@ -613,6 +729,8 @@ def cell(findings, run):
         return "-"
     n = {v: sum(1 for f in findings if f["verdict"] == v and
                 f["case"] != RESULT) for v in ("differ", "known", "skip")}
+    n_undef = sum(1 for f in findings if f["verdict"] == "known" and
+                  f["case"] != RESULT and f["kind"] == "undefined")
     result_differs = any(f["case"] == RESULT and f["verdict"] == "differ"
                          for f in findings)
     if n["differ"]:
@@ -620,7 +738,10 @@ def cell(findings, run):
     elif result_differs:
         s = "DIFFER verdict"
     elif n["known"]:
-        s = "known %d" % n["known"]
+        # Oracle bugs and, apart, the outcomes the manual leaves undefined.
+        s = ", ".join(x for x in (
+            "known %d" % (n["known"] - n_undef) if n["known"] > n_undef
+            else "", "undefined %d" % n_undef if n_undef else "") if x)
     else:
         s = "agree"
     if n["skip"]:
@@ -633,7 +754,7 @@ def cell(findings, run):
 def svmx_cell(run):
     if run is None:
         return "-"
-    cases = dict(canonical(run["out"]))
+    cases = dict(cases_of(run))
     res = cases.get(RESULT, [])
     v = res[-1] if res else "no verdict"
     if run["end"] == "timeout":
@@ -757,8 +878,8 @@ def main():
             ra, rb = runs[(ref, k["name"])], runs[(impl, k["name"])]
             feats = svm_exits.features(ra["out"]) & \
                 svm_exits.features(rb["out"])
-            f = compare(k["name"], impl, canonical(ra["out"]),
-                        canonical(rb["out"]), known, ref, feats)
+            f = compare(k["name"], impl, cases_of(ra), cases_of(rb), known,
+                        ref, feats)
             results[(impl, k["name"])] = f
             if any(x["verdict"] == "differ" for x in f):
                 any_differ = True
@@ -779,31 +900,47 @@ def main():
                         print("  %-12s %s" % (impl + ":", line))
                     print("  unexplained: %s" % "; ".join(f["unexplained"]))
                 elif args.verbose:
-                    print("\nknown  %s %s %s: %s" % (kname, f["case"], impl,
-                                                     ", ".join(f["entries"])))
+                    print("\nknown  %s %s %s: %s%s" % (
+                        kname, f["case"], impl, ", ".join(f["entries"]),
+                        " [undefined]" if f["kind"] == "undefined" else ""))
                     for line in f.get("only_ref", []):
                         print("  %-12s %s" % (ref + ":", line))
                     for line in f.get("only_oracle", []):
                         print("  %-12s %s" % (impl + ":", line))
     if not args.verbose:
-        known_cases = [(k, f["case"], i, f["entries"])
+        known_cases = [(i, k, f["case"], ", ".join(f["entries"]) + (
+                           " [undefined]" if f["kind"] == "undefined"
+                           else ""))
                        for (i, k), fs in sorted(results.items())
                        for f in fs if f["verdict"] == "known"
                        and f["case"] != RESULT]
         if known_cases:
-            print("\nknown divergences (oracle-known; -v shows the lines):")
-            for k, c, i, e in known_cases:
-                print("  %-12s %-12s %-28s %s" % (i, k, c, ", ".join(e)))
+            print("\nknown divergences (oracle-known; [undefined]: the "
+                  "manual leaves the outcome undefined\nand svmx follows "
+                  "its own rule; -v shows the lines):")
+            w = [max(len(r[j]) for r in known_cases) for j in range(3)]
+            for r in known_cases:
+                print("  %-*s  %-*s  %-*s  %s" % (w[0], r[0], w[1], r[1],
+                                                  w[2], r[2], r[3]))
 
     # Runs that printed no verdict line: say how they ended.
     silent = [r for (_, _), r in sorted(runs.items())
-              if RESULT not in dict(canonical(r["out"]))]
+              if RESULT not in dict(cases_of(r))]
     if silent:
         print("\nruns without a verdict line:")
         for r in silent:
-            print("  %-12s %-12s ended by %s, status %s: %s" %
+            print("  %-12s %-17s ended by %s, status %s: %s" %
                   (r["impl"], r["kernel"], r["end"], r["status"],
                    r["why"][:160]))
+    # Runs whose verdict is SHUTDOWN: what showed the shutdown.
+    down = [r for (_, _), r in sorted(runs.items())
+            if dict(cases_of(r)).get(RESULT) == [SHUTDOWN_VERDICT]]
+    if down:
+        print("\nruns that ended in the shutdown their kernel announced "
+              "(verdict SHUTDOWN):")
+        for r in down:
+            print("  %-12s %-17s %s" % (r["impl"], r["kernel"],
+                                        r["shutdown"][:160]))
 
     # The summary table.
     print()
@@ -820,8 +957,9 @@ def main():
                 row.append(cell(results.get((impl, k["name"]), []),
                                 runs.get((impl, k["name"]))))
         rows.append(row)
-    print_table(rows, cols, "summary (%s: the kernel's own verdict; the "
-                "others: cases differing from %s)" %
+    print_table(rows, cols, "summary (%s: the kernel's own verdict, SHUTDOWN "
+                "if it ended in the shutdown it announced;\nthe others: cases "
+                "differing from %s)" %
                 (args.ref or "svmx columns", args.ref or "svmx"))
 
     # Wall time per implementation.
@@ -844,7 +982,7 @@ def main():
 
     unused = [e for e in known.entries if not e["used"] and any(
         oracle_matches(e, i) for i in usable) and any(
-        fnmatch.fnmatchcase(k["name"], e["kernel"]) for k in kernels)]
+        globs_match(e["kernel"], k["name"]) for k in kernels)]
     if unused:
         print("\nknown-divergence entries that matched nothing this run:")
         for e in unused:
@@ -855,7 +993,8 @@ def main():
         "kernels": [k["name"] for k in kernels], "impls": impls,
         "skipped": {i: why[i] for i in impls if why[i]},
         "runs": [{k: r[k] for k in ("impl", "kernel", "status", "secs",
-                                    "end")} for r in runs.values()],
+                                    "end", "shutdown")}
+                 for r in runs.values()],
         "findings": [dict(impl=i, kernel=k, **{x: f[x] for x in f
                                                if x not in ("ref", "oracle")})
                      for (i, k), fs in sorted(results.items()) for f in fs
