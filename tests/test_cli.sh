@@ -74,6 +74,31 @@ expect_err "run bad trace" 2 "unknown trace 'exit'" run --trace exit k
 expect_err "run bad trace list" 2 "unknown trace 'insns,'" run --trace insns, k
 expect_err "run bad trace format" 2 "unknown trace format 'xml'" run --trace-format xml k
 expect_err "run two kernels" 2 "more than one kernel" run a b
+expect_err "run bad l0 kind" 2 "--l0: unknown kind" run --l0 rdtsc k
+expect_err "run l0 hypercall from L2" 2 "never L0's (rule R1)" run --l0 l2:hypercall k
+expect_err "run l0 bad range" 2 "--l0: range ends before it starts" run --l0 io=0x80-0x10 k
+expect_err "run l0 range on hlt" 2 "--l0: this kind takes no range" run --l0 hlt=1 k
+expect_err "run l0 too many" 2 "more than 8 ranges" run --l0 io=1,io=2,io=3,io=4,io=5,io=6,io=7,io=8,io=9 k
+expect_err "run l0 empty item" 2 "--l0: empty item" run --l0 hlt,,io k
+
+# The demo's exit trace: the rules are decided as docs/router.md says.
+"$svmx" run --trace-format jsonl >"$out" 2>"$err"
+for want in '"exit":"CPUID".*"route":"REFLECT"' '"exit":"VMMCALL".*"route":"ARCH","rule":"R1"' \
+            '"level":1,"exit":"SHUTDOWN".*"rule":"R2"'; do
+    if ! grep -q "$want" "$err"; then
+        echo "FAIL demo jsonl trace: no line matching $want"; fails=$((fails + 1))
+    fi
+done
+# --l0 io=0xe9: the CLI, as L0, sees the demo's console writes and lets
+# them run: the console output is the same as without it.
+"$svmx" run >"$out.plain" 2>/dev/null
+"$svmx" run --l0 io=0xe9 >"$out" 2>"$err"
+if ! grep -q '^exit: L1 IOIO .* port=0xe9 size=1 -> L0' "$err" ||
+   ! cmp -s "$out" "$out.plain"; then
+    echo "FAIL --l0 io=0xe9: no L0 decision traced, or the output changed"
+    fails=$((fails + 1))
+fi
+rm -f "$out.plain"
 
 # expect_digest DESCRIPTION ARGS... : `svmx run --digest ARGS` ends stdout
 # with one line 'digest: ' and 16 lowercase hex digits, whatever ended the

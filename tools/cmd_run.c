@@ -13,6 +13,7 @@
 #include "svmx/svmx.h"
 #include "cmd.h"
 #include "multiboot.h"
+#include "l0_spec.h"
 #include "trace_exits.h"
 
 #define MAX_KERNEL_BYTES (64u << 20)
@@ -60,7 +61,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: svmx run [--cpu amd|intel] [-m MIB] [--max-insns N]\n"
             "                [--trace WHAT] [--trace-format text|jsonl]\n"
-            "                [--digest] [KERNEL]\n"
+            "                [--l0 SPEC] [--append ARGS] [--digest] [KERNEL]\n"
             "\n"
             "Loads KERNEL (multiboot v1: ELF32, or a flat image with the\n"
             "header's address fields) as QEMU's -kernel does and runs it.\n"
@@ -80,6 +81,15 @@ static void usage(FILE *f)
             "                  insns,exits, or none\n"
             "  --trace-format  text (default) or jsonl: the exits trace as\n"
             "                  one JSON object per line\n"
+            "  --l0 SPEC       an L0 policy: svmx run is then the L0 of the\n"
+            "                  kernel. SPEC is a comma-separated list of\n"
+            "                  [l1:|l2:]KIND[=FIRST[-LAST]], KIND one of cpuid,\n"
+            "                  rdmsr, wrmsr, msr, io, hlt, pause, invd,\n"
+            "                  wbinvd, hypercall, shutdown. A hypercall\n"
+            "                  returns 0 in RAX; any other event runs as\n"
+            "                  without the policy (see it with --trace exits)\n"
+            "  --append ARGS   the multiboot command line after the kernel's\n"
+            "                  name, as QEMU's -append\n"
             "  --digest        end with 'digest: ' and the XXH3-64 of the\n"
             "                  architectural state in 16 hex digits on\n"
             "                  stdout, however the run ended (docs/digest.md)\n"
@@ -226,12 +236,46 @@ static int report(const svmx_stop *st, uint64_t max_insns)
     return 1;
 }
 
+/*
+ * Runs until a stop other than the events the --l0 policy asked for,
+ * which l0_complete() finishes (single-stepping with --trace insns), for
+ * at most max_insns instructions (0: no limit) in all.
+ */
+static void run_kernel(run_ctx *ctx, bool trace, uint64_t max_insns,
+                       svmx_stop *st)
+{
+    uint64_t done = 0;
+    for (;;) {
+        if (trace) {
+            trace_insn(ctx->cpu);
+            svmx_cpu_step(ctx->cpu, st);
+        } else {
+            svmx_cpu_run(ctx->cpu, max_insns ? max_insns - done : 0, st);
+        }
+        done += st->insns;
+        bool l0 = st->reason == SVMX_STOP_HYPERCALL ||
+                  st->reason == SVMX_STOP_L0_EXIT;
+        if (l0 && l0_complete(ctx->cpu, st) != SVMX_OK)
+            return;
+        bool more = l0 || (trace && st->reason == SVMX_STOP_DEBUG);
+        if (!more || (max_insns && done >= max_insns))
+            break;
+    }
+    if (st->reason == SVMX_STOP_DEBUG || (max_insns && done >= max_insns &&
+                                          (st->reason == SVMX_STOP_HYPERCALL ||
+                                           st->reason == SVMX_STOP_L0_EXIT)))
+        st->reason = SVMX_STOP_BUDGET;
+    st->insns = done;
+}
+
 int cmd_run(int argc, char **argv)
 {
     svmx_vendor vendor = SVMX_VENDOR_AMD;
     uint64_t mib = 128, max_insns = 0;
     bool trace = false, digest = false, exits = false, exits_set = false;
     trace_format format = TRACE_TEXT;
+    svmx_policy policy = { 0 };
+    const char *append = NULL;
     const char *kernel = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -245,7 +289,8 @@ int cmd_run(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--cpu") || !strcmp(a, "-m") || !strcmp(a, "--max-insns") ||
-            !strcmp(a, "--trace") || !strcmp(a, "--trace-format")) {
+            !strcmp(a, "--trace") || !strcmp(a, "--trace-format") ||
+            !strcmp(a, "--l0") || !strcmp(a, "--append")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "svmx run: %s needs a value\n", a);
                 return 2;
@@ -270,6 +315,14 @@ int cmd_run(int argc, char **argv)
                     fprintf(stderr, "svmx run: --max-insns wants a positive count, not '%s'\n", v);
                     return 2;
                 }
+            } else if (!strcmp(a, "--l0")) {
+                char err[160];
+                if (l0_spec_parse(v, &policy, err, sizeof err)) {
+                    fprintf(stderr, "svmx run: %s\n", err);
+                    return 2;
+                }
+            } else if (!strcmp(a, "--append")) {
+                append = v;
             } else if (!strcmp(a, "--trace-format")) {
                 if (!strcmp(v, "text"))
                     format = TRACE_TEXT;
@@ -331,7 +384,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "svmx run: out of memory for %" PRIu64 " MiB of RAM\n", mib);
         goto out;
     }
-    if (mb_load(ctx.cpu, image, size, kernel, NULL, &info, err, sizeof err)) {
+    if (mb_load(ctx.cpu, image, size, kernel, append, &info, err, sizeof err)) {
         fprintf(stderr, "svmx run: %s: %s\n", kernel, err);
         goto out;
     }
@@ -341,19 +394,12 @@ int cmd_run(int argc, char **argv)
     trace_exits tx = { .out = stderr, .format = format, .vendor = vendor };
     if (exits)
         svmx_cpu_set_route_hook(ctx.cpu, trace_exits_hook, &tx);
-
-    if (trace) {
-        uint64_t done = 0;
-        do {
-            trace_insn(ctx.cpu);
-            svmx_cpu_step(ctx.cpu, &st);
-            done += st.insns;
-        } while (st.reason == SVMX_STOP_DEBUG && (!max_insns || done < max_insns));
-        if (st.reason == SVMX_STOP_DEBUG)
-            st.reason = SVMX_STOP_BUDGET;
-    } else {
-        svmx_cpu_run(ctx.cpu, max_insns, &st);
+    if (svmx_cpu_set_policy(ctx.cpu, &policy) != SVMX_OK) {
+        fprintf(stderr, "svmx run: internal: the --l0 policy was refused\n");
+        goto out;
     }
+
+    run_kernel(&ctx, trace, max_insns, &st);
     fflush(stdout);
     if (digest)
         print_digest(&ctx);

@@ -428,6 +428,30 @@ void rt_panic(const char *fmt, ...)
     rt_report();
 }
 
+/* ------------------------------------------------------ command line -- */
+
+bool rt_cmdline_has(const char *word)
+{
+    /* Multiboot 0.6.96 3.3: flags bit 2, cmdline at offset 16, a physical
+       address below 4 GiB (identity-mapped by the runtime). */
+    const uint32_t *mbi = (const uint32_t *)(uintptr_t)rt_mb_info;
+    if (!mbi || !(mbi[0] & 4) || !mbi[4])
+        return false;
+    const char *s = (const char *)(uintptr_t)mbi[4];
+    size_t n = strlen(word);
+    while (*s) {
+        while (*s == ' ')
+            s++;
+        size_t len = 0;
+        while (s[len] && s[len] != ' ')
+            len++;
+        if (len == n && !memcmp(s, word, n))
+            return true;
+        s += len;
+    }
+    return false;
+}
+
 /* -------------------------------------------------------------- main -- */
 
 void rt_main(void)

@@ -305,6 +305,11 @@ void kmain(void);
 extern uint32_t rt_mb_magic, rt_mb_info;
 extern uint64_t rt_efer_written;
 
+/* Whether the multiboot command line (MBI flag bit 2; "<kernel> <args>"
+   as QEMU's -append and svmx run --append build it) has `word` among its
+   space-separated words. */
+bool rt_cmdline_has(const char *word);
+
 /* Human names: "#GP", "#PF", ... ("vector" for others). */
 const char *rt_vector_name(unsigned vector);
 bool rt_vector_has_error(unsigned vector);
