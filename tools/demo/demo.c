@@ -50,8 +50,14 @@ SVM_LABEL(demo_l2_after);
 /* What L1 answers to CPUID leaf 0 in EBX, EDX, ECX: 12 characters. */
 static const char l1_vendor[13] = "svmx-demo-L1";
 
+/* Each step is a case of its own: a failed check names the step. */
 static void step(unsigned n, const char *title)
 {
+    static const char *const names[] = {
+        "step0_vmcb", "step1_cpuid", "step2_rdmsr", "step3_vmmcall_r1",
+        "step4_clear_svme_r2",
+    };
+    rt_case_name = n < sizeof names / sizeof names[0] ? names[n] : "step";
     rt_printf("\n== Step %u: %s ==\n", n, title);
 }
 
