@@ -410,6 +410,95 @@ svmx_status nested_route(svmx_cpu *cpu, svmx_decision *d)
     return route(cpu, &d->exit, d->exit.kind, d, true);
 }
 
+/* svmx_route() for everything route_fast() leaves: out of line, so that
+ * the fast path needs no registers saved. */
+static svmx_status __attribute__((noinline))
+route_pure(svmx_cpu *cpu, const svmx_exit *exit, svmx_decision *decision)
+{
+    decision->rule = SVMX_RULE_NONE;
+    return route(cpu, exit, svm_kind(exit->code, exit->info1), decision,
+                 false);
+}
+
+/*
+ * The common case of svmx_route(), the same decision as route() makes:
+ * guest mode, a code with an intercept bit, its permission-map byte (if
+ * any) in RAM, no L2 policy. A map byte outside RAM, IOPM bits across two
+ * bytes, a policy or L1's own events take route_pure(). True when it
+ * decided.
+ */
+static inline bool route_fast(const svmx_cpu *cpu, const svmx_exit *in,
+                              svmx_decision *d)
+{
+    uint64_t code = in->code;
+    if (!cpu->svm.guest || code >= SVM_DENSE ||
+        cpu->nested.wants[SVMX_LEVEL_L2])
+        return false;
+    const svmx_vmcb *v = &cpu->svm.vmcb;
+    bool hit = svm_icpt_bit(v, (unsigned)code);
+    unsigned refine = svm_refine[code];
+    if (refine == SVMX_SVM_REFINE_CR0_WRITE) {
+        /* 15.9 Table 15-7: the plain or the selective CR0 write. */
+        code = svm_cr0_write_exit(v, cpu->sregs.cr0, in->value,
+                                  in->flags & SVMX_EXIT_LMSW);
+        hit = code != 0;
+        if (!hit)
+            code = in->code;
+    } else if (refine && hit) {
+        /* The byte of the map that holds the access's bits (15.10.2,
+         * 15.11); an access whose IOPM bits span two bytes goes the
+         * general way. */
+        uint64_t pa;
+        unsigned shift, width;
+        if (refine == SVMX_SVM_REFINE_MSRPM) {
+            uint32_t msr = in->index, off;
+            if (msr < 0x2000u)
+                off = 0;
+            else if (msr - 0xc0000000u < 0x2000u)
+                off = 0x800, msr -= 0xc0000000u;
+            else if (msr - 0xc0010000u < 0x2000u)
+                off = 0x1000, msr -= 0xc0010000u;
+            else
+                goto decided;          /* outside the ranges: intercepted */
+            pa = map_base(v, SVMX_VMCB_MSRPM_BASE_PA) + off + msr / 4;
+            shift = (msr % 4) * 2 + (unsigned)(in->info1 & 1);
+            width = 1;
+        } else {
+            uint32_t port = in->index & 0xffffu;
+            width = in->size == 1 || in->size == 2 ? in->size : 4;
+            if (port % 8 + width > 8)
+                return false;
+            pa = map_base(v, SVMX_VMCB_IOPM_BASE_PA) + port / 8;
+            shift = port % 8;
+        }
+        if (pa >= cpu->mem.ram_size)
+            return false;
+        hit = (cpu->mem.ram[pa] >> shift) & ((1u << width) - 1);
+    }
+decided:;
+    svmx_event_kind kind = svm_kind(in->code, in->info1);
+    d->exit = *in;
+    d->exit.code = code;
+    d->exit.kind = (uint8_t)kind;
+    d->exit.level = SVMX_LEVEL_L2;
+    d->rule = SVMX_RULE_NONE;
+    if (hit) {
+        d->route = SVMX_ROUTE_REFLECT;
+        if (!(cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS))
+            d->exit.info1 = svm_unassisted(code, in->info1);
+        return true;
+    }
+    d->route = SVMX_ROUTE_ARCH;
+    if (kind == SVMX_EVENT_HYPERCALL)
+        d->rule = SVMX_RULE_R1;
+    else if (kind == SVMX_EVENT_WRMSR && in->index == MSR_EFER &&
+             (cpu->sregs.efer & ~in->value & EFER_SVME))
+        d->rule = SVMX_RULE_R2;
+    else if (kind == SVMX_EVENT_SHUTDOWN)
+        d->rule = SVMX_RULE_L2_SHUTDOWN;
+    return true;
+}
+
 svmx_status svmx_route(svmx_cpu *cpu, const svmx_exit *exit,
                        svmx_decision *decision)
 {
@@ -417,9 +506,9 @@ svmx_status svmx_route(svmx_cpu *cpu, const svmx_exit *exit,
         return SVMX_E_ARG;
     /* The kind follows from the code (the caller's kind is not trusted:
      * an L2 VMMCALL must be R1's whatever it says). */
-    decision->rule = SVMX_RULE_NONE;
-    return route(cpu, exit, svm_kind(exit->code, exit->info1), decision,
-                 false);
+    if (route_fast(cpu, exit, decision))
+        return SVMX_OK;
+    return route_pure(cpu, exit, decision);
 }
 
 svmx_status svmx_cpu_set_route_hook(svmx_cpu *cpu, svmx_route_hook hook,
