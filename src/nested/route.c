@@ -214,39 +214,54 @@ static inline uint64_t map_base(const svmx_vmcb *v, svmx_vmcb_field f)
     return b & ~0xfffull;
 }
 
-/* 15.11 Table 15-8: three 2 KiB vectors, two bits per MSR (read even,
- * write odd); an MSR outside them is always intercepted. */
-static inline bool msrpm_hit(const svmx_cpu *cpu, uint32_t msr, bool write,
-                             svmx_status *st)
+/* Where the bits of an IOIO or MSR event are in its permission map. */
+typedef struct map_bits {
+    uint64_t pa;        /* the first byte                               */
+    unsigned shift;     /* the first bit in it                          */
+    unsigned width;     /* bits, 1-4; they may run into the next byte   */
+} map_bits;
+
+/*
+ * 15.11 Table 15-8: three 2 KiB vectors, two bits per MSR (read even,
+ * write odd); 15.10.2: one bit per port, an access testing `size` bits
+ * (up to 0x10002, the map's last). False for an MSR outside the MSRPM's
+ * ranges, which is always intercepted.
+ */
+static inline bool map_locate(const svmx_vmcb *v, unsigned refine,
+                              const svmx_exit *in, map_bits *m)
 {
-    uint32_t off;
-    if (msr < 0x2000u)
-        off = 0;
-    else if (msr - 0xc0000000u < 0x2000u)
-        off = 0x800, msr -= 0xc0000000u;
-    else if (msr - 0xc0010000u < 0x2000u)
-        off = 0x1000, msr -= 0xc0010000u;
-    else
-        return true;
-    uint8_t b = 0xff;
-    *st = map_bytes(cpu, map_base(&cpu->svm.vmcb, SVMX_VMCB_MSRPM_BASE_PA) +
-                             off + msr / 4, &b, 1);
-    return (b >> ((msr % 4) * 2 + write)) & 1;
+    if (refine == SVMX_SVM_REFINE_MSRPM) {
+        uint32_t msr = in->index, off;
+        if (msr < 0x2000u)
+            off = 0;
+        else if (msr - 0xc0000000u < 0x2000u)
+            off = 0x800, msr -= 0xc0000000u;
+        else if (msr - 0xc0010000u < 0x2000u)
+            off = 0x1000, msr -= 0xc0010000u;
+        else
+            return false;
+        m->pa = map_base(v, SVMX_VMCB_MSRPM_BASE_PA) + off + msr / 4;
+        m->shift = (msr % 4) * 2 + (unsigned)(in->info1 & 1);
+        m->width = 1;
+    } else {
+        uint32_t port = in->index & 0xffffu;
+        m->pa = map_base(v, SVMX_VMCB_IOPM_BASE_PA) + port / 8;
+        m->shift = port % 8;
+        m->width = in->size == 1 || in->size == 2 ? in->size : 4;
+    }
+    return true;
 }
 
-/* 15.10.2: any of the bits port .. port + size - 1 set; they span at most
- * two bytes, the last bit of the map being 0x10002. */
-static inline bool iopm_hit(const svmx_cpu *cpu, uint32_t port,
-                            unsigned size, svmx_status *st)
+/* Whether any of the bits is set, the bytes read through the memory API
+ * when they are not RAM (*st: an MMIO handler's failure). */
+static inline bool map_test(const svmx_cpu *cpu, const map_bits *m,
+                            svmx_status *st)
 {
-    port &= 0xffffu;
-    size = size == 1 || size == 2 ? size : 4;
-    unsigned n = (port % 8 + size > 8) ? 2 : 1;
+    unsigned n = m->shift + m->width > 8 ? 2 : 1;
     uint8_t b[2] = { 0xff, 0xff };
-    *st = map_bytes(cpu, map_base(&cpu->svm.vmcb, SVMX_VMCB_IOPM_BASE_PA) +
-                             port / 8, b, n);
+    *st = map_bytes(cpu, m->pa, b, n);
     unsigned bits = (unsigned)b[0] | (n > 1 ? (unsigned)b[1] << 8 : 0);
-    return (bits >> (port % 8)) & ((1u << size) - 1);
+    return (bits >> m->shift) & ((1u << m->width) - 1);
 }
 
 /*
@@ -281,12 +296,12 @@ static inline uint64_t svm_l1_exit(const svmx_cpu *cpu, const svmx_exit *in,
                                         in->flags & SVMX_EXIT_LMSW);
         return c ? c : SVM_NO_EXIT;
     }
-    case SVMX_SVM_REFINE_IOPM:
-        hit = hit && iopm_hit(cpu, in->index, in->size, st);
+    default: { /* IOPM, MSRPM */
+        map_bits m;
+        if (hit && map_locate(v, svm_refine[code], in, &m))
+            hit = map_test(cpu, &m, st);
         break;
-    default: /* MSRPM */
-        hit = hit && msrpm_hit(cpu, in->index, in->info1 & 1, st);
-        break;
+    }
     }
     return hit ? code : SVM_NO_EXIT;
 }
@@ -445,37 +460,14 @@ static inline bool route_fast(const svmx_cpu *cpu, const svmx_exit *in,
         if (!hit)
             code = in->code;
     } else if (refine && hit) {
-        /* The byte of the map that holds the access's bits (15.10.2,
-         * 15.11); an access whose IOPM bits span two bytes goes the
-         * general way. */
-        uint64_t pa;
-        unsigned shift, width;
-        if (refine == SVMX_SVM_REFINE_MSRPM) {
-            uint32_t msr = in->index, off;
-            if (msr < 0x2000u)
-                off = 0;
-            else if (msr - 0xc0000000u < 0x2000u)
-                off = 0x800, msr -= 0xc0000000u;
-            else if (msr - 0xc0010000u < 0x2000u)
-                off = 0x1000, msr -= 0xc0010000u;
-            else
-                goto decided;          /* outside the ranges: intercepted */
-            pa = map_base(v, SVMX_VMCB_MSRPM_BASE_PA) + off + msr / 4;
-            shift = (msr % 4) * 2 + (unsigned)(in->info1 & 1);
-            width = 1;
-        } else {
-            uint32_t port = in->index & 0xffffu;
-            width = in->size == 1 || in->size == 2 ? in->size : 4;
-            if (port % 8 + width > 8)
+        /* The map's bits, when they are in one byte of RAM. */
+        map_bits m;
+        if (map_locate(v, refine, in, &m)) {
+            if (m.pa >= cpu->mem.ram_size || m.shift + m.width > 8)
                 return false;
-            pa = map_base(v, SVMX_VMCB_IOPM_BASE_PA) + port / 8;
-            shift = port % 8;
+            hit = (cpu->mem.ram[m.pa] >> m.shift) & ((1u << m.width) - 1);
         }
-        if (pa >= cpu->mem.ram_size)
-            return false;
-        hit = (cpu->mem.ram[pa] >> shift) & ((1u << width) - 1);
     }
-decided:;
     svmx_event_kind kind = svm_kind(in->code, in->info1);
     d->exit = *in;
     d->exit.code = code;
