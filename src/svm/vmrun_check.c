@@ -13,8 +13,8 @@
 #include <stddef.h>
 
 #include "cpu/cpu_internal.h"
+#include "cpu/le.h"
 #include "cpu/personality.h"
-#include "svm/svm_internal.h"
 #include "svmx/svm.h"
 
 _Static_assert(SVMX_SVM_CHECK_COUNT <= 64, "one bit per check in `failed`");
@@ -139,26 +139,95 @@ const char *svmx_svm_check_cite(svmx_svm_check check)
     return (unsigned)check < SVMX_SVM_CHECK_COUNT ? cites[check] : "";
 }
 
+/*
+ * What a failing check reports: its field, and how to read that field's
+ * value from the page in one load - the 8 bytes at `load` masked to the
+ * field's width, which is what svmx_vmcb_get() returns. SVMX_SVM_CHECK_OK
+ * reports no field and the value 0 (mask 0).
+ */
+typedef struct check_report {
+    svmx_vmcb_field field;
+    uint16_t        load;   /* offset of the 8-byte load             */
+    uint64_t        mask;   /* ones over the field; 0 for no value   */
+} check_report;
+
+/* Each field's width, and whether it is a scalar (svmx_vmcb_get reads it). */
+enum {
+    VMCB_WIDTH_FIELD_NONE = 0,
+    VMCB_SCALAR_FIELD_NONE = 0,
+#define IS_SCALAR_VALUE 1
+#define IS_SCALAR_BYTES 0
+#define FIELD_FACTS(name, off, width, kind)                                   \
+    VMCB_WIDTH_##name = (width), VMCB_SCALAR_##name = IS_SCALAR_##kind,
+    SVMX_VMCB_FIELDS(FIELD_FACTS)
+#undef FIELD_FACTS
+#undef IS_SCALAR_VALUE
+#undef IS_SCALAR_BYTES
+};
+
+/* Ones in the low `w` bytes, 1 <= w <= 8 (the & keeps w = 0 defined). */
+#define WIDTH_MASK(w) (~0ull >> ((64 - 8 * (w)) & 63))
+
+/* The 8-byte load stays inside the page (FIELD_NONE loads nothing). */
+#define CHECK_LOAD_FITS(name, field, text, cite)                              \
+    _Static_assert(SVMX_VMCB_##field == SVMX_VMCB_FIELD_NONE ||               \
+                   SVMX_VMCB_##field + 8 <= SVMX_VMCB_SIZE,                   \
+                   "check " #name ": its field is too near the page end");
+SVMX_SVM_CHECKS(CHECK_LOAD_FITS)
+#undef CHECK_LOAD_FITS
+
+static const check_report reports[SVMX_SVM_CHECK_COUNT] = {
+#define CHECK_REPORT(name, field, text, cite)                                 \
+    [SVMX_SVM_CHECK_##name] = {                                               \
+        SVMX_VMCB_##field,                                                    \
+        SVMX_VMCB_##field == SVMX_VMCB_FIELD_NONE ? 0 : SVMX_VMCB_##field,    \
+        VMCB_SCALAR_##field ? WIDTH_MASK(VMCB_WIDTH_##field) : 0 },
+    SVMX_SVM_CHECKS(CHECK_REPORT)
+#undef CHECK_REPORT
+};
+
 svmx_vmcb_field svmx_svm_check_field(svmx_svm_check check)
 {
-    static const svmx_vmcb_field fields[SVMX_SVM_CHECK_COUNT] = {
-#define CHECK_FIELD(name, field, text, cite)                                  \
-    [SVMX_SVM_CHECK_##name] = SVMX_VMCB_##field,
-        SVMX_SVM_CHECKS(CHECK_FIELD)
-#undef CHECK_FIELD
-    };
-    return (unsigned)check < SVMX_SVM_CHECK_COUNT ? fields[check]
+    return (unsigned)check < SVMX_SVM_CHECK_COUNT ? reports[check].field
                                                    : SVMX_VMCB_FIELD_NONE;
 }
 
 /* ------------------------------------------------------------ checks -- */
 
 /*
+ * VMCB loads through cpu/le.h: one move each on a little-endian host.
+ * svm_rd64's byte loop stayed a loop at -O2 and cost this function ~60%
+ * of its time.
+ */
+static inline uint64_t ld64(const svmx_vmcb *v, unsigned off)
+{
+    return le_load(&v->bytes[off], 8);
+}
+
+static inline uint32_t ld32(const svmx_vmcb *v, unsigned off)
+{
+    return (uint32_t)le_load(&v->bytes[off], 4);
+}
+
+static inline uint16_t ld16(const svmx_vmcb *v, unsigned off)
+{
+    return (uint16_t)le_load(&v->bytes[off], 2);
+}
+
+/* Intercept i is set (i a constant below SVMX_SVM_INTERCEPT_COUNT). */
+static inline bool intercept_set(const svmx_vmcb *v, unsigned i)
+{
+    return (ld32(v, SVMX_SVM_INTERCEPT_WORD(i)) &
+            SVMX_SVM_INTERCEPT_MASK(i)) != 0;
+}
+
+/*
  * 15.10.1, 15.11: VMRUN ignores bits 11:0 of the base; the map is illegal
  * if "the address of the last byte ... is greater than or equal to the
  * maximum supported physical address", read literally: 2^MAXPHYADDR - 1.
  */
-static bool map_in_range(uint64_t base_pa, uint64_t size, unsigned maxphyaddr)
+static inline bool map_in_range(uint64_t base_pa, uint64_t size,
+                                unsigned maxphyaddr)
 {
     uint64_t base = base_pa & ~0xfffull;
     uint64_t last = base + size - 1;
@@ -168,16 +237,29 @@ static bool map_in_range(uint64_t base_pa, uint64_t size, unsigned maxphyaddr)
 
 /*
  * 15.25.4, 7.8.1: every PAT entry (one byte) is a supported type - UC 0,
- * WC 1, WT 4, WP 5, WB 6, UC- 7 - with its reserved bits 7:3 clear.
+ * WC 1, WT 4, WP 5, WB 6, UC- 7 - with its reserved bits 7:3 clear. All
+ * eight at once: an entry is bad if a bit of 7:3 is set, or if bit 1 is
+ * set and bit 2 clear (types 2 and 3).
  */
-static bool pat_valid(uint64_t pat)
+#define PAT_BYTE_LSB 0x0101010101010101ull
+static inline bool pat_valid(uint64_t pat)
 {
-    for (unsigned i = 0; i < 8; i++, pat >>= 8) {
-        unsigned t = pat & 0xffu;
-        if (t > 7 || t == 2 || t == 3)
-            return false;
-    }
-    return true;
+    uint64_t bad = (pat & 0xf8 * PAT_BYTE_LSB) |
+                   ((pat >> 1) & ~(pat >> 2) & PAT_BYTE_LSB);
+    return bad == 0;
+}
+
+/* The lowest set bit of x != 0 (checks are bits 1..63). */
+static inline unsigned lowest_bit(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    while (!((x >> n) & 1))
+        n++;
+    return n;
+#endif
 }
 
 /* The bits above `width` are set (width < 64). */
@@ -191,18 +273,16 @@ svmx_status svmx_svm_vmrun_check(const svmx_vmcb *vmcb,
         caps->maxphyaddr > 52)
         return SVMX_E_ARG;
 
-    uint64_t efer = svm_rd64(vmcb, SVMX_VMCB_EFER);
-    uint64_t cr0 = svm_rd64(vmcb, SVMX_VMCB_CR0);
-    uint64_t cr3 = svm_rd64(vmcb, SVMX_VMCB_CR3);
-    uint64_t cr4 = svm_rd64(vmcb, SVMX_VMCB_CR4);
-    uint16_t cs = svm_rd16(vmcb, SVMX_VMCB_CS_ATTRIB);
+    uint64_t efer = ld64(vmcb, SVMX_VMCB_EFER);
+    uint64_t cr0 = ld64(vmcb, SVMX_VMCB_CR0);
+    uint64_t cr3 = ld64(vmcb, SVMX_VMCB_CR3);
+    uint64_t cr4 = ld64(vmcb, SVMX_VMCB_CR4);
+    uint16_t cs = ld16(vmcb, SVMX_VMCB_CS_ATTRIB);
     bool lme_pg = (efer & CPU_EFER_LME) && (cr0 & CPU_CR0_PG);
     uint64_t failed = 0;
+    /* A check is its condition shifted into its bit: no branch of its own. */
 #define FAIL_IF(cond, check)                                                  \
-    do {                                                                      \
-        if (cond)                                                             \
-            failed |= 1ull << SVMX_SVM_CHECK_##check;                         \
-    } while (0)
+    (failed |= (uint64_t)((cond) != 0) << SVMX_SVM_CHECK_##check)
 
     /* 1-12: guest state (15.5.1, in the APM's order). */
     FAIL_IF(!(efer & CPU_EFER_SVME), EFER_SVME);
@@ -212,8 +292,8 @@ svmx_status svmx_svm_vmrun_check(const svmx_vmcb *vmcb,
        outside long mode CR3 is a 32-bit register (docs/svm.md). */
     FAIL_IF(ABOVE(cr3, lme_pg ? caps->maxphyaddr : 32u), CR3_MBZ);
     FAIL_IF(cr4 & ~caps->cr4_allowed, CR4_MBZ);
-    FAIL_IF(ABOVE(svm_rd64(vmcb, SVMX_VMCB_DR6), 32), DR6_HIGH);
-    FAIL_IF(ABOVE(svm_rd64(vmcb, SVMX_VMCB_DR7), 32), DR7_HIGH);
+    FAIL_IF(ABOVE(ld64(vmcb, SVMX_VMCB_DR6), 32), DR6_HIGH);
+    FAIL_IF(ABOVE(ld64(vmcb, SVMX_VMCB_DR7), 32), DR7_HIGH);
     FAIL_IF(efer & ~caps->efer_allowed, EFER_MBZ);
     FAIL_IF((efer & (CPU_EFER_LMA | CPU_EFER_LME)) && !caps->long_mode,
             EFER_NO_LONG_MODE);
@@ -223,60 +303,51 @@ svmx_status svmx_svm_vmrun_check(const svmx_vmcb *vmcb,
             (cs & SVMX_SEG_ATTR_DB), LONG_CS_L_D);
 
     /* 13-15: controls. */
-    FAIL_IF(!svmx_svm_intercept_test(vmcb, SVMX_SVM_INTERCEPT_VMRUN),
-            VMRUN_INTERCEPT);
-    FAIL_IF(!map_in_range(svm_rd64(vmcb, SVMX_VMCB_MSRPM_BASE_PA),
+    FAIL_IF(!intercept_set(vmcb, SVMX_SVM_INTERCEPT_VMRUN), VMRUN_INTERCEPT);
+    FAIL_IF(!map_in_range(ld64(vmcb, SVMX_VMCB_MSRPM_BASE_PA),
                           SVMX_SVM_MSRPM_SIZE, caps->maxphyaddr), MSRPM_BASE);
-    FAIL_IF(!map_in_range(svm_rd64(vmcb, SVMX_VMCB_IOPM_BASE_PA),
+    FAIL_IF(!map_in_range(ld64(vmcb, SVMX_VMCB_IOPM_BASE_PA),
                           SVMX_SVM_IOPM_SIZE, caps->maxphyaddr), IOPM_BASE);
 
-    /* 16-18: event injection (15.20). */
-    uint64_t ev = svm_rd64(vmcb, SVMX_VMCB_EVENTINJ);
-    if (ev & SVMX_SVM_EVENT_VALID) {
-        unsigned type = SVMX_SVM_EVENT_TYPE(ev);
-        unsigned vec = SVMX_SVM_EVENT_VECTOR(ev);
-        bool guest64 = (efer & CPU_EFER_LMA) && (cs & SVMX_SEG_ATTR_L);
-        FAIL_IF(type == 1 || type > 4, EVENTINJ_TYPE);
-        if (type == SVMX_SVM_EVENT_TYPE_EXCEPTION) {
-            bool is_exc = vec < 32 && ((caps->exception_vectors >> vec) & 1);
-            FAIL_IF(!is_exc, EVENTINJ_VECTOR);
-            /* BOUND and INTO are invalid in 64-bit mode: no #BR, #OF. */
-            FAIL_IF(guest64 && (vec == 4 || vec == 5), EVENTINJ_MODE);
-        }
-    }
+    /* 16-18: event injection (15.20), only for a valid event. */
+    uint64_t ev = ld64(vmcb, SVMX_VMCB_EVENTINJ);
+    bool ev_valid = (ev & SVMX_SVM_EVENT_VALID) != 0;
+    unsigned type = SVMX_SVM_EVENT_TYPE(ev);
+    unsigned vec = SVMX_SVM_EVENT_VECTOR(ev);
+    bool ev_exc = ev_valid && type == SVMX_SVM_EVENT_TYPE_EXCEPTION;
+    bool guest64 = (efer & CPU_EFER_LMA) && (cs & SVMX_SEG_ATTR_L);
+    bool is_exc = vec < 32 && ((caps->exception_vectors >> vec) & 1);
+    FAIL_IF(ev_valid && (type == 1 || type > 4), EVENTINJ_TYPE);
+    FAIL_IF(ev_exc && !is_exc, EVENTINJ_VECTOR);
+    /* BOUND and INTO are invalid in 64-bit mode: no #BR, #OF. */
+    FAIL_IF(ev_exc && guest64 && (vec == 4 || vec == 5), EVENTINJ_MODE);
 
     /* 19: the host's ASID is 0 (15.5.1, 15.25.1). */
-    FAIL_IF(svm_rd32(vmcb, SVMX_VMCB_GUEST_ASID) == 0, ASID_ZERO);
+    FAIL_IF(ld32(vmcb, SVMX_VMCB_GUEST_ASID) == 0, ASID_ZERO);
 
     /* 20-22: nested paging, where advertised (15.25.3, 15.25.4). */
     bool np = (caps->svm_features & SVMX_SVM_FEATURE_NP) &&
-              (svm_rd64(vmcb, SVMX_VMCB_NP_ENABLE) & SVMX_VMCB_NP_ENABLE_BIT);
-    if (np) {
-        FAIL_IF(!caps->host_paging, NP_HOST_PAGING);
-        FAIL_IF(ABOVE(svm_rd64(vmcb, SVMX_VMCB_N_CR3),
-                      caps->host_long_mode ? caps->maxphyaddr : 32u),
-                NCR3_MBZ);
-        FAIL_IF(!pat_valid(svm_rd64(vmcb, SVMX_VMCB_G_PAT)), G_PAT);
-    }
+              (ld64(vmcb, SVMX_VMCB_NP_ENABLE) & SVMX_VMCB_NP_ENABLE_BIT);
+    FAIL_IF(np && !caps->host_paging, NP_HOST_PAGING);
+    FAIL_IF(np && ABOVE(ld64(vmcb, SVMX_VMCB_N_CR3),
+                        caps->host_long_mode ? caps->maxphyaddr : 32u),
+            NCR3_MBZ);
+    FAIL_IF(np && !pat_valid(ld64(vmcb, SVMX_VMCB_G_PAT)), G_PAT);
 
     /* 23: virtual NMIs need the NMI intercept, where advertised. */
     FAIL_IF((caps->svm_features & SVMX_SVM_FEATURE_VNMI) &&
-            (svm_rd8(vmcb, SVMX_VMCB_V_INTR_MASKING) &
+            (vmcb->bytes[SVMX_VMCB_V_INTR_MASKING] &
              SVMX_VMCB_V_NMI_ENABLE_BIT) &&
-            !svmx_svm_intercept_test(vmcb, SVMX_SVM_INTERCEPT_NMI),
+            !intercept_set(vmcb, SVMX_SVM_INTERCEPT_NMI),
             VNMI_INTERCEPT);
 #undef FAIL_IF
 
-    svmx_svm_check first = SVMX_SVM_CHECK_OK;
-    for (unsigned c = 1; c < SVMX_SVM_CHECK_COUNT; c++) {
-        if ((failed >> c) & 1) {
-            first = (svmx_svm_check)c;
-            break;
-        }
-    }
+    svmx_svm_check first = failed ? (svmx_svm_check)lowest_bit(failed)
+                                  : SVMX_SVM_CHECK_OK;
+    const check_report *rep = &reports[first];
     result->first = first;
     result->failed = failed;
-    result->field = svmx_svm_check_field(first);
-    result->value = svmx_vmcb_get(vmcb, result->field);
+    result->field = rep->field;
+    result->value = ld64(vmcb, rep->load) & rep->mask;
     return SVMX_OK;
 }
