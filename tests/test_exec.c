@@ -791,6 +791,49 @@ static void test_bad_arguments(void **state)
     assert_string_equal(svmx_stop_reason_str(SVMX_STOP_REASON_COUNT), "?");
 }
 
+/*
+ * Self-modifying code in a warm loop: the fast loop follows hints from one
+ * cached decode to the next without comparing bytes, so a store into an
+ * instruction it already ran must still be seen the next time that
+ * instruction runs (SDM Vol. 3A 11.6: a write to a code byte takes effect
+ * for the instructions fetched after it). Every iteration stores BL into
+ * the immediate of the ADD that follows, through a RIP-relative MOV the
+ * fast loop runs itself; BL equals the immediate until a CMOVE (decoded
+ * since the first iteration, so the loop does not leave for a decode)
+ * makes it 0x10 in the third of four. Run and single steps agree.
+ */
+static void test_self_modifying_warm_loop(void **state)
+{
+    (void)state;
+    const uint8_t code[] = {
+        0x31, 0xc0,                         /* 7c00 xor eax, eax          */
+        0xb9, 0x04, 0x00, 0x00, 0x00,       /* 7c02 mov ecx, 4            */
+        0xbb, 0x01, 0x00, 0x00, 0x00,       /* 7c07 mov ebx, 1            */
+        0xba, 0x10, 0x00, 0x00, 0x00,       /* 7c0c mov edx, 0x10         */
+        0x83, 0xf9, 0x02,                   /* 7c11 cmp ecx, 2            */
+        0x0f, 0x44, 0xda,                   /* 7c14 cmove ebx, edx        */
+        0x88, 0x1d, 0x02, 0x00, 0x00, 0x00, /* 7c17 mov [rip+2], bl       */
+        0x83, 0xc0, 0x01,                   /* 7c1d add eax, 1            */
+        0xff, 0xc9,                         /* 7c20 dec ecx               */
+        0x75, 0xed,                         /* 7c22 jnz 7c11              */
+        0xf4,                               /* 7c24 hlt                   */
+    };
+    for (int stepped = 0; stepped < 2; stepped++) {
+        boot_long(code, sizeof code, false);
+        svmx_stop st;
+        if (stepped) {
+            do
+                assert_int_equal(svmx_cpu_step(m.cpu, &st), SVMX_OK);
+            while (st.reason == SVMX_STOP_DEBUG);
+        } else {
+            st = run(1000);
+        }
+        assert_int_equal(st.reason, SVMX_STOP_HLT);
+        assert_int_equal(reg(SVMX_RAX), 1 + 1 + 0x10 + 0x10);
+        assert_int_equal(get(0x7c1f, 1), 0x10);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -820,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_rf_interrupts),
         cmocka_unit_test(test_rf_traps_and_aborts),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_self_modifying_warm_loop),
     };
     return cmocka_run_group_tests(tests, NULL, fixture_teardown);
 }

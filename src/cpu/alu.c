@@ -209,35 +209,7 @@ uint64_t alu_cmpxchg(unsigned size, uint64_t dest, uint64_t src,
 
 uint64_t alu_unary(alu_op op, unsigned size, uint64_t a, uint64_t *rflags)
 {
-    size = alu_norm(size);
-    unsigned bits = 8 * size;
-    uint64_t m = alu_mask(size), sign = (m >> 1) + 1, f = *rflags, r, cf;
-
-    a &= m;
-    switch (op) {
-    case ALU_INC: /* SDM Vol. 2A INC: CF unaffected */
-        r = (a + 1) & m;
-        cf = f & F_CF;
-        *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(r == sign) << OF_SHIFT |
-                  ((a ^ r) & F_AF) | alu_szp(r, bits);
-        return r;
-    case ALU_DEC: /* SDM Vol. 2A DEC: CF unaffected */
-        r = (a - 1) & m;
-        cf = f & F_CF;
-        *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(a == sign) << OF_SHIFT |
-                  ((a ^ r) & F_AF) | alu_szp(r, bits);
-        return r;
-    case ALU_NEG: /* SDM Vol. 2B NEG: CF = source != 0; flags as 0 - a */
-        r = (0 - a) & m;
-        *rflags = (f & ~ALU_ARITH) | (uint64_t)(a != 0) |
-                  (uint64_t)(a == sign) << OF_SHIFT | ((a ^ r) & F_AF) |
-                  alu_szp(r, bits);
-        return r;
-    case ALU_NOT: /* SDM Vol. 2B NOT: no flags */
-        return ~a & m;
-    default:
-        return a;
-    }
+    return alu_unary_in(op, size, a, rflags);
 }
 
 /* ---- shifts and rotates ------------------------------------------------- */
@@ -254,74 +226,7 @@ uint64_t alu_unary(alu_op op, unsigned size, uint64_t a, uint64_t *rflags)
 uint64_t alu_shift(const alu_policy *p, alu_op op, unsigned size, uint64_t a,
                    unsigned count, uint64_t *rflags)
 {
-    size = alu_norm(size);
-    unsigned bits = 8 * size, c = count & count_mask(size), t;
-    uint64_t m = alu_mask(size), f = *rflags, cfin = f & F_CF, r, cf, of;
-
-    a &= m;
-    if (c == 0) /* "If the count is 0, the flags are not affected." */
-        return a;
-    switch (op) {
-    case ALU_ROL: /* rotates change CF and OF only */
-        t = c & (bits - 1);
-        r = t ? ((a << t) | (a >> (bits - t))) & m : a;
-        cf = r & 1;
-        of = alu_bit(r, bits - 1) ^ cf;
-        goto rotate;
-    case ALU_ROR:
-        t = c & (bits - 1);
-        r = t ? ((a >> t) | (a << (bits - t))) & m : a;
-        cf = alu_bit(r, bits - 1);
-        of = cf ^ alu_bit(r, bits - 2);
-        goto rotate;
-    case ALU_RCL:
-    case ALU_RCR:
-        /* tempCOUNT: modulo 9 and 17 for 8 and 16 bits, through CF */
-        t = size == 1 ? c % 9 : size == 2 ? c % 17 : c;
-        if (t == 0) {
-            if (!p->rcx_mod0_of)
-                return a;
-            r = a;
-            cf = cfin;
-        } else if (op == ALU_RCL) {
-            /* (a >> 1) >> (bits - t): one shift of bits + 1 - t, never 64 */
-            r = ((a << t) | cfin << (t - 1) | ((a >> 1) >> (bits - t))) & m;
-            cf = alu_bit(a, bits - t);
-        } else {
-            r = ((a >> t) | cfin << (bits - t) | ((a << 1) << (bits - t))) & m;
-            cf = alu_bit(a, t - 1);
-        }
-        of = op == ALU_RCL ? alu_bit(r, bits - 1) ^ cf
-                           : alu_bit(r, bits - 1) ^ alu_bit(r, bits - 2);
-        goto rotate;
-    case ALU_SHL:
-    case ALU_SAL:
-        r = (a << c) & m;
-        cf = c <= bits ? alu_bit(a, bits - c) : 0;
-        of = alu_bit(r, bits - 1) ^ cf;
-        break;
-    case ALU_SHR:
-        r = a >> c;
-        cf = alu_bit(a, c - 1);
-        of = alu_bit(r, bits - 1) ^ alu_bit(r, bits - 2);
-        break;
-    case ALU_SAR: {
-        uint64_t sx = alu_sext(size, a); /* bits above the operand = sign */
-        r = ((sx >> c) | ((0 - (sx >> 63)) << (63 - c) << 1)) & m;
-        cf = alu_bit(sx, c - 1);
-        of = 0;
-        break;
-    }
-    default:
-        return a;
-    }
-    *rflags = (f & ~ALU_ARITH) | cf | of << OF_SHIFT | p->shift_af |
-              alu_szp(r, bits);
-    return r;
-
-rotate: /* SDM Vol. 2B RCL: SF ZF AF PF are not affected */
-    *rflags = (f & ~(F_CF | F_OF)) | cf | of << OF_SHIFT;
-    return r;
+    return alu_shift_in(p, op, size, a, count, rflags);
 }
 
 /* ---- SHLD SHRD ---------------------------------------------------------- */

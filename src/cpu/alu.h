@@ -170,8 +170,13 @@ static inline uint64_t alu_sext(unsigned size, uint64_t v)
 /* PF of a result: 1 when its low byte has an even number of ones. */
 static inline bool alu_parity(uint64_t v)
 {
+#if defined(__GNUC__)
+    /* x86 hosts compute it with the host's own PF (TEST; SETNP) */
+    return !__builtin_parity((unsigned)(v & 0xff));
+#else
     /* bit n of 0x9669 = even parity of the nibble n */
     return (0x9669u >> ((v ^ (v >> 4)) & 0xf)) & 1;
+#endif
 }
 
 /* ---- the group-1 core, inline for the interpreter's hot path ---------- */
@@ -283,6 +288,117 @@ static ALU_ALWAYS_INLINE uint64_t alu_arith(const alu_policy *p, alu_op op,
 
 /* INC DEC NEG NOT of a (INC/DEC keep CF; NOT changes no flag). */
 uint64_t alu_unary(alu_op op, unsigned size, uint64_t a, uint64_t *rflags);
+
+/* alu_unary and alu_shift as inline functions, for the interpreter's
+ * fast handlers, where op and size are constants (exec_fast.c); the
+ * functions in alu.c are these. */
+static ALU_ALWAYS_INLINE uint64_t alu_unary_in(alu_op op, unsigned size,
+                                               uint64_t a, uint64_t *rflags)
+{
+    size = alu_norm(size);
+    unsigned bits = 8 * size;
+    uint64_t m = alu_mask(size), sign = (m >> 1) + 1, f = *rflags, r, cf;
+
+    a &= m;
+    switch (op) {
+    case ALU_INC: /* SDM Vol. 2A INC: CF unaffected */
+        r = (a + 1) & m;
+        cf = f & SVMX_RFLAGS_CF;
+        *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(r == sign) << ALU_OF_SHIFT |
+                  ((a ^ r) & SVMX_RFLAGS_AF) | alu_szp(r, bits);
+        return r;
+    case ALU_DEC: /* SDM Vol. 2A DEC: CF unaffected */
+        r = (a - 1) & m;
+        cf = f & SVMX_RFLAGS_CF;
+        *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(a == sign) << ALU_OF_SHIFT |
+                  ((a ^ r) & SVMX_RFLAGS_AF) | alu_szp(r, bits);
+        return r;
+    case ALU_NEG: /* SDM Vol. 2B NEG: CF = source != 0; flags as 0 - a */
+        r = (0 - a) & m;
+        *rflags = (f & ~ALU_ARITH) | (uint64_t)(a != 0) |
+                  (uint64_t)(a == sign) << ALU_OF_SHIFT | ((a ^ r) & SVMX_RFLAGS_AF) |
+                  alu_szp(r, bits);
+        return r;
+    case ALU_NOT: /* SDM Vol. 2B NOT: no flags */
+        return ~a & m;
+    default:
+        return a;
+    }
+}
+
+static ALU_ALWAYS_INLINE uint64_t alu_shift_in(const alu_policy *p, alu_op op,
+                                               unsigned size, uint64_t a,
+                                               unsigned count, uint64_t *rflags)
+{
+    size = alu_norm(size);
+    unsigned bits = 8 * size, c = count & (size == 8 ? 63u : 31u), t;
+    uint64_t m = alu_mask(size), f = *rflags, cfin = f & SVMX_RFLAGS_CF, r, cf, of;
+
+    a &= m;
+    if (c == 0) /* "If the count is 0, the flags are not affected." */
+        return a;
+    switch (op) {
+    case ALU_ROL: /* rotates change CF and OF only */
+        t = c & (bits - 1);
+        r = t ? ((a << t) | (a >> (bits - t))) & m : a;
+        cf = r & 1;
+        of = alu_bit(r, bits - 1) ^ cf;
+        goto rotate;
+    case ALU_ROR:
+        t = c & (bits - 1);
+        r = t ? ((a >> t) | (a << (bits - t))) & m : a;
+        cf = alu_bit(r, bits - 1);
+        of = cf ^ alu_bit(r, bits - 2);
+        goto rotate;
+    case ALU_RCL:
+    case ALU_RCR:
+        /* tempCOUNT: modulo 9 and 17 for 8 and 16 bits, through CF */
+        t = size == 1 ? c % 9 : size == 2 ? c % 17 : c;
+        if (t == 0) {
+            if (!p->rcx_mod0_of)
+                return a;
+            r = a;
+            cf = cfin;
+        } else if (op == ALU_RCL) {
+            /* (a >> 1) >> (bits - t): one shift of bits + 1 - t, never 64 */
+            r = ((a << t) | cfin << (t - 1) | ((a >> 1) >> (bits - t))) & m;
+            cf = alu_bit(a, bits - t);
+        } else {
+            r = ((a >> t) | cfin << (bits - t) | ((a << 1) << (bits - t))) & m;
+            cf = alu_bit(a, t - 1);
+        }
+        of = op == ALU_RCL ? alu_bit(r, bits - 1) ^ cf
+                           : alu_bit(r, bits - 1) ^ alu_bit(r, bits - 2);
+        goto rotate;
+    case ALU_SHL:
+    case ALU_SAL:
+        r = (a << c) & m;
+        cf = c <= bits ? alu_bit(a, bits - c) : 0;
+        of = alu_bit(r, bits - 1) ^ cf;
+        break;
+    case ALU_SHR:
+        r = a >> c;
+        cf = alu_bit(a, c - 1);
+        of = alu_bit(r, bits - 1) ^ alu_bit(r, bits - 2);
+        break;
+    case ALU_SAR: {
+        uint64_t sx = alu_sext(size, a); /* bits above the operand = sign */
+        r = ((sx >> c) | ((0 - (sx >> 63)) << (63 - c) << 1)) & m;
+        cf = alu_bit(sx, c - 1);
+        of = 0;
+        break;
+    }
+    default:
+        return a;
+    }
+    *rflags = (f & ~ALU_ARITH) | cf | of << ALU_OF_SHIFT | p->shift_af |
+              alu_szp(r, bits);
+    return r;
+
+rotate: /* SDM Vol. 2B RCL: SF ZF AF PF are not affected */
+    *rflags = (f & ~(SVMX_RFLAGS_CF | SVMX_RFLAGS_OF)) | cf | of << ALU_OF_SHIFT;
+    return r;
+}
 
 /*
  * ROL ROR RCL RCR SHL SHR SAL SAR of a by count (CL or imm8 as it is; the

@@ -286,23 +286,27 @@ static const bool simple_class[SVMX_INSN_CLASS_COUNT] = {
 };
 
 /* The note the fast loop keeps with each cached decode: not looked at
- * yet, not for the fast loop, or runnable — AUX_RUN with the class's
- * general handler, AUX_RUN + k with fast handler k (exec_fast.c). */
+ * yet, not for the fast loop, or runnable with the handler in the
+ * slot's fn (exec_fast_pick). */
 enum { AUX_UNKNOWN = 0, AUX_SLOW, AUX_RUN };
 
 /* Whether the fast loop may run a decode: its class is in the list and it
  * has a handler; PUSH/POP of a segment register loads a segment. */
-static uint8_t classify(const svmx_insn *insn)
+static bool classify(const svmx_insn *insn)
 {
+    cache_entry *e = decode_cache_entry_of(insn);
+    e->aux = AUX_SLOW;
     if (insn->fault != SVMX_DECODE_FAULT_NONE || !simple_class[insn->cls] ||
         !exec_table[insn->cls])
-        return AUX_SLOW;
+        return false;
     for (unsigned i = 0; i < insn->operand_count && i < 4; i++)
         if (insn->operands[i].kind == SVMX_OPK_REG &&
             insn->operands[i].reg_class != SVMX_RC_GPR &&
             insn->operands[i].reg_class != SVMX_RC_GPR8H)
-            return AUX_SLOW;
-    return (uint8_t)(AUX_RUN + exec_fast_pick(insn));
+            return false;
+    e->fn = (decode_cache_fn)exec_fast_pick(insn);
+    e->aux = AUX_RUN;
+    return true;
 }
 
 static inline bool quiet(const svmx_cpu *cpu)
@@ -313,66 +317,117 @@ static inline bool quiet(const svmx_cpu *cpu)
            cpu->events.activity == SVMX_ACTIVITY_ACTIVE && !events_waiting(cpu);
 }
 
-/* Runs at most `budget` simple instructions; returns how many ran (a
+/*
+ * The decode at CS:RIP = `rip` (linear `lin`) the slow way: the CS limit,
+ * the page end, canonicality, the code page's host address and the decode
+ * cache's compare of the bytes. NULL if the fast loop must leave.
+ */
+typedef struct fast_fetch {
+    uint64_t code_page;         /* linear page number of code_host        */
+    const uint8_t *code_host;
+} fast_fetch;
+
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
+                                      uint64_t rip, uint64_t lin, bool long64,
+                                      unsigned acc, uint64_t salt, uint32_t meta)
+{
+    const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
+    if (!long64 && rip > cs->limit)
+        return NULL;
+    if ((lin & 0xfff) > 4096 - SVMX_INSN_MAX_LEN)
+        return NULL; /* the slow fetch handles the page end */
+    /* The code page's host address, looked up once per page: no
+     * instruction of the list flushes or refills the hostmap's fetch
+     * entries. */
+    if ((lin >> 12) != ff->code_page) {
+        /* The canonical boundary is a page boundary: checking RIP once
+         * per page covers every RIP in it (SDM Vol. 3A 3.3.7.1). */
+        if (long64 && !cpu_canonical(rip, cpu->pers->linear_width))
+            return NULL;
+        ff->code_host = hostmap_lookup(&cpu->hostmap, lin & ~0xfffull, acc);
+        if (!ff->code_host)
+            return NULL;
+        ff->code_page = lin >> 12;
+    }
+    const svmx_insn *insn = decode_cache_probe(cpu->dcache, lin, salt, meta,
+                                               ff->code_host + (lin & 0xfff));
+    if (!insn)
+        return NULL;
+    if (insn->length == 0 ||
+        (!long64 && rip + insn->length - 1 > cs->limit))
+        return NULL;
+    cache_entry *e = decode_cache_entry_of(insn);
+    if (e->aux != AUX_RUN && (e->aux != AUX_UNKNOWN || !classify(insn)))
+        return NULL;
+    /* Verified now: keep the bytes from changing behind the hints. */
+    hostmap_protect_code(&cpu->hostmap, ff->code_host);
+    return e;
+}
+
+/*
+ * Runs at most `budget` simple instructions; returns how many ran (a
  * faulting one counts, as in step_one). *res is CPU_STOP if the run must
- * stop. */
+ * stop.
+ *
+ * Each decode keeps hints to the decodes that followed it (its successor
+ * hints, decode_cache_fast.h), made in the hostmap's current epoch. While
+ * the epoch lasts, the bytes behind a hint cannot have changed
+ * (hostmap.h), nor can the mode, the CS base and limit, the privilege
+ * level or the code page's translation (no instruction of the list
+ * changes them), so everything fetch_fast() checked for the successor
+ * holds as it did: the loop follows the hint without looking at the
+ * bytes again. Any other successor is fetched the slow way and becomes
+ * a hint.
+ */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
 static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
                                    cpu_res *res, svmx_mode mode, bool long64)
 {
-    const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
-    uint64_t cs_base = long64 ? 0 : cs->base;
+    cpu_hostmap *h = &cpu->hostmap;
+    uint64_t cs_base = long64 ? 0 : cpu->sregs.seg[SVMX_CS].base;
     uint64_t lin_mask = long64 ? UINT64_MAX : 0xffffffffull;
+    uint64_t rip_mask = rip_masks[mode];
     unsigned acc = PG_EXEC | exec_user_flag(cpu);
     uint64_t salt = decode_cache_where_key(0, mode);
-    uint64_t code_page = UINT64_MAX;
-    const uint8_t *code_host = NULL;
     uint32_t meta = decode_cache_meta(SVMX_INSN_MAX_LEN, mode, cpu->decode_flags);
+    fast_fetch ff = { UINT64_MAX, NULL };
+    cache_entry *prev = NULL;
+    uint64_t seq = 0; /* where prev falls through to */
     uint64_t n = 0;
 
     *res = CPU_OK;
     cpu->bp_armed = false; /* quiet(): DR7 enables no breakpoint */
-    hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
-                 cpu->sregs.cr4, cpu->sregs.efer);
+    hostmap_sync(h, cpu->sregs.cr0, cpu->sregs.cr3, cpu->sregs.cr4,
+                 cpu->sregs.efer);
+    hostmap_epoch_end(h); /* RAM may have changed since the last loop */
+    h->run_user = acc & PG_USER;
+    h->run_width = cpu->pers->linear_width;
     while (n < budget) {
         uint64_t rip = cpu->regs.rip;
         uint64_t lin = (cs_base + rip) & lin_mask;
-        if (!long64 && rip > cs->limit)
-            break;
-        if ((lin & 0xfff) > 4096 - SVMX_INSN_MAX_LEN)
-            break; /* the slow fetch handles the page end */
-        /* The code page's host address, looked up once per page: no
-         * instruction of the list flushes or refills the hostmap's fetch
-         * entries, and stores into the page go to the same RAM. */
-        if ((lin >> 12) != code_page) {
-            /* The canonical boundary is a page boundary: checking RIP
-             * once per page covers every RIP in it (SDM Vol. 3A 3.3.7.1). */
-            if (long64 && !cpu_canonical(rip, cpu->pers->linear_width))
+        cache_entry *e;
+        if (prev && prev->link[0].lin == lin && prev->link[0].epoch == h->epoch) {
+            e = prev->link[0].to;
+        } else if (prev && prev->link[1].lin == lin &&
+                   prev->link[1].epoch == h->epoch) {
+            e = prev->link[1].to;
+        } else {
+            e = fetch_fast(cpu, &ff, rip, lin, long64, acc, salt, meta);
+            if (!e)
                 break;
-            code_host = hostmap_lookup(&cpu->hostmap, lin & ~0xfffull, acc);
-            if (!code_host)
-                break;
-            code_page = lin >> 12;
+            if (prev)
+                prev->link[rip == seq ? 0 : 1] =
+                    (decode_cache_link){ lin, h->epoch, e };
         }
-        const uint8_t *bytes = code_host + (lin & 0xfff);
-        const svmx_insn *insn = decode_cache_probe(cpu->dcache, lin, salt,
-                                                   meta, bytes);
-        if (!insn)
-            break;
-        uint8_t *aux = decode_cache_aux(insn);
-        if (*aux < AUX_RUN) {
-            if (*aux != AUX_UNKNOWN || (*aux = classify(insn)) < AUX_RUN)
-                break;
-        }
-        if (!long64 && rip + insn->length - 1 > cs->limit)
-            break;
-        cpu->regs.rip = (rip + insn->length) & rip_masks[mode];
+        seq = (rip + e->insn.length) & rip_mask;
+        cpu->regs.rip = seq;
         cpu_fault f;
-        exec_fn fn = *aux == AUX_RUN ? exec_table[insn->cls]
-                                     : exec_fast_fns[*aux - AUX_RUN];
-        cpu_res r = fn(cpu, insn, &f);
+        cpu_res r = ((exec_fn)e->fn)(cpu, &e->insn, &f);
         if (r != CPU_OK) {
             cpu->regs.rip = rip;
             if (r == CPU_FAULT) {
@@ -386,6 +441,7 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
             break;
         }
         n++;
+        prev = e;
         if (cpu->attention)
             break;
     }

@@ -3,9 +3,15 @@
  * commonest instructions, picked once per cached decode for the fast
  * loop (exec.c). Each does exactly what the class's general handler does
  * for that form — same reads, same order, same faults — only without the
- * run-time tests of operand kinds and modes the form makes unnecessary.
- * The general handlers stay the reference; tests/test_exec*.c run both
- * paths (the fast loop and single steps).
+ * run-time tests of operand kinds, sizes and modes the form makes
+ * unnecessary: the operand size and the condition code are constants of
+ * each compiled handler, and the 64-bit forms know the mode. The general
+ * handlers stay the reference; tests/test_exec*.c run both paths (the
+ * fast loop and single steps).
+ *
+ * The handlers run only inside the fast loop, which sets the hostmap's
+ * run_user and run_width (hostmap.h) on entry: the privilege level and
+ * the mode cannot change while it runs.
  */
 #include "cpu/alu.h"
 #include "cpu/exec.h"
@@ -27,6 +33,18 @@ static bool is_rel_imm(const svmx_operand *op)
     return op->kind == SVMX_OPK_IMM && op->is_relative;
 }
 
+/* 0..3 for an operand size of 1, 2, 4, 8 bytes; 4 for any other. */
+static unsigned size_index(unsigned size)
+{
+    switch (size) {
+    case 1: return 0;
+    case 2: return 1;
+    case 4: return 2;
+    case 8: return 3;
+    default: return 4;
+    }
+}
+
 /* The group-1 operation of a class (ADD .. TEST), or ALU_OP_COUNT. */
 static alu_op group1_op(unsigned cls)
 {
@@ -34,37 +52,159 @@ static alu_op group1_op(unsigned cls)
     return op <= ALU_TEST ? op : ALU_OP_COUNT;
 }
 
-/* ADD..TEST reg, reg|imm: as insn_binop (insn_alu.c), with the operation
- * a constant so each one compiles to its own straight line. */
+/* ---- general registers at a constant size ---------------------------- */
+
+static ALU_ALWAYS_INLINE uint64_t gpr_get(const svmx_cpu *cpu, unsigned num,
+                                          unsigned size)
+{
+    return exec_gpr_read(cpu, num, size, false);
+}
+
+static ALU_ALWAYS_INLINE void gpr_set(svmx_cpu *cpu, unsigned num,
+                                      unsigned size, uint64_t v)
+{
+    exec_gpr_write(cpu, num, size, false, v);
+}
+
+/* ---- 64-bit mode memory ---------------------------------------------- */
+
+/* exec_effective_offset() at an address size of 8. */
+static ALU_ALWAYS_INLINE uint64_t ea64(const svmx_cpu *cpu,
+                                       const svmx_operand *op)
+{
+    uint64_t ea = (uint64_t)op->disp;
+    if (op->base == SVMX_GPR_RIP)
+        ea += cpu->regs.rip; /* RIP already points past the instruction */
+    else if (op->base != SVMX_GPR_NONE)
+        ea += cpu->regs.gpr[op->base & 15];
+    if (op->index != SVMX_GPR_NONE)
+        ea += cpu->regs.gpr[op->index & 15] * op->scale;
+    return ea;
+}
+
+/* exec_mem_linear() in 64-bit mode at an address size of 8: only FS and
+ * GS have a base, and both ends must be canonical (SDM Vol. 3A 3.3.7.1;
+ * #SS(0) for a stack reference, else #GP(0), Vol. 3A 6.15). The
+ * canonical boundary is a page boundary, so the last byte needs a check
+ * of its own only when the access crosses a page. */
+static ALU_ALWAYS_INLINE cpu_res lin64(svmx_cpu *cpu, const svmx_operand *op,
+                                       unsigned size, uint64_t *lin,
+                                       cpu_fault *f)
+{
+    unsigned seg = op->seg < SVMX_SEG_COUNT ? op->seg : SVMX_DS;
+    uint64_t a = ea64(cpu, op);
+    if (seg == SVMX_FS || seg == SVMX_GS)
+        a += cpu->sregs.seg[seg].base;
+    unsigned w = cpu->hostmap.run_width;
+    if (!cpu_canonical(a, w) ||
+        ((a & 0xfff) > 4096u - size && !cpu_canonical(a + size - 1, w)))
+        return cpu_raise(f, seg == SVMX_SS ? CPU_VEC_SS : CPU_VEC_GP, true, 0);
+    *lin = a;
+    return CPU_OK;
+}
+
+/* exec_fast_ptr() with the fast loop's privilege level. */
+static ALU_ALWAYS_INLINE uint8_t *ram_ptr(svmx_cpu *cpu, uint64_t lin,
+                                          unsigned size, unsigned kind)
+{
+    if ((lin & 0xfff) > 4096u - size)
+        return NULL;
+    return hostmap_lookup_as(&cpu->hostmap, lin, kind, cpu->hostmap.run_user);
+}
+
+static ALU_ALWAYS_INLINE cpu_res read64(svmx_cpu *cpu, uint64_t lin,
+                                        unsigned size, uint64_t *v,
+                                        cpu_fault *f)
+{
+    const uint8_t *p = ram_ptr(cpu, lin, size, PG_READ);
+    if (p) {
+        *v = le_load(p, size);
+        return CPU_OK;
+    }
+    return exec_read_linear_slow(cpu, lin, size, cpu->hostmap.run_user, v, f);
+}
+
+static ALU_ALWAYS_INLINE cpu_res write64(svmx_cpu *cpu, uint64_t lin,
+                                         unsigned size, uint64_t v,
+                                         cpu_fault *f)
+{
+    uint8_t *p = ram_ptr(cpu, lin, size, PG_WRITE);
+    if (p) {
+        le_store(p, size, v);
+        return CPU_OK;
+    }
+    return exec_write_linear_slow(cpu, lin, size, cpu->hostmap.run_user, v, f);
+}
+
+/* exec_push() and exec_pop() of 8 bytes in 64-bit mode. */
+static ALU_ALWAYS_INLINE cpu_res push64(svmx_cpu *cpu, uint64_t v, cpu_fault *f)
+{
+    uint64_t sp = cpu->regs.gpr[SVMX_RSP] - 8;
+    uint8_t *p = ram_ptr(cpu, sp, 8, PG_WRITE);
+    if (p && cpu_canonical(sp, cpu->hostmap.run_width)) {
+        le_store(p, 8, v);
+        cpu->regs.gpr[SVMX_RSP] = sp;
+        return CPU_OK;
+    }
+    return exec_push_slow(cpu, 8, v, f);
+}
+
+static ALU_ALWAYS_INLINE cpu_res pop64(svmx_cpu *cpu, uint64_t *v,
+                                       uint64_t *new_sp, cpu_fault *f)
+{
+    uint64_t sp = cpu->regs.gpr[SVMX_RSP];
+    const uint8_t *p = ram_ptr(cpu, sp, 8, PG_READ);
+    if (p && cpu_canonical(sp, cpu->hostmap.run_width)) {
+        *v = le_load(p, 8);
+        *new_sp = sp + 8;
+        return CPU_OK;
+    }
+    return exec_pop_slow(cpu, 8, v, new_sp, f);
+}
+
+/* exec_branch() in 64-bit mode at an operand size of 8. */
+static ALU_ALWAYS_INLINE cpu_res branch64(svmx_cpu *cpu, uint64_t target,
+                                          cpu_fault *f)
+{
+    if (!cpu_canonical(target, cpu->hostmap.run_width))
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    cpu->regs.rip = target;
+    return CPU_OK;
+}
+
+/* ---- group 1: ADD..TEST reg, reg|imm (insn_binop, insn_alu.c) -------- */
+
 static ALU_ALWAYS_INLINE cpu_res binop(svmx_cpu *cpu, const svmx_insn *insn,
-                                       alu_op op, uint64_t b)
+                                       alu_op op, unsigned size, uint64_t b)
 {
     const svmx_operand *d = &insn->operands[0];
-    unsigned size = alu_norm(d->size);
     uint64_t fl = cpu->regs.rflags;
-    uint64_t a = exec_gpr_read(cpu, d->reg, size, false);
+    uint64_t a = gpr_get(cpu, d->reg, size);
     uint64_t v = alu_group1_op(alu_policy_get(cpu->vendor)->logic_af, op, size,
                                a, b, &fl);
     if (op != ALU_CMP && op != ALU_TEST)
-        exec_gpr_write(cpu, d->reg, d->size, false, v);
+        gpr_set(cpu, d->reg, size, v);
     cpu->regs.rflags = fl;
     return CPU_OK;
 }
 
-#define FAST_BINOP(name, op)                                                  \
-    static cpu_res fast_##name##_rr(svmx_cpu *cpu, const svmx_insn *insn,     \
-                                    cpu_fault *f)                             \
+#define FAST_BINOP_SIZE(name, op, size)                                       \
+    static cpu_res fast_##name##_rr##size(svmx_cpu *cpu, const svmx_insn *insn, \
+                                          cpu_fault *f)                       \
     {                                                                         \
         (void)f;                                                              \
-        const svmx_operand *s = &insn->operands[1];                          \
-        return binop(cpu, insn, op, exec_gpr_read(cpu, s->reg, s->size, false)); \
+        return binop(cpu, insn, op, size,                                     \
+                     gpr_get(cpu, insn->operands[1].reg, size));              \
     }                                                                         \
-    static cpu_res fast_##name##_ri(svmx_cpu *cpu, const svmx_insn *insn,     \
-                                    cpu_fault *f)                             \
+    static cpu_res fast_##name##_ri##size(svmx_cpu *cpu, const svmx_insn *insn, \
+                                          cpu_fault *f)                       \
     {                                                                         \
         (void)f;                                                              \
-        return binop(cpu, insn, op, insn->operands[1].imm);                   \
+        return binop(cpu, insn, op, size, insn->operands[1].imm);             \
     }
+#define FAST_BINOP(name, op)                                                  \
+    FAST_BINOP_SIZE(name, op, 1) FAST_BINOP_SIZE(name, op, 2)                 \
+    FAST_BINOP_SIZE(name, op, 4) FAST_BINOP_SIZE(name, op, 8)
 FAST_BINOP(add, ALU_ADD)
 FAST_BINOP(or, ALU_OR)
 FAST_BINOP(adc, ALU_ADC)
@@ -75,34 +215,129 @@ FAST_BINOP(xor, ALU_XOR)
 FAST_BINOP(cmp, ALU_CMP)
 FAST_BINOP(test, ALU_TEST)
 #undef FAST_BINOP
+#undef FAST_BINOP_SIZE
 
-/* MOV reg, reg|imm: as insn_mov (insn_basic.c). */
-static cpu_res fast_mov_rr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
-{
-    (void)f;
-    const svmx_operand *d = &insn->operands[0], *s = &insn->operands[1];
-    exec_gpr_write(cpu, d->reg, d->size, false,
-                   exec_gpr_read(cpu, s->reg, s->size, false));
-    return CPU_OK;
-}
+/* [op][reg or imm][size index], in alu_op order. */
+#define FAST_BINOP_ROW(name)                                                  \
+    { { fast_##name##_rr1, fast_##name##_rr2, fast_##name##_rr4,              \
+        fast_##name##_rr8 },                                                  \
+      { fast_##name##_ri1, fast_##name##_ri2, fast_##name##_ri4,              \
+        fast_##name##_ri8 } },
+static const exec_fn binop_fns[ALU_TEST + 1][2][4] = {
+    FAST_BINOP_ROW(add) FAST_BINOP_ROW(or) FAST_BINOP_ROW(adc)
+    FAST_BINOP_ROW(sbb) FAST_BINOP_ROW(and) FAST_BINOP_ROW(sub)
+    FAST_BINOP_ROW(xor) FAST_BINOP_ROW(cmp) FAST_BINOP_ROW(test)
+};
+#undef FAST_BINOP_ROW
+_Static_assert(ALU_ADD == 0 && ALU_OR == 1 && ALU_ADC == 2 && ALU_SBB == 3 &&
+               ALU_AND == 4 && ALU_SUB == 5 && ALU_XOR == 6 && ALU_CMP == 7 &&
+               ALU_TEST == 8, "binop_fns rows follow alu_op's order");
 
-static cpu_res fast_mov_ri(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
-{
-    (void)f;
-    const svmx_operand *d = &insn->operands[0];
-    exec_gpr_write(cpu, d->reg, d->size, false, insn->operands[1].imm);
-    return CPU_OK;
-}
+/* ---- INC DEC reg, shifts of reg by imm (insn_unary, insn_shift) ------ */
 
-/* MOV reg, mem and MOV mem, reg|imm: as insn_mov (insn_basic.c) — the
- * source is read before the destination is touched. */
+#define FAST_UNARY(name, op, size)                                            \
+    static cpu_res fast_##name##size(svmx_cpu *cpu, const svmx_insn *insn,    \
+                                     cpu_fault *f)                            \
+    {                                                                         \
+        (void)f;                                                              \
+        unsigned r = insn->operands[0].reg;                                   \
+        uint64_t fl = cpu->regs.rflags;                                       \
+        uint64_t v = alu_unary_in(op, size, gpr_get(cpu, r, size), &fl);      \
+        gpr_set(cpu, r, size, v);                                             \
+        cpu->regs.rflags = fl;                                                \
+        return CPU_OK;                                                        \
+    }
+#define FAST_SHIFT(name, op, size)                                            \
+    static cpu_res fast_##name##size(svmx_cpu *cpu, const svmx_insn *insn,    \
+                                     cpu_fault *f)                            \
+    {                                                                         \
+        (void)f;                                                              \
+        unsigned r = insn->operands[0].reg;                                   \
+        uint64_t count = insn->operand_count > 1 ? insn->operands[1].imm : 1; \
+        uint64_t fl = cpu->regs.rflags;                                       \
+        uint64_t v = alu_shift_in(alu_policy_get(cpu->vendor), op, size,      \
+                                  gpr_get(cpu, r, size),                      \
+                                  (unsigned)(count & 0xff), &fl);             \
+        gpr_set(cpu, r, size, v);                                             \
+        cpu->regs.rflags = fl;                                                \
+        return CPU_OK;                                                        \
+    }
+#define FAST_SIZES(M, name, op)                                               \
+    M(name, op, 1) M(name, op, 2) M(name, op, 4) M(name, op, 8)
+FAST_SIZES(FAST_UNARY, inc, ALU_INC)
+FAST_SIZES(FAST_UNARY, dec, ALU_DEC)
+FAST_SIZES(FAST_UNARY, neg, ALU_NEG)
+FAST_SIZES(FAST_UNARY, not, ALU_NOT)
+FAST_SIZES(FAST_SHIFT, shl, ALU_SHL)
+FAST_SIZES(FAST_SHIFT, shr, ALU_SHR)
+FAST_SIZES(FAST_SHIFT, sar, ALU_SAR)
+FAST_SIZES(FAST_SHIFT, rol, ALU_ROL)
+FAST_SIZES(FAST_SHIFT, ror, ALU_ROR)
+FAST_SIZES(FAST_SHIFT, rcl, ALU_RCL)
+FAST_SIZES(FAST_SHIFT, rcr, ALU_RCR)
+#undef FAST_UNARY
+#undef FAST_SHIFT
+
+#define FAST_SIZE_ROW(name) { fast_##name##1, fast_##name##2, fast_##name##4, \
+                              fast_##name##8 }
+
+/* ---- MOV (insn_mov, insn_basic.c) ------------------------------------ */
+
+#define FAST_MOV(size)                                                        \
+    static cpu_res fast_mov_rr##size(svmx_cpu *cpu, const svmx_insn *insn,    \
+                                     cpu_fault *f)                            \
+    {                                                                         \
+        (void)f;                                                              \
+        gpr_set(cpu, insn->operands[0].reg, size,                             \
+                gpr_get(cpu, insn->operands[1].reg, size));                   \
+        return CPU_OK;                                                        \
+    }                                                                         \
+    static cpu_res fast_mov_ri##size(svmx_cpu *cpu, const svmx_insn *insn,    \
+                                     cpu_fault *f)                            \
+    {                                                                         \
+        (void)f;                                                              \
+        gpr_set(cpu, insn->operands[0].reg, size, insn->operands[1].imm);     \
+        return CPU_OK;                                                        \
+    }                                                                         \
+    /* 64-bit mode, address size 8: the source is read before the         \
+     * destination is touched. */                                            \
+    static cpu_res fast_mov_rm64_##size(svmx_cpu *cpu, const svmx_insn *insn, \
+                                        cpu_fault *f)                         \
+    {                                                                         \
+        uint64_t lin, v;                                                      \
+        cpu_res r = lin64(cpu, &insn->operands[1], size, &lin, f);            \
+        if (r == CPU_OK)                                                      \
+            r = read64(cpu, lin, size, &v, f);                                \
+        if (r == CPU_OK)                                                      \
+            gpr_set(cpu, insn->operands[0].reg, size, v);                     \
+        return r;                                                             \
+    }                                                                         \
+    static cpu_res fast_mov_mr64_##size(svmx_cpu *cpu, const svmx_insn *insn, \
+                                        cpu_fault *f)                         \
+    {                                                                         \
+        const svmx_operand *s = &insn->operands[1];                          \
+        uint64_t v = s->kind == SVMX_OPK_IMM ? s->imm                         \
+                                             : gpr_get(cpu, s->reg, size);    \
+        uint64_t lin;                                                         \
+        cpu_res r = lin64(cpu, &insn->operands[0], size, &lin, f);            \
+        if (r == CPU_OK)                                                      \
+            r = write64(cpu, lin, size, v, f);                                \
+        return r;                                                             \
+    }
+FAST_MOV(1)
+FAST_MOV(2)
+FAST_MOV(4)
+FAST_MOV(8)
+#undef FAST_MOV
+
+/* MOV reg, mem and MOV mem, reg|imm in the other modes: as insn_mov. */
 static cpu_res fast_mov_rm(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0], *s = &insn->operands[1];
     uint64_t lin, v;
     cpu_res r = exec_mem_linear(cpu, insn, s, false, &lin, f);
     if (r == CPU_OK)
-        r = exec_read_linear(cpu, lin, s->size, exec_user_flag(cpu), &v, f);
+        r = exec_read_linear(cpu, lin, s->size, cpu->hostmap.run_user, &v, f);
     if (r == CPU_OK)
         exec_gpr_write(cpu, d->reg, d->size, false, v);
     return r;
@@ -116,58 +351,73 @@ static cpu_res fast_mov_mr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     uint64_t lin;
     cpu_res r = exec_mem_linear(cpu, insn, d, true, &lin, f);
     if (r == CPU_OK)
-        r = exec_write_linear(cpu, lin, d->size, exec_user_flag(cpu), v, f);
+        r = exec_write_linear(cpu, lin, d->size, cpu->hostmap.run_user, v, f);
     return r;
 }
 
-/* INC DEC NEG NOT reg: as insn_unary (insn_alu.c). */
-static cpu_res fast_unary_r(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+/* LEA reg, mem at an address size of 8 (insn_lea, insn_basic.c). */
+static cpu_res fast_lea64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     (void)f;
-    const svmx_operand *d = &insn->operands[0];
-    alu_op op = alu_op_of_class(insn->cls);
-    uint64_t fl = cpu->regs.rflags;
-    uint64_t v = alu_unary(op, d->size, exec_gpr_read(cpu, d->reg, d->size, false),
-                           &fl);
-    exec_gpr_write(cpu, d->reg, d->size, false, v);
-    cpu->regs.rflags = fl;
+    exec_gpr_write(cpu, insn->operands[0].reg, insn->operand_size, false,
+                   ea64(cpu, &insn->operands[1]));
     return CPU_OK;
 }
 
-/* The shifts and rotates of a register by an immediate or 1: as
- * insn_shift (insn_alu.c). */
-static cpu_res fast_shift_ri(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
-{
-    (void)f;
-    const svmx_operand *d = &insn->operands[0];
-    uint64_t count = insn->operand_count > 1 ? insn->operands[1].imm : 1;
-    uint64_t fl = cpu->regs.rflags;
-    uint64_t v = alu_shift(alu_policy_get(cpu->vendor),
-                           alu_op_of_class(insn->cls), d->size,
-                           exec_gpr_read(cpu, d->reg, d->size, false),
-                           (unsigned)(count & 0xff), &fl);
-    exec_gpr_write(cpu, d->reg, d->size, false, v);
-    cpu->regs.rflags = fl;
-    return CPU_OK;
-}
+/* ---- conditions: Jcc rel, CMOVcc reg, reg (insn_jcc, insn_cmovcc) ---- */
 
-/* CMOVcc reg, reg: as insn_cmovcc (insn_alu.c) — a 32-bit destination
- * is written (zero-extended) even when the condition is false. */
-static cpu_res fast_cmov_rr(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
-{
-    (void)f;
-    const svmx_operand *d = &insn->operands[0], *s = &insn->operands[1];
-    uint64_t v = exec_gpr_read(cpu, s->reg, s->size, false);
-    if (!alu_cond(insn->cond, cpu->regs.rflags)) {
-        if (d->size != 4)
-            return CPU_OK;
-        v = exec_gpr_read(cpu, d->reg, 4, false);
+#define FAST_CONDS(X)                                                         \
+    X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12)       \
+    X(13) X(14) X(15)
+
+/* Jcc in 64-bit mode at an operand size of 8. */
+#define FAST_JCC64(cc)                                                        \
+    static cpu_res fast_jcc64_##cc(svmx_cpu *cpu, const svmx_insn *insn,      \
+                                   cpu_fault *f)                              \
+    {                                                                         \
+        if (!alu_cond(cc, cpu->regs.rflags))                                  \
+            return CPU_OK;                                                    \
+        return branch64(cpu, cpu->regs.rip + insn->operands[0].imm, f);       \
     }
-    exec_gpr_write(cpu, d->reg, d->size, false, v);
-    return CPU_OK;
-}
+FAST_CONDS(FAST_JCC64)
+#undef FAST_JCC64
 
-/* Jcc rel: as insn_jcc (insn_alu.c). */
+/* CMOVcc: a 32-bit destination is written (zero-extended) even when the
+ * condition is false (SDM Vol. 2A CMOVcc). */
+#define FAST_CMOV(cc, size)                                                   \
+    static cpu_res fast_cmov##size##_##cc(svmx_cpu *cpu, const svmx_insn *insn, \
+                                          cpu_fault *f)                       \
+    {                                                                         \
+        (void)f;                                                              \
+        unsigned d = insn->operands[0].reg;                                   \
+        uint64_t v = gpr_get(cpu, insn->operands[1].reg, size);               \
+        if (!alu_cond(cc, cpu->regs.rflags)) {                                \
+            if (size != 4)                                                    \
+                return CPU_OK;                                                \
+            v = gpr_get(cpu, d, 4);                                           \
+        }                                                                     \
+        gpr_set(cpu, d, size, v);                                             \
+        return CPU_OK;                                                        \
+    }
+#define FAST_CMOV4(cc) FAST_CMOV(cc, 4)
+#define FAST_CMOV8(cc) FAST_CMOV(cc, 8)
+FAST_CONDS(FAST_CMOV4)
+FAST_CONDS(FAST_CMOV8)
+#undef FAST_CMOV4
+#undef FAST_CMOV8
+#undef FAST_CMOV
+
+#define FAST_JCC64_FN(cc) fast_jcc64_##cc,
+#define FAST_CMOV4_FN(cc) fast_cmov4_##cc,
+#define FAST_CMOV8_FN(cc) fast_cmov8_##cc,
+static const exec_fn jcc64_fns[16] = { FAST_CONDS(FAST_JCC64_FN) };
+static const exec_fn cmov_fns[2][16] = { { FAST_CONDS(FAST_CMOV4_FN) },
+                                         { FAST_CONDS(FAST_CMOV8_FN) } };
+#undef FAST_JCC64_FN
+#undef FAST_CMOV4_FN
+#undef FAST_CMOV8_FN
+
+/* Jcc rel in the other modes and sizes: as insn_jcc. */
 static cpu_res fast_jcc(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     if (!alu_cond(insn->cond, cpu->regs.rflags))
@@ -175,18 +425,18 @@ static cpu_res fast_jcc(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     return exec_branch(cpu, insn, cpu->regs.rip + insn->operands[0].imm, f);
 }
 
-/* The 64-bit stack forms (decoded in 64-bit mode with an 8-byte operand
- * size): as insn_push, insn_pop, insn_call and insn_ret (insn_basic.c),
- * with the stack width known to be 8. */
+/* ---- the 64-bit stack forms (insn_push, insn_pop, insn_call, insn_ret,
+ * insn_basic.c), decoded in 64-bit mode with an 8-byte operand size --- */
+
 static cpu_res fast_push_r64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    return exec_push(cpu, 8, cpu->regs.gpr[insn->operands[0].reg & 15], f);
+    return push64(cpu, cpu->regs.gpr[insn->operands[0].reg & 15], f);
 }
 
 static cpu_res fast_pop_r64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint64_t v, sp;
-    cpu_res r = exec_pop(cpu, 8, &v, &sp, f);
+    cpu_res r = pop64(cpu, &v, &sp, f);
     if (r != CPU_OK)
         return r;
     cpu->regs.gpr[SVMX_RSP] = sp;
@@ -194,12 +444,13 @@ static cpu_res fast_pop_r64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     return CPU_OK;
 }
 
+/* The target is checked before the push (SDM Vol. 2A CALL). */
 static cpu_res fast_call_rel64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint64_t t = cpu->regs.rip + insn->operands[0].imm;
-    cpu_res r = exec_branch_check(cpu, insn, &t, f);
-    if (r == CPU_OK)
-        r = exec_push(cpu, 8, cpu->regs.rip, f);
+    if (!cpu_canonical(t, cpu->hostmap.run_width))
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    cpu_res r = push64(cpu, cpu->regs.rip, f);
     if (r == CPU_OK)
         cpu->regs.rip = t;
     return r;
@@ -207,105 +458,164 @@ static cpu_res fast_call_rel64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *
 
 static cpu_res fast_ret64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
+    (void)insn;
     uint64_t t, sp;
-    cpu_res r = exec_pop(cpu, 8, &t, &sp, f);
+    cpu_res r = pop64(cpu, &t, &sp, f);
     if (r == CPU_OK)
-        r = exec_branch(cpu, insn, t, f);
+        r = branch64(cpu, t, f);
     if (r == CPU_OK)
         cpu->regs.gpr[SVMX_RSP] = sp;
     return r;
 }
 
+/* ---- the general handlers -------------------------------------------- */
+
 /* The class's general handler, for decodes without a form of their own
- * (number 0). */
+ * that cannot touch memory. */
 static cpu_res fast_general(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     return exec_table[insn->cls](cpu, insn, f);
 }
 
-/* X(name, handler): the fast handlers, numbered from 1 in this order. */
-#define EXEC_FAST(X)                                                          \
-    X(ADD_RR, fast_add_rr)     X(ADD_RI, fast_add_ri)                        \
-    X(OR_RR, fast_or_rr)       X(OR_RI, fast_or_ri)                          \
-    X(ADC_RR, fast_adc_rr)     X(ADC_RI, fast_adc_ri)                        \
-    X(SBB_RR, fast_sbb_rr)     X(SBB_RI, fast_sbb_ri)                        \
-    X(AND_RR, fast_and_rr)     X(AND_RI, fast_and_ri)                        \
-    X(SUB_RR, fast_sub_rr)     X(SUB_RI, fast_sub_ri)                        \
-    X(XOR_RR, fast_xor_rr)     X(XOR_RI, fast_xor_ri)                        \
-    X(CMP_RR, fast_cmp_rr)     X(CMP_RI, fast_cmp_ri)                        \
-    X(TEST_RR, fast_test_rr)   X(TEST_RI, fast_test_ri)                      \
-    X(MOV_RR, fast_mov_rr)     X(MOV_RI, fast_mov_ri)                        \
-    X(JCC, fast_jcc)           X(PUSH_R64, fast_push_r64)                    \
-    X(POP_R64, fast_pop_r64)   X(CALL_REL64, fast_call_rel64)                \
-    X(RET64, fast_ret64)       X(UNARY_R, fast_unary_r)                      \
-    X(SHIFT_RI, fast_shift_ri) X(CMOV_RR, fast_cmov_rr)                      \
-    X(MOV_RM, fast_mov_rm)     X(MOV_MR, fast_mov_mr)
+/* The same for decodes that may: a general handler may reach RAM by ways
+ * that bypass the hostmap's write-tracking (string instructions copy
+ * through host pointers), so it ends the epoch (hostmap.h). */
+static cpu_res fast_general_mem(svmx_cpu *cpu, const svmx_insn *insn,
+                                cpu_fault *f)
+{
+    cpu_res r = exec_table[insn->cls](cpu, insn, f);
+    hostmap_epoch_end(&cpu->hostmap);
+    return r;
+}
 
-enum {
-    FAST_NONE,
-#define X(name, fn) FAST_##name,
-    EXEC_FAST(X)
-#undef X
-    FAST_COUNT
+/* Whether the class's general handler may access memory for this
+ * decode: an explicit memory operand (LEA's and a hinting NOP's are only
+ * addresses), or the stack, a string or XLAT's table. */
+static bool touches_memory(const svmx_insn *insn)
+{
+    switch (insn->cls) {
+    case SVMX_INSN_LEA: case SVMX_INSN_NOP:
+        return false;
+    case SVMX_INSN_XLAT: case SVMX_INSN_PUSH: case SVMX_INSN_POP:
+    case SVMX_INSN_PUSHA: case SVMX_INSN_POPA: case SVMX_INSN_ENTER:
+    case SVMX_INSN_LEAVE: case SVMX_INSN_CALL: case SVMX_INSN_RET:
+    case SVMX_INSN_MOVS: case SVMX_INSN_CMPS: case SVMX_INSN_SCAS:
+    case SVMX_INSN_LODS: case SVMX_INSN_STOS:
+        return true;
+    default:
+        break;
+    }
+    for (unsigned i = 0; i < insn->operand_count && i < 4; i++)
+        if (insn->operands[i].kind == SVMX_OPK_MEM)
+            return true;
+    return false;
+}
+
+static exec_fn general(const svmx_insn *insn)
+{
+    return touches_memory(insn) ? fast_general_mem : fast_general;
+}
+
+/* ---- the choice ------------------------------------------------------ */
+
+static const exec_fn unary_fns[4][4] = {
+    FAST_SIZE_ROW(inc), FAST_SIZE_ROW(dec), FAST_SIZE_ROW(neg),
+    FAST_SIZE_ROW(not),
 };
-
-const exec_fn exec_fast_fns[EXEC_FAST_MAX + 1] = {
-    [FAST_NONE] = fast_general,
-#define X(name, fn) [FAST_##name] = fn,
-    EXEC_FAST(X)
-#undef X
+static const exec_fn shift_fns[][4] = {
+    [ALU_ROL - ALU_ROL] = FAST_SIZE_ROW(rol), [ALU_ROR - ALU_ROL] = FAST_SIZE_ROW(ror),
+    [ALU_RCL - ALU_ROL] = FAST_SIZE_ROW(rcl), [ALU_RCR - ALU_ROL] = FAST_SIZE_ROW(rcr),
+    [ALU_SHL - ALU_ROL] = FAST_SIZE_ROW(shl), [ALU_SHR - ALU_ROL] = FAST_SIZE_ROW(shr),
+    [ALU_SAR - ALU_ROL] = FAST_SIZE_ROW(sar),
 };
+static const exec_fn mov_fns[4][4] = {
+    { fast_mov_rr1, fast_mov_rr2, fast_mov_rr4, fast_mov_rr8 },
+    { fast_mov_ri1, fast_mov_ri2, fast_mov_ri4, fast_mov_ri8 },
+    { fast_mov_rm64_1, fast_mov_rm64_2, fast_mov_rm64_4, fast_mov_rm64_8 },
+    { fast_mov_mr64_1, fast_mov_mr64_2, fast_mov_mr64_4, fast_mov_mr64_8 },
+};
+#undef FAST_SIZE_ROW
+_Static_assert(ALU_INC + 1 == ALU_DEC && ALU_DEC + 1 == ALU_NEG &&
+               ALU_NEG + 1 == ALU_NOT, "unary_fns rows follow alu_op's order");
 
-_Static_assert(FAST_COUNT <= EXEC_FAST_MAX + 1, "EXEC_FAST_MAX too small");
-_Static_assert(FAST_TEST_RI == FAST_ADD_RR + 2 * (ALU_TEST - ALU_ADD) + 1,
-               "the group-1 rows follow alu_op's order");
-
-unsigned exec_fast_pick(const svmx_insn *insn)
+exec_fn exec_fast_pick(const svmx_insn *insn)
 {
     const svmx_operand *o0 = &insn->operands[0], *o1 = &insn->operands[1];
-    bool long64 = insn->mode == SVMX_MODE_LONG64 && insn->operand_size == 8;
+    bool mode64 = insn->mode == SVMX_MODE_LONG64;
+    bool long64 = mode64 && insn->operand_size == 8;
     unsigned n = insn->operand_count;
+    unsigned sz = size_index(o0->size);
+    alu_op op = alu_op_of_class(insn->cls);
 
-    alu_op g1 = group1_op(insn->cls);
-    if (g1 != ALU_OP_COUNT && n == 2 && is_gpr(o0)) {
-        /* The rows are ADD_RR, ADD_RI, OR_RR, ... in alu_op order. */
-        unsigned row = FAST_ADD_RR + 2u * (unsigned)(g1 - ALU_ADD);
+    /* Register destinations of a size the handlers are compiled for. */
+    bool reg0 = n >= 1 && is_gpr(o0) && sz < 4;
+    if (op <= ALU_TEST && group1_op(insn->cls) == op && n == 2 && reg0) {
         if (is_gpr(o1) && o1->size == o0->size)
-            return row;
+            return binop_fns[op][0][sz];
         if (o1->kind == SVMX_OPK_IMM)
-            return row + 1;
+            return binop_fns[op][1][sz];
     }
     switch (insn->cls) {
     case SVMX_INSN_MOV:
-        if (n == 2 && is_gpr(o0) && is_gpr(o1) && o1->size == o0->size)
-            return FAST_MOV_RR;
-        if (n == 2 && is_gpr(o0) && o1->kind == SVMX_OPK_IMM)
-            return FAST_MOV_RI;
-        if (n == 2 && is_gpr(o0) && is_mem(o1))
-            return FAST_MOV_RM;
-        if (n == 2 && is_mem(o0) && (is_gpr(o1) || o1->kind == SVMX_OPK_IMM))
-            return FAST_MOV_MR;
-        return FAST_NONE;
+        if (n != 2)
+            break;
+        if (reg0 && is_gpr(o1) && o1->size == o0->size)
+            return mov_fns[0][sz];
+        if (reg0 && o1->kind == SVMX_OPK_IMM)
+            return mov_fns[1][sz];
+        if (mode64 && insn->address_size == 8 && reg0 && is_mem(o1) &&
+            o1->size == o0->size)
+            return mov_fns[2][sz];
+        if (mode64 && insn->address_size == 8 && is_mem(o0) &&
+            size_index(o0->size) < 4 &&
+            ((is_gpr(o1) && o1->size == o0->size) || o1->kind == SVMX_OPK_IMM))
+            return mov_fns[3][size_index(o0->size)];
+        if (is_gpr(o0) && is_mem(o1))
+            return fast_mov_rm;
+        if (is_mem(o0) && (is_gpr(o1) || o1->kind == SVMX_OPK_IMM))
+            return fast_mov_mr;
+        break;
+    case SVMX_INSN_LEA:
+        if (mode64 && insn->address_size == 8 && n == 2 && is_gpr(o0) &&
+            o1->kind == SVMX_OPK_MEM)
+            return fast_lea64;
+        break;
     case SVMX_INSN_JCC:
-        return n >= 1 && is_rel_imm(o0) ? FAST_JCC : FAST_NONE;
+        if (n >= 1 && is_rel_imm(o0))
+            return long64 ? jcc64_fns[insn->cond & 15] : fast_jcc;
+        break;
     case SVMX_INSN_INC: case SVMX_INSN_DEC: case SVMX_INSN_NEG: case SVMX_INSN_NOT:
-        return n == 1 && is_gpr(o0) ? FAST_UNARY_R : FAST_NONE;
+        if (n == 1 && reg0)
+            return unary_fns[op - ALU_INC][sz];
+        break;
     case SVMX_INSN_SHL: case SVMX_INSN_SHR: case SVMX_INSN_SAR:
     case SVMX_INSN_ROL: case SVMX_INSN_ROR: case SVMX_INSN_RCL: case SVMX_INSN_RCR:
-        return is_gpr(o0) && (n == 1 || (n == 2 && o1->kind == SVMX_OPK_IMM))
-                   ? FAST_SHIFT_RI : FAST_NONE;
+        if (reg0 && (n == 1 || (n == 2 && o1->kind == SVMX_OPK_IMM)))
+            return shift_fns[op - ALU_ROL][sz];
+        break;
     case SVMX_INSN_CMOVCC:
-        return n == 2 && is_gpr(o0) && is_gpr(o1) && o1->size == o0->size
-                   ? FAST_CMOV_RR : FAST_NONE;
+        if (n == 2 && reg0 && is_gpr(o1) && o1->size == o0->size &&
+            (o0->size == 4 || o0->size == 8))
+            return cmov_fns[o0->size == 8][insn->cond & 15];
+        break;
     case SVMX_INSN_PUSH:
-        return long64 && n == 1 && is_gpr(o0) ? FAST_PUSH_R64 : FAST_NONE;
+        if (long64 && n == 1 && is_gpr(o0))
+            return fast_push_r64;
+        break;
     case SVMX_INSN_POP:
-        return long64 && n == 1 && is_gpr(o0) ? FAST_POP_R64 : FAST_NONE;
+        if (long64 && n == 1 && is_gpr(o0))
+            return fast_pop_r64;
+        break;
     case SVMX_INSN_CALL:
-        return long64 && n >= 1 && is_rel_imm(o0) ? FAST_CALL_REL64 : FAST_NONE;
+        if (long64 && n >= 1 && is_rel_imm(o0))
+            return fast_call_rel64;
+        break;
     case SVMX_INSN_RET:
-        return long64 && n == 0 ? FAST_RET64 : FAST_NONE;
+        if (long64 && n == 0)
+            return fast_ret64;
+        break;
     default:
-        return FAST_NONE;
+        break;
     }
+    return general(insn);
 }

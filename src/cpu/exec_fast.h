@@ -7,13 +7,12 @@
 
 #include "cpu/exec.h"
 
-/* Room for the fast handlers' numbers, 1..EXEC_FAST_MAX. */
-#define EXEC_FAST_MAX 63
-
-/* The fast handler for this decode's form (1..EXEC_FAST_MAX), or 0 for
- * the class's general handler (exec_fast_fns[0] calls it). */
-unsigned exec_fast_pick(const svmx_insn *insn);
-
-extern const exec_fn exec_fast_fns[EXEC_FAST_MAX + 1];
+/*
+ * The handler the fast loop (exec.c) runs a decode with: one compiled for
+ * its operand form, or a call of the class's general handler, which ends
+ * the hostmap's epoch when the decode may touch memory (hostmap.h). Only
+ * for decodes the fast loop may run at all; never NULL.
+ */
+exec_fn exec_fast_pick(const svmx_insn *insn);
 
 #endif /* SVMX_CPU_EXEC_FAST_H */

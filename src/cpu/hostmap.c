@@ -25,6 +25,14 @@ void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys)
     uint8_t *host = svmx_mem_ram_ptr(&cpu->mem, phys & ~0xfffull, 4096);
     if (!host)
         return;
+    /* A store into a code page stays on the slow path, which ends the
+     * epoch (hostmap.h). */
+    if (kind == PG_WRITE)
+        for (unsigned i = 0; i < HOSTMAP_CODE_PAGES; i++)
+            if (cpu->hostmap.code[i] == host) {
+                hostmap_epoch_end(&cpu->hostmap);
+                return;
+            }
     /* Written under the current controls: make sure the snapshot says so
      * (a handler may have changed them earlier in this instruction). */
     hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
@@ -32,4 +40,27 @@ void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys)
     hostmap_entry *e = hostmap_slot(&cpu->hostmap, lin, acc);
     e->tag = hostmap_tag(lin, acc);
     e->host = host;
+}
+
+void hostmap_protect_code_slow(cpu_hostmap *h, const uint8_t *page)
+{
+    unsigned i;
+    for (i = 0; i < HOSTMAP_CODE_PAGES; i++)
+        if (h->code[i] == page)
+            break;
+    if (i == HOSTMAP_CODE_PAGES) {
+        /* A new code page replaces the oldest, whose hints (it may have
+         * been written since) must not be followed any more. */
+        i = h->code_next;
+        h->code_next = (i + 1) % HOSTMAP_CODE_PAGES;
+        if (h->code[i])
+            hostmap_epoch_end(h);
+        h->code[i] = page;
+        for (unsigned k = 0; k < HOSTMAP_ENTRIES; k++) {
+            hostmap_entry *e = &h->e[PG_WRITE][k];
+            if (e->tag && e->host == page)
+                e->tag = 0;
+        }
+    }
+    h->code_last = page;
 }

@@ -30,15 +30,42 @@
 #include "cpu/le.h"
 
 #define HOSTMAP_ENTRIES 64
+#define HOSTMAP_CODE_PAGES 16
 
 typedef struct hostmap_entry {
     uint64_t tag;     /* linear page number << 4 | 8 | kind; 0 = empty    */
     uint8_t *host;    /* the host address of the page                     */
 } hostmap_entry;
 
+/*
+ * Write-tracking of code for the fast loop (exec.c), which follows a
+ * successor hint from one cached decode to the next without comparing
+ * the next one's bytes again. That is exact only while the bytes behind
+ * the hint cannot have changed, which the two halves below guarantee:
+ *   - code pages: the host pages the fast loop verified code in. No write
+ *     entry ever maps one of them (hostmap_protect_code purges them and
+ *     hostmap_fill refuses them), so a store into code always takes the
+ *     slow path;
+ *   - the epoch: hints are valid only in the epoch they were made in.
+ *     It ends (hostmap_epoch_end) whenever guest RAM may change other than
+ *     through a write entry: every slow-path access (operand.c), every
+ *     instruction the fast loop runs through a general handler that
+ *     touches memory, and every entry to the fast loop (the embedder, a
+ *     device callback or the slow per-instruction path may have written
+ *     anything in between).
+ */
 typedef struct cpu_hostmap {
     hostmap_entry e[3][HOSTMAP_ENTRIES];   /* by PG_READ, PG_WRITE, PG_EXEC */
     uint64_t cr0, cr3, cr4, efer;   /* the controls the entries were made under */
+    uint64_t epoch;                 /* never 0 once the fast loop ran      */
+    const uint8_t *code[HOSTMAP_CODE_PAGES]; /* write-protected code pages */
+    const uint8_t *code_last;       /* the one protected most recently     */
+    unsigned code_next;             /* round-robin victim in code[]        */
+    /* Set by the fast loop on entry and valid only inside it, where the
+     * privilege level and the mode cannot change: the PG_USER bit of an
+     * explicit access and the linear-address width. */
+    unsigned run_user;
+    unsigned run_width;
 } cpu_hostmap;
 
 /* Tag of a page for a kind: PG_READ/PG_WRITE/PG_EXEC | PG_USER (bits 0-2,
@@ -62,9 +89,35 @@ static inline uint8_t *hostmap_lookup(cpu_hostmap *h, uint64_t lin,
     return e->tag == hostmap_tag(lin, kind) ? e->host + (lin & 0xfff) : NULL;
 }
 
+/* The same for kind = `base` | `user`, where base (PG_READ, PG_WRITE or
+ * PG_EXEC) picks the table, so that a constant base folds it. */
+static inline uint8_t *hostmap_lookup_as(cpu_hostmap *h, uint64_t lin,
+                                         unsigned base, unsigned user)
+{
+    hostmap_entry *e = &h->e[(base & 3u) % 3u][(lin >> 12) % HOSTMAP_ENTRIES];
+    return e->tag == hostmap_tag(lin, base | user) ? e->host + (lin & 0xfff)
+                                                   : NULL;
+}
+
 static inline void hostmap_flush(cpu_hostmap *h)
 {
     memset(h->e, 0, sizeof h->e);
+}
+
+/* Guest RAM may have changed: the fast loop's hints are void. */
+static inline void hostmap_epoch_end(cpu_hostmap *h)
+{
+    h->epoch++;
+}
+
+/* Write-protects the host page `page` (4 KiB aligned) of code the fast
+ * loop just verified (hostmap.c); the inline part is the common repeat. */
+void hostmap_protect_code_slow(cpu_hostmap *h, const uint8_t *page);
+
+static inline void hostmap_protect_code(cpu_hostmap *h, const uint8_t *page)
+{
+    if (page != h->code_last)
+        hostmap_protect_code_slow(h, page);
 }
 
 /* Flushes when a control register differs from the snapshot. */

@@ -130,6 +130,8 @@ cpu_res exec_read_linear_slow(svmx_cpu *cpu, uint64_t lin, unsigned size,
     uint64_t phys[2];
     unsigned first;
     uint8_t b[8] = { 0 };
+    /* A page walk may set A/D bits and an MMIO handler may write RAM. */
+    hostmap_epoch_end(&cpu->hostmap);
     cpu_res r = translate_span(cpu, lin, size, acc, phys, &first, f);
     if (r != CPU_OK)
         return r;
@@ -153,6 +155,7 @@ cpu_res exec_write_linear_slow(svmx_cpu *cpu, uint64_t lin, unsigned size,
     uint64_t phys[2];
     unsigned first;
     uint8_t b[8];
+    hostmap_epoch_end(&cpu->hostmap); /* see exec_read_linear_slow */
     cpu_res r = translate_span(cpu, lin, size, acc | PG_WRITE, phys, &first, f);
     if (r != CPU_OK)
         return r;

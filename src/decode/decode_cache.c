@@ -123,6 +123,8 @@ static svmx_status lookup(svmx_decode_cache *cache, uint64_t key,
     e->w1 = w[1];
     e->meta = meta;
     e->aux = 0;
+    e->fn = NULL;
+    memset(e->link, 0, sizeof e->link);
     e->insn = fresh;
     *out = &e->insn;
     return SVMX_OK;

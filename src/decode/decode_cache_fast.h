@@ -16,13 +16,41 @@
 
 #include "svmx/decode.h"
 
+struct cache_entry;
+
+/* A function the caller keeps with a decode (the interpreter: its
+ * handler), stored as a generic function pointer. */
+typedef void (*decode_cache_fn)(void);
+
+/*
+ * A successor hint the caller keeps with a decode: "the instruction at
+ * linear address `lin` was the decode in `to`, verified in the caller's
+ * epoch `epoch`". The cache never reads or checks hints; a caller may
+ * follow one only while it knows that neither the bytes at `lin` nor the
+ * slot `to` changed since that epoch (the interpreter: exec.c).
+ */
+typedef struct decode_cache_link {
+    uint64_t lin;
+    uint64_t epoch;
+    struct cache_entry *to;
+} decode_cache_link;
+
 typedef struct cache_entry {
     uint64_t  key;
     uint64_t  w0, w1;   /* the window, zero-padded to 16 bytes */
     uint32_t  meta;     /* decode_cache_meta(); 0 marks an empty slot */
     uint8_t   aux;      /* the caller's note on this decode; 0 after a fill */
+    decode_cache_fn fn; /* the caller's function; valid when aux says so */
+    decode_cache_link link[2]; /* successor hints; epoch 0 after a fill */
     svmx_insn insn;
 } cache_entry;
+
+/* The slot of a decode the cache returned. */
+static inline cache_entry *decode_cache_entry_of(const svmx_insn *insn)
+{
+    return (cache_entry *)(void *)((char *)(uintptr_t)insn -
+                                   offsetof(cache_entry, insn));
+}
 
 /*
  * A byte the caller may keep with a cached decode (the interpreter notes
@@ -31,8 +59,7 @@ typedef struct cache_entry {
  */
 static inline uint8_t *decode_cache_aux(const svmx_insn *insn)
 {
-    return &((cache_entry *)(void *)((char *)(uintptr_t)insn -
-                                      offsetof(cache_entry, insn)))->aux;
+    return &decode_cache_entry_of(insn)->aux;
 }
 
 /* What else a hit must match besides the bytes: the window length (never
