@@ -90,7 +90,8 @@ static bool events_equal(const svmx_events *a, const svmx_events *b)
            a->exc_pending == b->exc_pending &&
            a->exc_vector == b->exc_vector &&
            a->exc_has_error == b->exc_has_error &&
-           a->exc_error == b->exc_error && a->exc_payload == b->exc_payload;
+           a->exc_error == b->exc_error && a->exc_payload == b->exc_payload &&
+           a->init_pending == b->init_pending;
 }
 
 /* ------------------------------------------------- creation and memory -- */
@@ -310,7 +311,8 @@ static void test_reset_again(void **state)
         assert_int_equal(svmx_cpu_set_sregs(cpu, &s), SVMX_OK);
         svmx_dregs d = { .dr = { 1, 2, 3, 4 }, .dr6 = 0xf, .dr7 = 0xff };
         assert_int_equal(svmx_cpu_set_dregs(cpu, &d), SVMX_OK);
-        svmx_events e = { .activity = SVMX_ACTIVITY_HLT, .nmi_pending = 1 };
+        svmx_events e = { .activity = SVMX_ACTIVITY_HLT, .nmi_pending = 1,
+                          .init_pending = 1 };
         assert_int_equal(svmx_cpu_set_events(cpu, &e), SVMX_OK);
         assert_int_equal(svmx_cpu_set_msr(cpu, CPU_MSR_IA32_TSC, 99), SVMX_OK);
         assert_int_equal(svmx_cpu_set_msr(cpu, CPU_MSR_IA32_STAR, 7), SVMX_OK);
@@ -572,7 +574,7 @@ static void test_events(void **state)
             .nmi_pending = true, .nmi_masked = true, .smi_pending = true,
             .irq_pending = true, .irq_vector = 0xfe, .exc_pending = true,
             .exc_vector = 14, .exc_has_error = true, .exc_error = 0x1b,
-            .exc_payload = 0xdead000,
+            .exc_payload = 0xdead000, .init_pending = true,
         };
         svmx_events out;
         assert_int_equal(svmx_cpu_set_events(cpu, &in), SVMX_OK);

@@ -465,6 +465,394 @@ static void test_held_debug_trap_and_reset(void **state)
     assert_int_equal(st.rip, 0x7c07);  /* ran to the HLT, no trap */
 }
 
+/* ---------------------------------------------------------------- INIT -- */
+
+/* The firmware ROM at the top of the 4 GiB space, where the CPU starts
+ * after RESET or INIT (physical FFFF_FFF0h): every byte a HLT, so a CPU
+ * that took INIT halts at F000:FFF1 having run one instruction there. */
+#define ROM_BASE 0xffff0000u
+static svmx_status rom_read(void *ctx, uint64_t gpa, unsigned size,
+                            uint64_t *value)
+{
+    (void)ctx, (void)size;
+    *value = gpa >= ROM_BASE ? 0xf4f4f4f4f4f4f4f4ull : ~0ull;
+    return SVMX_OK;
+}
+
+static void add_rom(void)
+{
+    m.io.mmio_read = rom_read;
+}
+
+/* The run took INIT: the HLT at the reset vector stopped it. */
+static void expect_init_taken(const svmx_stop *st)
+{
+    assert_int_equal(st->reason, SVMX_STOP_HLT);
+    assert_int_equal(st->rip, 0xfff1);
+    svmx_sregs s;
+    svmx_cpu_get_sregs(m.cpu, &s);
+    assert_int_equal(s.seg[SVMX_CS].selector, 0xf000);
+    assert_int_equal(s.seg[SVMX_CS].base, ROM_BASE);
+    assert_int_equal(svmx_cpu_mode(m.cpu), SVMX_MODE_REAL);
+    assert_false(events().init_pending);
+}
+
+static uint64_t get_msr(uint32_t i)
+{
+    uint64_t v = 0;
+    assert_int_equal(svmx_cpu_get_msr(m.cpu, i, &v), SVMX_OK);
+    return v;
+}
+
+static void set_msr(uint32_t i, uint64_t v)
+{
+    assert_int_equal(svmx_cpu_set_msr(m.cpu, i, v), SVMX_OK);
+}
+
+#define MSR_TSC    0x10u
+#define MSR_APIC   0x1bu
+#define MSR_PAT    0x277u
+#define MSR_EFER   0xc0000080u
+#define MSR_STAR   0xc0000081u
+#define MSR_LSTAR  0xc0000082u
+#define MSR_FSBASE 0xc0000100u
+#define MSR_KGS    0xc0000102u
+#define MSR_VM_CR  0xc0010114u
+
+/*
+ * The INIT state field by field (SDM Vol. 3A 10.1.1 Table 10-1, APM Vol. 2
+ * 14.1.3 Tables 14-1 and 14-2), from 64-bit mode with paging, on both
+ * personalities: real mode at F000:FFF0, RFLAGS 2, GPRs 0 but EDX (the
+ * signature), the RESET segments and descriptor tables, CR0 = ET with CD
+ * and NW kept, CR2-CR4, CR8 and EFER 0; the MSRs (TSC included) and XCR0
+ * kept; DR0-DR7 reset on Intel, kept on AMD; the pending NMI and SMI, NMI
+ * blocking and the shadows gone, the INTR request kept. INITs merge.
+ */
+static void test_init_state(void **state)
+{
+    (void)state;
+    static const svmx_vendor vendors[] = { SVMX_VENDOR_AMD, SVMX_VENDOR_INTEL };
+    for (size_t v = 0; v < 2; v++) {
+        bool amd = vendors[v] == SVMX_VENDOR_AMD;
+        boot_long_v(vendors[v], nops, sizeof nops, false);
+        add_rom();
+        svmx_regs r;
+        svmx_cpu_get_regs(m.cpu, &r);
+        for (unsigned i = 0; i < SVMX_GPR_COUNT; i++)
+            r.gpr[i] = 0x1111u * (i + 1);
+        r.rflags = 0x6d7;                  /* IF, DF, OF and the ALU flags */
+        svmx_cpu_set_regs(m.cpu, &r);
+        svmx_sregs s;
+        svmx_cpu_get_sregs(m.cpu, &s);
+        s.cr0 |= 1u << 30;                 /* CD, NW clear */
+        s.cr2 = 0xdead000;
+        s.cr8 = 5;
+        s.seg[SVMX_FS].base = 0x12345678;
+        assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
+        uint64_t xcr0 = s.xcr0;
+        svmx_dregs d = { .dr = { 1, 2, 3, 4 }, .dr6 = 0xf,
+                         .dr7 = 0x400 | 0xfu << 16 };
+        assert_int_equal(svmx_cpu_set_dregs(m.cpu, &d), SVMX_OK);
+        svmx_cpu_get_dregs(m.cpu, &d);
+        set_msr(MSR_EFER, get_msr(MSR_EFER) | 1 | (amd ? 1u << 12 : 0));
+        set_msr(MSR_TSC, 1000);
+        set_msr(MSR_STAR, 0x0023001000000000ull);
+        set_msr(MSR_LSTAR, 0xffff800000001000ull);
+        set_msr(MSR_KGS, 0xffff800000002000ull);
+        set_msr(MSR_PAT, 0x0606060606060606ull);
+        uint64_t apic = get_msr(MSR_APIC);
+        svmx_events e = events();
+        e.shadow = SVMX_SHADOW_STI | SVMX_SHADOW_MOVSS;
+        e.nmi_pending = e.nmi_masked = e.smi_pending = true;
+        e.irq_pending = true;
+        e.irq_vector = 0x42;
+        set_events(&e);
+
+        assert_int_equal(svmx_cpu_inject_init(m.cpu), SVMX_OK);
+        assert_int_equal(svmx_cpu_inject_init(m.cpu), SVMX_OK); /* merged */
+        assert_true(events().init_pending);
+        svmx_stop st = run(0);
+        expect_init_taken(&st);
+        assert_int_equal(st.insns, 1);     /* the HLT at FFFF_FFF0h only */
+
+        svmx_cpu_get_regs(m.cpu, &r);
+        svmx_cpuid_result id;
+        svmx_cpu_cpuid(m.cpu, 1, 0, &id);
+        for (unsigned i = 0; i < SVMX_GPR_COUNT; i++)
+            assert_int_equal(r.gpr[i], i == SVMX_RDX ? id.eax : 0);
+        assert_int_equal(r.rflags, 0x2);
+        svmx_cpu_get_sregs(m.cpu, &s);
+        assert_int_equal(s.seg[SVMX_CS].limit, 0xffff);
+        assert_int_equal(s.seg[SVMX_CS].attr, 0x9b);
+        for (unsigned i = 0; i < SVMX_SREG_COUNT; i++) {
+            if (i == SVMX_CS)
+                continue;
+            assert_int_equal(s.seg[i].selector, 0);
+            assert_int_equal(s.seg[i].base, 0);
+            assert_int_equal(s.seg[i].limit, 0xffff);
+            assert_int_equal(s.seg[i].attr, i == SVMX_LDTR ? 0x82
+                                            : i == SVMX_TR ? 0x8b : 0x93);
+        }
+        assert_int_equal(s.gdt.base, 0);
+        assert_int_equal(s.gdt.limit, 0xffff);
+        assert_int_equal(s.idt.base, 0);
+        assert_int_equal(s.idt.limit, 0xffff);
+        assert_int_equal(s.cr0, 0x40000010); /* ET; CD kept, NW kept clear */
+        assert_int_equal(s.cr2, 0);
+        assert_int_equal(s.cr3, 0);
+        assert_int_equal(s.cr4, 0);
+        assert_int_equal(s.cr8, 0);
+        assert_int_equal(s.efer, 0);
+        assert_int_equal(s.xcr0, xcr0);
+
+        svmx_dregs after;
+        svmx_cpu_get_dregs(m.cpu, &after);
+        for (unsigned i = 0; i < 4; i++)
+            assert_int_equal(after.dr[i], amd ? d.dr[i] : 0);
+        assert_int_equal(after.dr6, amd ? d.dr6 : 0xffff0ff0);
+        assert_int_equal(after.dr7, amd ? d.dr7 : 0x400);
+
+        assert_int_equal(get_msr(MSR_EFER), 0);
+        assert_int_equal(get_msr(MSR_TSC), 1001); /* + the HLT's tick */
+        assert_int_equal(get_msr(MSR_STAR), 0x0023001000000000ull);
+        assert_int_equal(get_msr(MSR_LSTAR), 0xffff800000001000ull);
+        assert_int_equal(get_msr(MSR_KGS), 0xffff800000002000ull);
+        assert_int_equal(get_msr(MSR_PAT), 0x0606060606060606ull);
+        assert_int_equal(get_msr(MSR_APIC), apic);
+        assert_int_equal(get_msr(MSR_FSBASE), 0); /* FS.base: a segment */
+
+        e = events();
+        assert_int_equal(e.activity, SVMX_ACTIVITY_HLT); /* the ROM's HLT */
+        assert_true(e.gif);
+        assert_int_equal(e.shadow, 0);
+        assert_false(e.nmi_pending || e.nmi_masked || e.smi_pending ||
+                     e.exc_pending || e.init_pending);
+        assert_true(e.irq_pending);        /* IF = 0 now: it waits */
+        assert_int_equal(e.irq_vector, 0x42);
+    }
+}
+
+/* CR0.CD and NW keep their values through INIT, either way (Table 10-1
+ * note 2, Table 14-1); RESET sets both. */
+static void test_init_keeps_cd_nw(void **state)
+{
+    (void)state;
+    static const uint64_t cr0s[] = { 0x10, 0x60000010, 0x40000011 };
+    for (size_t i = 0; i < 3; i++) {
+        boot(SVMX_VENDOR_INTEL, nops, sizeof nops);
+        add_rom();
+        svmx_sregs s;
+        svmx_cpu_get_sregs(m.cpu, &s);
+        s.cr0 = cr0s[i];
+        assert_int_equal(svmx_cpu_set_sregs(m.cpu, &s), SVMX_OK);
+        svmx_cpu_inject_init(m.cpu);
+        svmx_stop st = run(0);
+        expect_init_taken(&st);
+        svmx_cpu_get_sregs(m.cpu, &s);
+        assert_int_equal(s.cr0, (cr0s[i] & 0x60000000) | 0x10);
+        assert_int_equal(svmx_cpu_reset(m.cpu), SVMX_OK);
+        svmx_cpu_get_sregs(m.cpu, &s);
+        assert_int_equal(s.cr0, 0x60000010);
+    }
+}
+
+/* Neither RFLAGS.IF = 0, nor an STI or MOV SS shadow, nor a running NMI
+ * handler holds INIT: it is taken before the next instruction. */
+static void test_init_not_held_by_if_or_shadow(void **state)
+{
+    (void)state;
+    static const svmx_vendor vendors[] = { SVMX_VENDOR_AMD, SVMX_VENDOR_INTEL };
+    for (size_t v = 0; v < 2; v++) {
+        boot(vendors[v], nops, sizeof nops);
+        add_rom();
+        set_if(false);
+        svmx_events e = events();
+        e.shadow = SVMX_SHADOW_STI | SVMX_SHADOW_MOVSS;
+        e.nmi_masked = true;
+        set_events(&e);
+        svmx_cpu_inject_init(m.cpu);
+        svmx_stop st = run(0);
+        expect_init_taken(&st);
+        assert_int_equal(st.insns, 1);
+    }
+}
+
+/* GIF = 0 holds INIT (APM Vol. 2 15.17 Table 15-10), also in HLT; STGI
+ * releases it: it is taken right after the STGI. */
+static void test_init_held_by_gif(void **state)
+{
+    (void)state;
+    /* clgi; nop; stgi; nop; hlt */
+    static const uint8_t code[] = { 0x0f, 0x01, 0xdd, 0x90, 0x0f, 0x01, 0xdc,
+                                    0x90, 0xf4 };
+    boot_long_v(SVMX_VENDOR_AMD, code, sizeof code, false);
+    add_rom();
+    set_msr(MSR_EFER, get_msr(MSR_EFER) | 1u << 12); /* SVME */
+    svmx_stop st;
+    assert_int_equal(svmx_cpu_step(m.cpu, &st), SVMX_OK);  /* clgi */
+    assert_false(events().gif);
+    svmx_cpu_inject_init(m.cpu);
+    assert_int_equal(svmx_cpu_step(m.cpu, &st), SVMX_OK);  /* nop */
+    assert_int_equal(st.reason, SVMX_STOP_DEBUG);
+    assert_int_equal(rip(), 0x7c04);
+    assert_true(events().init_pending);
+    st = run(0);
+    expect_init_taken(&st);
+    assert_int_equal(st.insns, 2);                         /* stgi, hlt */
+    assert_true(events().gif);
+
+    /* Halted with GIF = 0: INIT does not wake the CPU until GIF = 1. */
+    static const uint8_t hlt[] = { 0xf4 };
+    boot(SVMX_VENDOR_AMD, hlt, sizeof hlt);
+    add_rom();
+    svmx_events e = events();
+    e.gif = false;
+    set_events(&e);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    svmx_cpu_inject_init(m.cpu);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.insns, 0);
+    assert_int_equal(st.rip, 0x7c01);
+    assert_true(events().init_pending);
+    e = events();
+    e.gif = true;
+    set_events(&e);
+    st = run(0);
+    expect_init_taken(&st);
+    assert_int_equal(st.insns, 1);
+}
+
+/* INIT comes before NMI and INTR (SDM Vol. 3A 6.9 Table 6-2: class 3
+ * against 5 and 6): neither is delivered first, the NMI is discarded and
+ * the INTR request waits for IF = 1. An exception already in flight is
+ * delivered before INIT is taken. */
+static void test_init_priority(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    add_rom();
+    set_if(true);
+    svmx_cpu_inject_nmi(m.cpu);
+    svmx_cpu_inject_irq(m.cpu, 0x20);
+    svmx_cpu_inject_init(m.cpu);
+    svmx_stop st = run(0);
+    expect_init_taken(&st);
+    assert_int_equal(st.insns, 1);
+    assert_int_equal(get(0x7000 - 6, 6), 0);   /* no frame was pushed */
+    svmx_events e = events();
+    assert_false(e.nmi_pending);
+    assert_true(e.irq_pending);
+
+    boot(SVMX_VENDOR_INTEL, nops, sizeof nops);
+    add_rom();
+    e = events();
+    e.exc_pending = true;
+    e.exc_vector = 6;
+    set_events(&e);
+    svmx_cpu_inject_init(m.cpu);
+    st = run(0);
+    expect_init_taken(&st);
+    assert_int_equal(get(0x7000 - 6, 2), 0x7c00); /* the #UD frame's IP */
+    assert_false(events().exc_pending);
+}
+
+/* INIT wakes a halted CPU, whatever IF is; and, the CPU being the
+ * bootstrap processor, one the state API put in wait-for-SIPI. */
+static void test_init_wakes_hlt(void **state)
+{
+    (void)state;
+    static const uint8_t hlt[] = { 0xf4 };
+    boot(SVMX_VENDOR_INTEL, hlt, sizeof hlt);
+    add_rom();
+    set_if(false);
+    svmx_stop st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c01);
+    svmx_cpu_inject_init(m.cpu);
+    st = run(0);
+    expect_init_taken(&st);
+    assert_int_equal(st.insns, 1);
+
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    add_rom();
+    svmx_events e = events();
+    e.activity = SVMX_ACTIVITY_WAIT_SIPI;
+    set_events(&e);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_UNSUPPORTED);
+    svmx_cpu_inject_init(m.cpu);
+    st = run(0);
+    expect_init_taken(&st);
+    assert_int_equal(st.insns, 1);
+}
+
+/* VM_CR.R_INIT (AMD) redirects INIT to #SX, vector 30, and the INIT is
+ * gone (APM Vol. 2 15.21.8 Table 15-12, 15.28); real mode pushes no error
+ * code, the frame points at the instruction the INIT came before and the
+ * CPU is not reinitialised. (Its error code, 1, is checked through the
+ * #SX intercept in tests/test_svm_run.c.) */
+static void test_init_redirected_to_sx(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    add_rom();
+    set_msr(MSR_VM_CR, 2);                     /* R_INIT */
+    svmx_stop st = run(2);
+    assert_int_equal(st.reason, SVMX_STOP_BUDGET);
+    svmx_cpu_inject_init(m.cpu);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, HANDLER(30) + 1);
+    assert_int_equal(frame_ip(), 0x7c02);
+    assert_int_equal(reg(SVMX_RSP), 0x7000 - 6);
+    assert_false(events().init_pending);
+}
+
+/* INIT ends the shutdown state (SDM Vol. 3A 6.15 "Interrupt 8"), unless
+ * GIF = 0 holds it. */
+static void test_init_ends_shutdown(void **state)
+{
+    (void)state;
+    boot(SVMX_VENDOR_AMD, nops, sizeof nops);
+    add_rom();
+    svmx_events e = events();
+    e.activity = SVMX_ACTIVITY_SHUTDOWN;
+    e.gif = false;
+    set_events(&e);
+    svmx_stop st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_SHUTDOWN);
+    svmx_cpu_inject_init(m.cpu);
+    st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_SHUTDOWN);
+    assert_true(events().init_pending);
+    e = events();
+    e.gif = true;
+    set_events(&e);
+    st = run(0);
+    expect_init_taken(&st);
+    assert_int_equal(st.insns, 1);
+}
+
+/* #SX pushes its error code, 1 for a redirected INIT (APM Vol. 2 15.28). */
+static void test_init_sx_frame(void **state)
+{
+    (void)state;
+    boot_protected(nops, sizeof nops, false);
+    add_rom();
+    put64(IDT + 30 * 8, gate32(0x8000, 0x08, 0x8e));
+    set_msr(MSR_VM_CR, 2);                     /* R_INIT */
+    svmx_cpu_inject_init(m.cpu);
+    svmx_stop st = run(0);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x8001);
+    uint64_t sp = reg(SVMX_RSP);
+    assert_int_equal(get(sp, 4), 1);           /* error code: INIT */
+    assert_int_equal(get(sp + 4, 4), 0x7c00);
+    assert_int_equal(get(sp + 8, 4), 0x08);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +873,15 @@ int main(void)
         cmocka_unit_test(test_io_breakpoint),
         cmocka_unit_test(test_rep_data_breakpoint),
         cmocka_unit_test(test_held_debug_trap_and_reset),
+        cmocka_unit_test(test_init_state),
+        cmocka_unit_test(test_init_keeps_cd_nw),
+        cmocka_unit_test(test_init_not_held_by_if_or_shadow),
+        cmocka_unit_test(test_init_held_by_gif),
+        cmocka_unit_test(test_init_priority),
+        cmocka_unit_test(test_init_wakes_hlt),
+        cmocka_unit_test(test_init_redirected_to_sx),
+        cmocka_unit_test(test_init_ends_shutdown),
+        cmocka_unit_test(test_init_sx_frame),
     };
     return cmocka_run_group_tests(tests, NULL, fixture_teardown);
 }

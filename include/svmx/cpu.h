@@ -142,7 +142,9 @@ typedef enum svmx_activity {
 /*
  * Event state: the activity state, the global interrupt flag (SVM, APM
  * Vol. 2 15.17; 1 on Intel), the interrupt shadow and the events that wait
- * for delivery.
+ * for delivery. `init_pending` is an INIT latched by the processor
+ * (svmx_cpu_inject_init): it waits while GIF = 0 and, on AMD, after a
+ * #VMEXIT(INIT) until the host sets GIF again (APM Vol. 2 15.21.8).
  */
 typedef struct svmx_events {
     uint8_t  activity;        /* svmx_activity                           */
@@ -158,6 +160,7 @@ typedef struct svmx_events {
     bool     exc_has_error;
     uint32_t exc_error;
     uint64_t exc_payload;     /* CR2 for #PF, DR6 bits for #DB           */
+    bool     init_pending;    /* an INIT waits (held by GIF = 0)         */
 } svmx_events;
 
 /* Configuration of a new CPU. */
@@ -190,7 +193,8 @@ SVMX_API svmx_status svmx_cpu_init(void *mem, size_t size,
 /* Frees a CPU from svmx_cpu_create(); NULL is ignored. */
 SVMX_API void svmx_cpu_destroy(svmx_cpu *cpu);
 
-/* Puts the CPU back in its reset state (RESET, not INIT). */
+/* Puts the CPU back in its reset state (RESET; INIT is
+ * svmx_cpu_inject_init()). */
 SVMX_API svmx_status svmx_cpu_reset(svmx_cpu *cpu);
 
 /*
@@ -262,6 +266,30 @@ SVMX_API svmx_status svmx_cpu_inject_irq(svmx_cpu *cpu, uint8_t vector);
  * merged with it, as on hardware.
  */
 SVMX_API svmx_status svmx_cpu_inject_nmi(svmx_cpu *cpu);
+
+/*
+ * Signals INIT (an INIT IPI or the INIT# pin, which the embedder's
+ * interrupt controller delivers). The INIT is latched: a second one while
+ * one waits merges with it. At the first instruction boundary where
+ * GIF = 1 (APM Vol. 2 15.17 Table 15-10) - RFLAGS.IF and the interrupt
+ * shadows do not hold it - it is taken, after an exception already in
+ * flight and before SMI, NMI and INTR (SDM Vol. 3A 6.9 Table 6-2), and
+ * wakes the CPU from HLT:
+ *   - the CPU, which the model treats as the bootstrap processor, is put
+ *     in the INIT state and runs from F000:FFF0 in real mode: as after
+ *     svmx_cpu_reset(), except that the MSRs (the TSC included), XCR0 and
+ *     CR0.CD/NW keep their values, EFER is 0, and on AMD DR0-DR3, DR6 and
+ *     DR7 keep theirs too (SDM Vol. 3A 10.1.1 Table 10-1, APM Vol. 2
+ *     14.1.3 Table 14-1); a pending NMI, SMI or exception is discarded,
+ *     an INTR request stays (docs/interpreter.md, "INIT");
+ *   - in SVM guest mode with the INIT intercept: #VMEXIT(INIT), and the
+ *     INIT stays pending for the host (15.13.4, 15.21.8 Table 15-12);
+ *   - on AMD with VM_CR.R_INIT set (and the intercept clear): #SX with
+ *     error code 1 instead, and the INIT is consumed (15.21.8, 15.28).
+ * An INIT taken in guest mode without the intercept leaves guest mode
+ * with no #VMEXIT (docs/svm.md). SVMX_E_ARG for a NULL cpu.
+ */
+SVMX_API svmx_status svmx_cpu_inject_init(svmx_cpu *cpu);
 
 /*
  * Model-specific registers. The personality's MSR table says which exist

@@ -15,6 +15,7 @@
 #include "svmx/decode.h"
 #include "cpu/cpu_checks.h"
 #include "cpu/cpu_internal.h"
+#include "cpu/events.h"
 #include "cpu/msr.h"
 #include "cpu/paging.h"
 #include "cpu/personality.h"
@@ -39,25 +40,36 @@ size_t svmx_cpu_size(void)
     return (n + SVMX_CPU_ALIGN - 1) & ~(size_t)(SVMX_CPU_ALIGN - 1);
 }
 
-/*
- * The power-up/RESET state: SDM Vol. 3A 10.1.1 Table 10-1 and APM Vol. 2
- * 14.1.3 Table 14-1, which agree on everything set here.
- */
-static void reset_state(svmx_cpu *cpu)
+/* DR0-DR3 0, DR6 and DR7 their fixed bits: RESET on both vendors, INIT
+ * on Intel (SDM Vol. 3A 10.1.1 Table 10-1; APM Vol. 2 Table 14-1 has INIT
+ * leave them "Not modified"). */
+static void debug_initial(svmx_cpu *cpu)
 {
-    memset(&cpu->regs, 0, sizeof cpu->regs);
-    memset(&cpu->sregs, 0, sizeof cpu->sregs);
     memset(&cpu->dregs, 0, sizeof cpu->dregs);
-    memset(&cpu->events, 0, sizeof cpu->events);
-    memset(&cpu->svm, 0, sizeof cpu->svm); /* RESET leaves guest mode */
+    cpu->dregs.dr6 = CPU_DR6_FIXED1;
+    cpu->dregs.dr7 = CPU_DR7_FIXED1;
+}
+
+/*
+ * What RESET and INIT both load (SDM Vol. 3A 10.1.1 Table 10-1, APM
+ * Vol. 2 14.1.3 Tables 14-1 and 14-2, which agree on everything set
+ * here): real mode at F000:FFF0, RFLAGS = 2, the segments, GDTR and IDTR
+ * below, CR0.ET with CD and NW left to the caller, CR2, CR3, CR4, CR8 and
+ * EFER 0, the general registers 0 but EDX, the TLB flushed; the CPU is
+ * out of SVM guest mode and active. Not touched: the MSRs, XCR0, the
+ * debug registers, GIF and the pending events - the caller's, as RESET
+ * and INIT differ there.
+ */
+static void initial_state(svmx_cpu *cpu)
+{
+    svmx_sregs *s = &cpu->sregs;
+    memset(&cpu->regs, 0, sizeof cpu->regs);
+    memset(&cpu->svm, 0, sizeof cpu->svm); /* out of guest mode */
     nested_reset(cpu);
     /* The interpreter's between-instruction state: no trap waits. */
     cpu->db_deferred = false;
     cpu->db_deferred_dr6 = 0;
     cpu->bp_hits = 0;
-    cpu->bp_armed = false;
-    cpu->attention = false;
-    cpu->stop_requested = false;
 
     cpu->regs.rip = 0xfff0;
     cpu->regs.rflags = SVMX_RFLAGS_FIXED;
@@ -65,34 +77,76 @@ static void reset_state(svmx_cpu *cpu)
     /* Present, accessed read/write data (type 3) / execute-read code (11). */
     const uint16_t data = SVMX_SEG_ATTR_P | SVMX_SEG_ATTR_S | 0x3;
     const uint16_t code = SVMX_SEG_ATTR_P | SVMX_SEG_ATTR_S | 0xb;
-    for (unsigned i = 0; i < SVMX_SREG_COUNT; i++) {
-        cpu->sregs.seg[i].limit = 0xffff;
-        cpu->sregs.seg[i].attr = data;
-    }
-    cpu->sregs.seg[SVMX_CS].selector = 0xf000;
-    cpu->sregs.seg[SVMX_CS].base = 0xffff0000;
-    cpu->sregs.seg[SVMX_CS].attr = code;
+    for (unsigned i = 0; i < SVMX_SREG_COUNT; i++)
+        s->seg[i] = (svmx_segment){ .limit = 0xffff, .attr = data };
+    s->seg[SVMX_CS].selector = 0xf000;
+    s->seg[SVMX_CS].base = 0xffff0000;
+    s->seg[SVMX_CS].attr = code;
     /* Present system segments: LDT (type 2), busy 32/64-bit TSS (11). */
-    cpu->sregs.seg[SVMX_LDTR].attr = SVMX_SEG_ATTR_P | 0x2;
-    cpu->sregs.seg[SVMX_TR].attr = SVMX_SEG_ATTR_P | 0xb;
-    cpu->sregs.gdt.limit = 0xffff;
-    cpu->sregs.idt.limit = 0xffff;
-    cpu->sregs.cr0 = CPU_CR0_CD | CPU_CR0_NW | CPU_CR0_ET; /* 60000010h */
-    cpu->sregs.xcr0 = 1;                                   /* x87 only  */
-
-    cpu->dregs.dr6 = CPU_DR6_FIXED1;
-    cpu->dregs.dr7 = CPU_DR7_FIXED1;
+    s->seg[SVMX_LDTR].attr = SVMX_SEG_ATTR_P | 0x2;
+    s->seg[SVMX_TR].attr = SVMX_SEG_ATTR_P | 0xb;
+    s->gdt = (svmx_dtable){ .base = 0, .limit = 0xffff };
+    s->idt = (svmx_dtable){ .base = 0, .limit = 0xffff };
+    s->cr0 = (s->cr0 & (CPU_CR0_CD | CPU_CR0_NW)) | CPU_CR0_ET;
+    s->cr2 = s->cr3 = s->cr4 = s->cr8 = 0;
+    s->efer = 0;
 
     cpu->events.activity = SVMX_ACTIVITY_ACTIVE;
-    cpu->events.gif = true; /* APM Vol. 2 15.17: GIF is 1 after reset */
-
-    cpu_msr_reset(cpu); /* TSC 0, PAT, APIC base, ...; EFER 0 above */
 
     /* EDX holds the family/model/stepping signature, CPUID.1:EAX. */
     svmx_cpuid_result id;
     svmx_cpu_cpuid(cpu, 1, 0, &id);
     cpu->regs.gpr[SVMX_RDX] = id.eax;
     paging_reset(cpu);
+}
+
+/* The power-up/RESET state: everything initial_state() loads, and CR0 =
+ * 60000010h, XCR0 = 1 (x87), DR0-DR7 and every MSR at their reset
+ * values (TSC 0, PAT, APIC base ...), nothing pending, GIF = 1. */
+static void reset_state(svmx_cpu *cpu)
+{
+    memset(&cpu->events, 0, sizeof cpu->events);
+    cpu->events.gif = true; /* APM Vol. 2 15.17: GIF is 1 after reset */
+    cpu->sregs.cr0 = CPU_CR0_CD | CPU_CR0_NW;
+    cpu->sregs.xcr0 = 1;
+    debug_initial(cpu);
+    cpu_msr_reset(cpu); /* EFER is initial_state()'s */
+    cpu->bp_armed = false;
+    cpu->attention = false;
+    cpu->stop_requested = false;
+    initial_state(cpu);
+}
+
+/*
+ * The INIT state of the bootstrap processor (SDM Vol. 3A 10.1.1 Table
+ * 10-1 "INIT" column, APM Vol. 2 14.1.3 Table 14-1 "Value after INIT"):
+ * initial_state(), keeping what RESET would set and INIT does not -
+ *   - CR0.CD and NW (Table 10-1 note 2; APM: "CD and NW are unchanged");
+ *   - every MSR, the TSC included ("All other MSRs: Unchanged"; APM:
+ *     "Not modified"), but EFER, which INIT clears (APM Table 14-1; the
+ *     SDM's table does not list it, and KVM clears it on both vendors);
+ *   - XCR0 (APM "Not modified"; KVM sets it only at RESET);
+ *   - on AMD DR0-DR3, DR6 and DR7 (APM "Not modified"); Intel resets
+ *     them (Table 10-1 gives them the RESET values under INIT);
+ *   - GIF (INIT is taken only with GIF = 1) and an INTR request: the INTR
+ *     line belongs to the interrupt controller, which the embedder plays.
+ * A pending exception, NMI or SMI, NMI blocking and the interrupt shadow
+ * are discarded, as KVM's INIT does (kvm_vcpu_reset; the manuals are
+ * silent). In SVM guest mode the CPU leaves it with no #VMEXIT: EFER.SVME
+ * is now 0 (KVM: "Force the vCPU back into L1 as EFER.SVME is cleared on
+ * INIT"); the PAT MSR is the host's again, G_PAT having been the guest's
+ * own under nested paging (15.25.8).
+ */
+void cpu_init_state(svmx_cpu *cpu)
+{
+    svmx_events *e = &cpu->events;
+    if (cpu->svm.guest && cpu->svm.np)
+        cpu->msr.pat = cpu->svm.host.pat;
+    if (cpu->vendor != SVMX_VENDOR_AMD)
+        debug_initial(cpu);
+    *e = (svmx_events){ .gif = e->gif, .irq_pending = e->irq_pending,
+                        .irq_vector = e->irq_vector };
+    initial_state(cpu);
 }
 
 svmx_status svmx_cpu_init(void *mem, size_t size, const svmx_config *cfg,

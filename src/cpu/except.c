@@ -164,11 +164,12 @@ static cpu_res deliver_real(svmx_cpu *cpu, const cpu_fault *e, cpu_fault *f)
     return CPU_OK;
 }
 
-/* Vectors that push an error code (SDM Vol. 3A 6.13, Table 6-1). */
+/* Vectors that push an error code (SDM Vol. 3A 6.13, Table 6-1; APM
+ * Vol. 2 8.2 Table 8-1 adds #SX, 30, AMD's). */
 static bool pushes_error(uint8_t v)
 {
     return v == CPU_VEC_DF || (v >= CPU_VEC_TS && v <= CPU_VEC_PF) ||
-           v == CPU_VEC_AC || v == CPU_VEC_CP;
+           v == CPU_VEC_AC || v == CPU_VEC_CP || v == 30;
 }
 
 /*

@@ -488,7 +488,8 @@ static void stop_begin(svmx_cpu *cpu, svmx_stop *stop)
  */
 static cpu_res boundary(svmx_cpu *cpu)
 {
-    if (cpu->events.activity == SVMX_ACTIVITY_SHUTDOWN)
+    if (cpu->events.activity == SVMX_ACTIVITY_SHUTDOWN &&
+        !events_init_due(cpu))
         return exec_stop(cpu, SVMX_STOP_SHUTDOWN, NULL);
     if (events_waiting(cpu)) {
         bool delivered;
