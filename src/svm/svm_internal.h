@@ -12,22 +12,33 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cpu/le.h"
 #include "svmx/svm.h"
 
-/* Little-endian load of `width` (1..8) bytes at p. */
+/* Little-endian load of `width` (1..8) bytes at p: one move for the
+ * scalar widths on a little-endian host (cpu/le.h). */
 static inline uint64_t svm_load_le(const uint8_t *p, unsigned width)
 {
-    uint64_t v = 0;
-    for (unsigned i = width; i-- > 0;)
-        v = v << 8 | p[i];
-    return v;
+    return le_load(p, width);
 }
 
 static inline void svm_store_le(uint8_t *p, unsigned width, uint64_t v)
 {
-    for (unsigned i = 0; i < width; i++, v >>= 8)
-        p[i] = (uint8_t)v;
+    le_store(p, width, v);
 }
+
+/* Each listed field's width, by name: SVM_W_CR0 == 8. */
+enum {
+#define SVM_W_(name, off, width, kind) SVM_W_##name = (width),
+    SVMX_VMCB_FIELDS(SVM_W_)
+#undef SVM_W_
+};
+
+/* A scalar field by name, at the width the list gives it. */
+#define SVM_GET(vmcb, name)                                                   \
+    svm_load_le(&(vmcb)->bytes[SVMX_VMCB_##name], SVM_W_##name)
+#define SVM_PUT(vmcb, name, value)                                            \
+    svm_store_le(&(vmcb)->bytes[SVMX_VMCB_##name], SVM_W_##name, (value))
 
 /* The fields the SVM code reads most, by their listed widths. */
 static inline uint64_t svm_rd64(const svmx_vmcb *vmcb, svmx_vmcb_field f)

@@ -16,28 +16,22 @@
 #include "svm/svm_exec.h"
 #include "svm/svm_internal.h"
 
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 /*
  * The fields #VMEXIT writes (15.6 "#VMEXIT", 15.7.1 "State Saved on
  * Exit"; Table B-1 for the control fields). NRIP, the decode-assist bytes
- * and G_PAT follow, each under its condition.
+ * and G_PAT follow, each under its condition. An X-list, so that the copy
+ * into the page (write_back) is one fixed-size move per field.
  */
-static const svmx_vmcb_field exit_fields[] = {
-    SVMX_VMCB_ES_SELECTOR, SVMX_VMCB_ES_ATTRIB, SVMX_VMCB_ES_LIMIT,
-    SVMX_VMCB_ES_BASE, SVMX_VMCB_CS_SELECTOR, SVMX_VMCB_CS_ATTRIB,
-    SVMX_VMCB_CS_LIMIT, SVMX_VMCB_CS_BASE, SVMX_VMCB_SS_SELECTOR,
-    SVMX_VMCB_SS_ATTRIB, SVMX_VMCB_SS_LIMIT, SVMX_VMCB_SS_BASE,
-    SVMX_VMCB_DS_SELECTOR, SVMX_VMCB_DS_ATTRIB, SVMX_VMCB_DS_LIMIT,
-    SVMX_VMCB_DS_BASE, SVMX_VMCB_GDTR_LIMIT, SVMX_VMCB_GDTR_BASE,
-    SVMX_VMCB_IDTR_LIMIT, SVMX_VMCB_IDTR_BASE, SVMX_VMCB_CPL,
-    SVMX_VMCB_EFER, SVMX_VMCB_CR4, SVMX_VMCB_CR3, SVMX_VMCB_CR0,
-    SVMX_VMCB_DR7, SVMX_VMCB_DR6, SVMX_VMCB_RFLAGS, SVMX_VMCB_RIP,
-    SVMX_VMCB_RSP, SVMX_VMCB_RAX, SVMX_VMCB_CR2,
-    SVMX_VMCB_V_TPR, SVMX_VMCB_V_IRQ, SVMX_VMCB_INTERRUPT_SHADOW,
-    SVMX_VMCB_EXITCODE, SVMX_VMCB_EXITINFO1, SVMX_VMCB_EXITINFO2,
-    SVMX_VMCB_EXITINTINFO, SVMX_VMCB_EVENTINJ,
-};
+#define EXIT_FIELDS(X)                                                        \
+    X(ES_SELECTOR) X(ES_ATTRIB) X(ES_LIMIT) X(ES_BASE)                        \
+    X(CS_SELECTOR) X(CS_ATTRIB) X(CS_LIMIT) X(CS_BASE)                        \
+    X(SS_SELECTOR) X(SS_ATTRIB) X(SS_LIMIT) X(SS_BASE)                        \
+    X(DS_SELECTOR) X(DS_ATTRIB) X(DS_LIMIT) X(DS_BASE)                        \
+    X(GDTR_LIMIT) X(GDTR_BASE) X(IDTR_LIMIT) X(IDTR_BASE)                     \
+    X(CPL) X(EFER) X(CR4) X(CR3) X(CR0) X(DR7) X(DR6) X(RFLAGS) X(RIP)        \
+    X(RSP) X(RAX) X(CR2)                                                      \
+    X(V_TPR) X(V_IRQ) X(INTERRUPT_SHADOW)                                     \
+    X(EXITCODE) X(EXITINFO1) X(EXITINFO2) X(EXITINTINFO) X(EVENTINJ)
 
 svmx_status svm_vmcb_put(const svmx_cpu *cpu, uint64_t pa,
                          const svmx_vmcb *v, const svmx_vmcb_field *fields,
@@ -51,18 +45,29 @@ svmx_status svm_vmcb_put(const svmx_cpu *cpu, uint64_t pa,
     return SVMX_OK;
 }
 
-/* Writes field `f` of the cached VMCB to the VMCB page. */
-static svmx_status put(const svmx_cpu *cpu, svmx_vmcb_field f)
-{
-    return svm_vmcb_put(cpu, cpu->svm.vmcb_pa, &cpu->svm.vmcb, &f, 1);
-}
+/*
+ * Copies field `name` of the cached VMCB to the VMCB page: straight into
+ * `page` when it is RAM (VMRUN accepts no other VMCB), else through
+ * svmx_mem. In a function returning svmx_status.
+ */
+#define PUT(name)                                                             \
+    do {                                                                      \
+        const uint8_t *src_ = &cpu->svm.vmcb.bytes[SVMX_VMCB_##name];         \
+        if (page)                                                             \
+            memcpy(page + SVMX_VMCB_##name, src_, SVM_W_##name);              \
+        else                                                                  \
+            SVMX_TRY(svmx_mem_write(&cpu->mem,                                \
+                                    cpu->svm.vmcb_pa + SVMX_VMCB_##name,      \
+                                    src_, SVM_W_##name));                     \
+    } while (0)
+#define PUT_FIELD(name) PUT(name);
 
-/* Replaces the bits `mask` of a byte or qword field. */
-static void set_bits(svmx_vmcb *v, svmx_vmcb_field f, uint64_t mask,
-                     uint64_t bits)
-{
-    svmx_vmcb_set(v, f, (svmx_vmcb_get(v, f) & ~mask) | (bits & mask));
-}
+/* Replaces the bits `mask` of a field (V_TPR, V_IRQ, INTERRUPT_SHADOW,
+ * EVENTINJ, GUEST_INSTR_BYTES_COUNT: the rest of their bits are the
+ * VMM's, kept as VMRUN read them). */
+#define SET_BITS(v, name, mask, bits)                                         \
+    SVM_PUT(v, name, (SVM_GET(v, name) & ~(uint64_t)(mask)) |                 \
+                         ((uint64_t)(bits) & (mask)))
 
 /* --------------------------------------------------- decode assists -- */
 
@@ -100,59 +105,69 @@ static unsigned fetch_bytes(svmx_cpu *cpu, uint8_t out[SVMX_INSN_MAX_LEN])
 
 /* ------------------------------------------------------------ steps -- */
 
+/* A segment into the VMCB's four fields (Table B-2), as svm_seg_store()
+ * but with the widths known here, without the accessor's field lookup. */
+static void seg_to(svmx_vmcb *v, svmx_vmcb_field at, const svmx_segment *s)
+{
+    svm_store_le(&v->bytes[at], SVM_W_ES_SELECTOR, s->selector);
+    svm_store_le(&v->bytes[at + 2], SVM_W_ES_ATTRIB, s->attr & 0xfffu);
+    svm_store_le(&v->bytes[at + 4], SVM_W_ES_LIMIT, s->limit);
+    svm_store_le(&v->bytes[at + 8], SVM_W_ES_BASE, s->base);
+}
+
 /* Step 2 (15.6): the guest state into the cached VMCB. */
 static void save_guest(svmx_cpu *cpu)
 {
     svmx_vmcb *v = &cpu->svm.vmcb;
     const svmx_sregs *s = &cpu->sregs;
-    svm_seg_store(v, SVMX_VMCB_ES_SELECTOR, &s->seg[SVMX_ES]);
-    svm_seg_store(v, SVMX_VMCB_CS_SELECTOR, &s->seg[SVMX_CS]);
-    svm_seg_store(v, SVMX_VMCB_SS_SELECTOR, &s->seg[SVMX_SS]);
-    svm_seg_store(v, SVMX_VMCB_DS_SELECTOR, &s->seg[SVMX_DS]);
-    svmx_vmcb_set(v, SVMX_VMCB_GDTR_LIMIT, s->gdt.limit);
-    svmx_vmcb_set(v, SVMX_VMCB_GDTR_BASE, s->gdt.base);
-    svmx_vmcb_set(v, SVMX_VMCB_IDTR_LIMIT, s->idt.limit);
-    svmx_vmcb_set(v, SVMX_VMCB_IDTR_BASE, s->idt.base);
-    svmx_vmcb_set(v, SVMX_VMCB_CPL, cpu_cpl(cpu));
-    svmx_vmcb_set(v, SVMX_VMCB_EFER, s->efer);
-    svmx_vmcb_set(v, SVMX_VMCB_CR4, s->cr4);
-    svmx_vmcb_set(v, SVMX_VMCB_CR3, s->cr3);
-    svmx_vmcb_set(v, SVMX_VMCB_CR2, s->cr2);
-    svmx_vmcb_set(v, SVMX_VMCB_CR0, s->cr0);
-    svmx_vmcb_set(v, SVMX_VMCB_DR7, cpu->dregs.dr7);
-    svmx_vmcb_set(v, SVMX_VMCB_DR6, cpu->dregs.dr6);
-    svmx_vmcb_set(v, SVMX_VMCB_RFLAGS, cpu->regs.rflags);
-    svmx_vmcb_set(v, SVMX_VMCB_RIP, cpu->regs.rip);
-    svmx_vmcb_set(v, SVMX_VMCB_RSP, cpu->regs.gpr[SVMX_RSP]);
-    svmx_vmcb_set(v, SVMX_VMCB_RAX, cpu->regs.gpr[SVMX_RAX]);
+    seg_to(v, SVMX_VMCB_ES_SELECTOR, &s->seg[SVMX_ES]);
+    seg_to(v, SVMX_VMCB_CS_SELECTOR, &s->seg[SVMX_CS]);
+    seg_to(v, SVMX_VMCB_SS_SELECTOR, &s->seg[SVMX_SS]);
+    seg_to(v, SVMX_VMCB_DS_SELECTOR, &s->seg[SVMX_DS]);
+    SVM_PUT(v, GDTR_LIMIT, s->gdt.limit);
+    SVM_PUT(v, GDTR_BASE, s->gdt.base);
+    SVM_PUT(v, IDTR_LIMIT, s->idt.limit);
+    SVM_PUT(v, IDTR_BASE, s->idt.base);
+    SVM_PUT(v, CPL, cpu_cpl(cpu));
+    SVM_PUT(v, EFER, s->efer);
+    SVM_PUT(v, CR4, s->cr4);
+    SVM_PUT(v, CR3, s->cr3);
+    SVM_PUT(v, CR2, s->cr2);
+    SVM_PUT(v, CR0, s->cr0);
+    SVM_PUT(v, DR7, cpu->dregs.dr7);
+    SVM_PUT(v, DR6, cpu->dregs.dr6);
+    SVM_PUT(v, RFLAGS, cpu->regs.rflags);
+    SVM_PUT(v, RIP, cpu->regs.rip);
+    SVM_PUT(v, RSP, cpu->regs.gpr[SVMX_RSP]);
+    SVM_PUT(v, RAX, cpu->regs.gpr[SVMX_RAX]);
     /* The guest's TPR, and whether its virtual interrupt is still
      * pending (15.21.2, 15.21.4); the shadow it is in (Table B-1). */
-    set_bits(v, SVMX_VMCB_V_TPR, 0xf, cpu->sregs.cr8);
-    set_bits(v, SVMX_VMCB_V_IRQ, SVMX_VMCB_V_IRQ_BIT,
+    SET_BITS(v, V_TPR, 0xf, cpu->sregs.cr8);
+    SET_BITS(v, V_IRQ, SVMX_VMCB_V_IRQ_BIT,
              cpu->svm.vintr ? SVMX_VMCB_V_IRQ_BIT : 0);
-    set_bits(v, SVMX_VMCB_INTERRUPT_SHADOW, SVMX_VMCB_INTERRUPT_SHADOW_BIT,
+    SET_BITS(v, INTERRUPT_SHADOW, SVMX_VMCB_INTERRUPT_SHADOW_BIT,
              cpu->events.shadow ? SVMX_VMCB_INTERRUPT_SHADOW_BIT : 0);
     if (cpu->svm.np)
-        svmx_vmcb_set(v, SVMX_VMCB_G_PAT, cpu->msr.pat);
+        SVM_PUT(v, G_PAT, cpu->msr.pat);
 }
 
 /* Step 3: the exit information; EVENTINJ's valid bit clears (15.20). */
 static void save_exit(svmx_cpu *cpu, const svm_exit *e)
 {
     svmx_vmcb *v = &cpu->svm.vmcb;
-    svmx_vmcb_set(v, SVMX_VMCB_EXITCODE, e->code);
-    svmx_vmcb_set(v, SVMX_VMCB_EXITINFO1, e->info1);
-    svmx_vmcb_set(v, SVMX_VMCB_EXITINFO2, e->info2);
-    svmx_vmcb_set(v, SVMX_VMCB_EXITINTINFO, e->intinfo);
-    set_bits(v, SVMX_VMCB_EVENTINJ, SVMX_SVM_EVENT_VALID, 0);
-    svmx_vmcb_set(v, SVMX_VMCB_NRIP, e->nrip);
+    SVM_PUT(v, EXITCODE, e->code);
+    SVM_PUT(v, EXITINFO1, e->info1);
+    SVM_PUT(v, EXITINFO2, e->info2);
+    SVM_PUT(v, EXITINTINFO, e->intinfo);
+    SET_BITS(v, EVENTINJ, SVMX_SVM_EVENT_VALID, 0);
+    SVM_PUT(v, NRIP, e->nrip);
     if ((cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS) &&
         (e->code == SVMX_SVM_EXIT_EXCP(CPU_VEC_PF) ||
          e->code == SVMX_SVM_EXIT_NPF)) {
         uint8_t b[SVMX_INSN_MAX_LEN] = { 0 };
         unsigned n = fetch_bytes(cpu, b);
-        set_bits(v, SVMX_VMCB_GUEST_INSTR_BYTES_COUNT, 0xf, n);
-        svmx_vmcb_write_bytes(v, SVMX_VMCB_GUEST_INSTR_BYTES, b, sizeof b);
+        SET_BITS(v, GUEST_INSTR_BYTES_COUNT, 0xf, n);
+        memcpy(&v->bytes[SVMX_VMCB_GUEST_INSTR_BYTES], b, sizeof b);
     }
 }
 
@@ -162,17 +177,18 @@ static void save_exit(svmx_cpu *cpu, const svm_exit *e)
 static svmx_status write_back(const svmx_cpu *cpu, uint64_t code)
 {
     uint32_t feat = cpu->svm.features;
-    SVMX_TRY(svm_vmcb_put(cpu, cpu->svm.vmcb_pa, &cpu->svm.vmcb, exit_fields,
-                          COUNT_OF(exit_fields)));
+    uint8_t *page = svmx_mem_ram_ptr(&cpu->mem, cpu->svm.vmcb_pa,
+                                     SVMX_VMCB_SIZE);
+    EXIT_FIELDS(PUT_FIELD)
     if (feat & SVMX_SVM_FEATURE_NRIPS)
-        SVMX_TRY(put(cpu, SVMX_VMCB_NRIP));
+        PUT(NRIP);
     if ((feat & SVMX_SVM_FEATURE_DECODE_ASSISTS) &&
         (code == SVMX_SVM_EXIT_EXCP(CPU_VEC_PF) || code == SVMX_SVM_EXIT_NPF)) {
-        SVMX_TRY(put(cpu, SVMX_VMCB_GUEST_INSTR_BYTES_COUNT));
-        SVMX_TRY(put(cpu, SVMX_VMCB_GUEST_INSTR_BYTES));
+        PUT(GUEST_INSTR_BYTES_COUNT);
+        PUT(GUEST_INSTR_BYTES);
     }
     if (cpu->svm.np)
-        SVMX_TRY(put(cpu, SVMX_VMCB_G_PAT));
+        PUT(G_PAT);
     return SVMX_OK;
 }
 

@@ -4,7 +4,8 @@
  * VMRUN), and the event injection that ends it (15.20).
  *
  * The order, as numbered below:
- *   1. the VMCB page is read once into cpu->svm.vmcb: the guest's later
+ *   1. the VMCB page is read once into cpu->svm.vmcb - the bytes that
+ *      hold listed fields, all of them on every VMRUN: the guest's later
  *      writes to it have no effect until the next VMRUN (15.15);
  *   2. the consistency checks (svmx_svm_vmrun_check, vmrun_check.c) and,
  *      for a PAE guest without nested paging, its four PDPTEs: a failure
@@ -12,8 +13,8 @@
  *   3. the host state is kept inside the model (svm_state.h: nothing is
  *      written to the VM_HSAVE_PA page, whose format 15.30.4 leaves to the
  *      implementation);
- *   4. the controls: intercepts reduced to the advertised features, TSC
- *      offset, nested paging, V_IRQ;
+ *   4. the controls: TSC offset, nested paging, V_IRQ (the intercepts
+ *      were reduced to the advertised features in step 1);
  *   5. the guest state; the CPL field becomes SS.DPL, which is how the
  *      model keeps the CPL;
  *   6. the TLB and the hostmap are flushed, whatever TLB_CONTROL and the
@@ -26,6 +27,55 @@
 #include "cpu/paging.h"
 #include "svm/svm_exec.h"
 #include "svm/svm_internal.h"
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------ the VMCB page -- */
+
+/* Where each area's last listed field ends (the lists are in offset
+ * order, which vmcb.c checks). The bytes outside [0, CTRL_END) and
+ * [SAVE_START, SAVE_END) are reserved or hold nothing the model has, so no
+ * accessor can reach them in the copy. */
+static const uint16_t ctrl_ends[] = {
+#define ROW_END(name, off, width, kind) (off) + (width),
+    SVMX_VMCB_CONTROL_FIELDS(ROW_END)
+};
+static const uint16_t save_ends[] = {
+    SVMX_VMCB_SAVE_FIELDS(ROW_END)
+#undef ROW_END
+};
+#define CTRL_END   ctrl_ends[COUNT_OF(ctrl_ends) - 1]
+#define SAVE_START SVMX_VMCB_ES_SELECTOR
+#define SAVE_END   save_ends[COUNT_OF(save_ends) - 1]
+#define INTERCEPT_BYTES (SVMX_VMCB_INTERCEPT_MISC3 + 4)
+_Static_assert(SVMX_VMCB_ES_SELECTOR == 0x400,
+               "the save area starts at 0x400 (Table B-2)");
+
+/*
+ * Step 1. VMCB clean bits (15.15.3) are advertised but not used: a set
+ * bit allows the processor to take its group of fields from a cached
+ * copy instead of the VMCB, it never obliges it, so reloading every group
+ * is always correct. Here the reload is two copies of about 1.1 KiB, and
+ * the one piece of derived state worth keeping - the masked intercepts -
+ * is kept below without trusting the VMM's bits.
+ *
+ * The intercept words are reduced to the advertised features here, not
+ * after the checks (none of the checks looks at a feature-gated bit).
+ * That keeps the copy's words always a result of svm_mask_intercepts()
+ * (all zero after RESET, which it leaves alone), so, the masking being
+ * idempotent, words equal to the copy's are already masked: a VMM that
+ * does not change its intercepts between runs costs a 24-byte compare
+ * instead of the feature lookups.
+ */
+static void read_vmcb(svmx_cpu *cpu, const uint8_t *page)
+{
+    svmx_vmcb *v = &cpu->svm.vmcb;
+    bool masked = memcmp(v->bytes, page, INTERCEPT_BYTES) == 0;
+    memcpy(v->bytes, page, CTRL_END);
+    memcpy(v->bytes + SAVE_START, page + SAVE_START, SAVE_END - SAVE_START);
+    if (!masked)
+        svm_mask_intercepts(cpu);
+}
 
 /* ---------------------------------------------------------- failure -- */
 
@@ -143,6 +193,18 @@ static void save_host(svmx_cpu *cpu)
     h->pat = cpu->msr.pat;
 }
 
+/* A segment from the VMCB's four fields (Table B-2), as svm_seg_load()
+ * but with the widths known here, without the accessor's field lookup. */
+static svmx_segment seg_from(const svmx_vmcb *v, svmx_vmcb_field at)
+{
+    return (svmx_segment){
+        .selector = svm_rd16(v, at),
+        .attr = (uint16_t)(svm_rd16(v, (svmx_vmcb_field)(at + 2)) & 0xfffu),
+        .limit = svm_rd32(v, (svmx_vmcb_field)(at + 4)),
+        .base = svm_rd64(v, (svmx_vmcb_field)(at + 8)),
+    };
+}
+
 /*
  * Step 5 (15.5.1 "loads ... the guest state"): ES, CS, SS, DS, GDTR,
  * IDTR, EFER, CR4, CR3, CR0, CR2, DR7, DR6, RFLAGS, RIP, RSP, RAX, and
@@ -156,10 +218,10 @@ static void load_guest(svmx_cpu *cpu)
     const svmx_vmcb *v = &cpu->svm.vmcb;
     svmx_sregs *s = &cpu->sregs;
     unsigned cpl = svm_rd8(v, SVMX_VMCB_CPL) & 3u;
-    s->seg[SVMX_ES] = svm_seg_load(v, SVMX_VMCB_ES_SELECTOR);
-    s->seg[SVMX_CS] = svm_seg_load(v, SVMX_VMCB_CS_SELECTOR);
-    s->seg[SVMX_SS] = svm_seg_load(v, SVMX_VMCB_SS_SELECTOR);
-    s->seg[SVMX_DS] = svm_seg_load(v, SVMX_VMCB_DS_SELECTOR);
+    s->seg[SVMX_ES] = seg_from(v, SVMX_VMCB_ES_SELECTOR);
+    s->seg[SVMX_CS] = seg_from(v, SVMX_VMCB_CS_SELECTOR);
+    s->seg[SVMX_SS] = seg_from(v, SVMX_VMCB_SS_SELECTOR);
+    s->seg[SVMX_DS] = seg_from(v, SVMX_VMCB_DS_SELECTOR);
     s->seg[SVMX_SS].attr = (uint16_t)((s->seg[SVMX_SS].attr & ~0x60u) |
                                       cpl << 5);
     s->gdt = (svmx_dtable){ svm_rd64(v, SVMX_VMCB_GDTR_BASE),
@@ -200,9 +262,11 @@ cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa)
     cpu_fault ev, f;
     cpu_res r;
 
-    /* 1 */
-    if (svmx_mem_read(&cpu->mem, pa, v->bytes, SVMX_VMCB_SIZE) != SVMX_OK ||
-        svmx_svm_caps_from_cpu(cpu, &caps) != SVMX_OK ||
+    /* 1: insn_vmrun checked that the page is RAM */
+    const uint8_t *page = svmx_mem_ram_ptr(&cpu->mem, pa, SVMX_VMCB_SIZE);
+    if (page)
+        read_vmcb(cpu, page);
+    if (!page || svmx_svm_caps_from_cpu(cpu, &caps) != SVMX_OK ||
         svmx_svm_vmrun_check(v, &caps, &chk) != SVMX_OK)
         return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                          "VMRUN: internal error reading the VMCB");
@@ -227,8 +291,7 @@ cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa)
     }
     /* 3 */
     save_host(cpu);
-    /* 4 */
-    svm_mask_intercepts(cpu);
+    /* 4: the intercepts were masked in step 1 */
     cpu->svm.vmcb_pa = pa;
     cpu->svm.np = np;
     cpu->svm.tsc_offset = svm_rd64(v, SVMX_VMCB_TSC_OFFSET);
