@@ -1,8 +1,8 @@
 /*
- * bench/bench_svm.h - the machine the SVM benchmarks share: L1 in 64-bit
- * mode with EFER.SVME, flat segments and an identity map of the first
- * 2 MiB (one 2 MiB page), and a VMCB for a 64-bit guest sharing L1's
- * segments and page tables (APM Vol. 2 15.5.1 for what VMRUN needs).
+ * bench/bench_svm.h - the machine the SVM benchmarks share: L1 on
+ * bench_machine.h's 64-bit machine with EFER.SVME, and a VMCB for a
+ * 64-bit guest sharing L1's segments and page tables (APM Vol. 2 15.5.1
+ * for what VMRUN needs).
  */
 #ifndef SVMX_BENCH_SVM_H
 #define SVMX_BENCH_SVM_H
@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "svmx/svmx.h"
+
+#include "bench_machine.h"
 
 #define BSVM_PT        0x10000u     /* PML4, PDPT, PD                    */
 #define BSVM_VMCB      0x40000u
@@ -22,11 +24,6 @@
 #define BSVM_MSR_HSAVE 0xc0010117u
 #define BSVM_EFER_LM   0x500ull       /* LME | LMA */
 #define BSVM_EFER_SVME 0x1000ull
-
-static inline void bsvm_put64(uint8_t *ram, uint64_t addr, uint64_t v)
-{
-    memcpy(ram + addr, &v, 8); /* the host is little-endian x86-64 */
-}
 
 static inline void bsvm_seg(svmx_vmcb *v, svmx_vmcb_field at, uint16_t sel,
                             uint16_t attr)
@@ -60,37 +57,17 @@ static inline void bsvm_vmcb(svmx_vmcb *v, uint64_t rip)
     svmx_vmcb_set(v, SVMX_VMCB_RSP, BSVM_L2_STACK);
 }
 
-/* Resets `cpu` into L1: 64-bit mode, SVME set, VM_HSAVE_PA, the page
- * tables in RAM, RIP `entry`, RAX the VMCB; the rest of RAM is the
- * caller's. 0, or -1 if the state API refused something. */
+/* Resets `cpu` into L1: bench_long_mode() with the tables at BSVM_PT and
+ * the stack at BSVM_L1_STACK, EFER.SVME, VM_HSAVE_PA, RIP `entry`, RAX
+ * the VMCB; the rest of RAM is the caller's. 0, or -1 if the state API
+ * refused something. */
 static inline int bsvm_boot(svmx_cpu *cpu, uint8_t *ram, uint64_t entry)
 {
-    svmx_sregs s;
-    svmx_regs r;
-    bsvm_put64(ram, BSVM_PT, (BSVM_PT + 0x1000) | 3);
-    bsvm_put64(ram, BSVM_PT + 0x1000, (BSVM_PT + 0x2000) | 3);
-    bsvm_put64(ram, BSVM_PT + 0x2000, 0x83);
-    if (svmx_cpu_reset(cpu) != SVMX_OK || svmx_cpu_get_sregs(cpu, &s) != SVMX_OK)
-        return -1;
-    for (int i = SVMX_ES; i <= SVMX_GS; i++)
-        s.seg[i] = (svmx_segment){ .limit = 0xffffffff, .selector = 0x10,
-                                   .attr = 0xc93 };
-    s.seg[SVMX_CS] = (svmx_segment){ .limit = 0xffffffff, .selector = 0x08,
-                                     .attr = 0xa9b };
-    s.cr0 = 0x80000011;
-    s.cr3 = BSVM_PT;
-    s.cr4 = 0x20;
-    s.efer = BSVM_EFER_LM;
-    if (svmx_cpu_set_sregs(cpu, &s) != SVMX_OK ||
+    if (bench_long_mode(cpu, ram, BSVM_PT, entry, BSVM_L1_STACK) ||
         svmx_cpu_set_msr(cpu, BSVM_MSR_EFER, BSVM_EFER_LM | BSVM_EFER_SVME) != SVMX_OK ||
         svmx_cpu_set_msr(cpu, BSVM_MSR_HSAVE, BSVM_HSAVE) != SVMX_OK)
         return -1;
-    memset(&r, 0, sizeof r);
-    r.rip = entry;
-    r.rflags = 2;
-    r.gpr[SVMX_RSP] = BSVM_L1_STACK;
-    r.gpr[SVMX_RAX] = BSVM_VMCB;
-    return svmx_cpu_set_regs(cpu, &r) == SVMX_OK ? 0 : -1;
+    return bench_set_gpr(cpu, SVMX_RAX, BSVM_VMCB);
 }
 
 #endif /* SVMX_BENCH_SVM_H */

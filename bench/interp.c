@@ -21,6 +21,7 @@
 
 #include "svmx/svmx.h"
 
+#include "bench_machine.h"
 #include "bench_util.h"
 
 /*
@@ -72,41 +73,15 @@ extern const uint8_t guest_loop[], guest_loop_end[];
 #define MAX_TRACE  64
 
 
-static void put64(uint8_t *ram, uint64_t addr, uint64_t v)
-{
-    memcpy(ram + addr, &v, 8); /* the host is little-endian x86-64 */
-}
-
 /* 64-bit mode, flat segments, an identity map of 2 MiB, RIP at the loop
  * and R8 = iterations. */
 static int boot(svmx_cpu *cpu, uint8_t *ram, uint32_t iterations)
 {
     memset(ram, 0, RAM_SIZE);
     memcpy(ram + GUEST_CODE, guest_loop, (size_t)(guest_loop_end - guest_loop));
-    put64(ram, GUEST_PT, (GUEST_PT + 0x1000) | 3);
-    put64(ram, GUEST_PT + 0x1000, (GUEST_PT + 0x2000) | 3);
-    put64(ram, GUEST_PT + 0x2000, 0x83);
-    svmx_sregs s;
-    svmx_regs r;
-    if (svmx_cpu_reset(cpu) != SVMX_OK || svmx_cpu_get_sregs(cpu, &s) != SVMX_OK)
+    if (bench_long_mode(cpu, ram, GUEST_PT, GUEST_CODE, GUEST_STACK))
         return -1;
-    for (int i = SVMX_ES; i <= SVMX_GS; i++)
-        s.seg[i] = (svmx_segment){ .limit = 0xffffffff, .selector = 0x10,
-                                   .attr = 0xc93 };
-    s.seg[SVMX_CS] = (svmx_segment){ .limit = 0xffffffff, .selector = 0x08,
-                                     .attr = 0xa9b };
-    s.cr0 = 0x80000011;
-    s.cr3 = GUEST_PT;
-    s.cr4 = 0x20;
-    s.efer = 0x500;
-    if (svmx_cpu_set_sregs(cpu, &s) != SVMX_OK)
-        return -1;
-    memset(&r, 0, sizeof r);
-    r.rip = GUEST_CODE;
-    r.rflags = 2;
-    r.gpr[SVMX_RSP] = GUEST_STACK;
-    r.gpr[SVMX_R8] = iterations;
-    return svmx_cpu_set_regs(cpu, &r) == SVMX_OK ? 0 : -1;
+    return bench_set_gpr(cpu, SVMX_R8, iterations);
 }
 
 /* The RIPs of one loop iteration, by single-stepping. */

@@ -37,6 +37,7 @@
 
 #include "svmx/svmx.h"
 
+#include "bench_svm.h"
 #include "bench_util.h"
 
 /* RAX: the VMCB (VMRUN's operand; #VMEXIT gives the host RAX back),
@@ -89,27 +90,18 @@ extern const uint8_t rt_l2[], rt_l2_end[];
 extern const uint8_t rt_base[], rt_base_ok[], rt_base_end[];
 
 #define RAM_SIZE    (4u << 20)
-#define PT          0x10000u     /* identity map of 2 MiB, shared by L1, L2 */
 #define L1_CODE     0x30000u
 #ifndef L2_CODE
 #define L2_CODE     0x31100u     /* see below                              */
 #endif
 #define BASE_CODE   0x32000u
-#define VMCB        0x40000u
-#define HSAVE       0x41000u
+#define VMCB        BSVM_VMCB
 #define FAKE_VMCB   0x42000u     /* the baseline's data page               */
-#define L1_STACK    0x80000u
-#define L2_STACK    0x90000u
 #ifndef TRIPS
 #define TRIPS       200000u
 #endif
 #define CHECK_TRIPS 300u
 #define INSNS_PER_TRIP 10u
-
-#define MSR_EFER  0xc0000080u
-#define MSR_HSAVE 0xc0010117u
-#define EFER_LM   0x500ull       /* LME | LMA */
-#define EFER_SVME 0x1000ull
 
 #define OFF(sym, base) ((uint64_t)((sym) - (base)))
 #define L1_AT(sym)   (L1_CODE + OFF(sym, rt_l1))
@@ -124,11 +116,6 @@ extern const uint8_t rt_base[], rt_base_ok[], rt_base_end[];
  * hypervisor and guest code seldom line up like that.
  */
 
-static void put64(uint8_t *ram, uint64_t addr, uint64_t v)
-{
-    memcpy(ram + addr, &v, 8); /* the host is little-endian x86-64 */
-}
-
 static uint64_t get64(const uint8_t *ram, uint64_t addr)
 {
     uint64_t v;
@@ -142,84 +129,30 @@ static int fail(const char *what)
     return -1;
 }
 
-static void vset(svmx_vmcb *v, svmx_vmcb_field f, uint64_t x)
-{
-    svmx_vmcb_set(v, f, x);
-}
-
-static void vseg(svmx_vmcb *v, svmx_vmcb_field at, uint16_t sel, uint16_t attr)
-{
-    vset(v, at, sel);
-    vset(v, (svmx_vmcb_field)(at + 2), attr);
-    vset(v, (svmx_vmcb_field)(at + 4), 0xffffffff);
-    vset(v, (svmx_vmcb_field)(at + 8), 0);
-}
-
 /* The guest: 64-bit, CPL 0, L1's segments and page tables, RIP at its
  * CPUID; CPUID and VMRUN intercepted (15.5.1 requires the latter). */
 static void build_vmcb(uint8_t *ram)
 {
     svmx_vmcb v;
-    memset(&v, 0, sizeof v);
-    svmx_svm_intercept_set(&v, SVMX_SVM_INTERCEPT_VMRUN, true);
+    bsvm_vmcb(&v, L2_CODE);
     svmx_svm_intercept_set(&v, SVMX_SVM_INTERCEPT_CPUID, true);
-    vset(&v, SVMX_VMCB_GUEST_ASID, 1);
-    vseg(&v, SVMX_VMCB_CS_SELECTOR, 0x08, 0xa9b);
-    vseg(&v, SVMX_VMCB_SS_SELECTOR, 0x10, 0xc93);
-    vseg(&v, SVMX_VMCB_DS_SELECTOR, 0x10, 0xc93);
-    vseg(&v, SVMX_VMCB_ES_SELECTOR, 0x10, 0xc93);
-    vset(&v, SVMX_VMCB_EFER, EFER_LM | EFER_SVME);
-    vset(&v, SVMX_VMCB_CR0, 0x80000011);
-    vset(&v, SVMX_VMCB_CR3, PT);
-    vset(&v, SVMX_VMCB_CR4, 0x20);
-    vset(&v, SVMX_VMCB_DR6, 0xffff0ff0);
-    vset(&v, SVMX_VMCB_DR7, 0x400);
-    vset(&v, SVMX_VMCB_RFLAGS, 0x2);
-    vset(&v, SVMX_VMCB_RIP, L2_CODE);
-    vset(&v, SVMX_VMCB_RSP, L2_STACK);
     memcpy(ram + VMCB, v.bytes, sizeof v.bytes);
 }
 
-/* L1 in 64-bit mode with EFER.SVME, flat segments, an identity map of
- * 2 MiB; RIP at `entry`, RAX the VMCB, RSI the baseline's page, R8 the
- * number of round trips (or iterations). */
+/* L1 on bench_svm.h's machine: RIP at `entry`, RAX the VMCB, RSI the
+ * baseline's page, R8 the number of round trips (or iterations). */
 static int boot(svmx_cpu *cpu, uint8_t *ram, uint64_t entry, uint32_t n)
 {
     memset(ram, 0, RAM_SIZE);
     memcpy(ram + L1_CODE, rt_l1, (size_t)(rt_l1_end - rt_l1));
     memcpy(ram + L2_CODE, rt_l2, (size_t)(rt_l2_end - rt_l2));
     memcpy(ram + BASE_CODE, rt_base, (size_t)(rt_base_end - rt_base));
-    put64(ram, PT, (PT + 0x1000) | 3);
-    put64(ram, PT + 0x1000, (PT + 0x2000) | 3);
-    put64(ram, PT + 0x2000, 0x83);
-    put64(ram, FAKE_VMCB + 0x70, 0x72);
-    put64(ram, FAKE_VMCB + 0xc8, L2_NRIP);
+    bench_put64(ram, FAKE_VMCB + 0x70, 0x72);
+    bench_put64(ram, FAKE_VMCB + 0xc8, L2_NRIP);
     build_vmcb(ram);
-    svmx_sregs s;
-    svmx_regs r;
-    if (svmx_cpu_reset(cpu) != SVMX_OK || svmx_cpu_get_sregs(cpu, &s) != SVMX_OK)
+    if (bsvm_boot(cpu, ram, entry) || bench_set_gpr(cpu, SVMX_RSI, FAKE_VMCB))
         return -1;
-    for (int i = SVMX_ES; i <= SVMX_GS; i++)
-        s.seg[i] = (svmx_segment){ .limit = 0xffffffff, .selector = 0x10,
-                                   .attr = 0xc93 };
-    s.seg[SVMX_CS] = (svmx_segment){ .limit = 0xffffffff, .selector = 0x08,
-                                     .attr = 0xa9b };
-    s.cr0 = 0x80000011;
-    s.cr3 = PT;
-    s.cr4 = 0x20;
-    s.efer = EFER_LM;
-    if (svmx_cpu_set_sregs(cpu, &s) != SVMX_OK ||
-        svmx_cpu_set_msr(cpu, MSR_EFER, EFER_LM | EFER_SVME) != SVMX_OK ||
-        svmx_cpu_set_msr(cpu, MSR_HSAVE, HSAVE) != SVMX_OK)
-        return -1;
-    memset(&r, 0, sizeof r);
-    r.rip = entry;
-    r.rflags = 2;
-    r.gpr[SVMX_RSP] = L1_STACK;
-    r.gpr[SVMX_RAX] = VMCB;
-    r.gpr[SVMX_RSI] = FAKE_VMCB;
-    r.gpr[SVMX_R8] = n;
-    return svmx_cpu_set_regs(cpu, &r) == SVMX_OK ? 0 : -1;
+    return bench_set_gpr(cpu, SVMX_R8, n);
 }
 
 /* Whether a run ended at `ok` (a HLT) with R9 = `count`. */
