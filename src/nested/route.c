@@ -515,13 +515,18 @@ svmx_status svmx_cpu_set_route_hook(svmx_cpu *cpu, svmx_route_hook hook,
 
 cpu_res nested_l0_stop(svmx_cpu *cpu, const svmx_exit *x)
 {
-    cpu->nested.l0_pending = true;
-    cpu->nested.l0_exit = *x;
-    if (cpu->stop)
+    svmx_stop_reason why = x->kind == SVMX_EVENT_HYPERCALL
+                               ? SVMX_STOP_HYPERCALL : SVMX_STOP_L0_EXIT;
+    cpu_res r = exec_stop(cpu, why, why == SVMX_STOP_HYPERCALL
+                                        ? "hypercall for the L0 policy"
+                                        : "event for the L0 policy");
+    /* The event waits for svmx_cpu_complete() only if this stop reports
+     * it; under another stop reason the instruction has not run and
+     * meets the policy again next time. */
+    if (cpu->stop && cpu->stop->reason == why) {
         cpu->stop->exit = *x;
-    return exec_stop(cpu, x->kind == SVMX_EVENT_HYPERCALL
-                              ? SVMX_STOP_HYPERCALL : SVMX_STOP_L0_EXIT,
-                     x->kind == SVMX_EVENT_HYPERCALL
-                         ? "hypercall for the L0 policy"
-                         : "event for the L0 policy");
+        cpu->nested.l0_pending = true;
+        cpu->nested.l0_exit = *x;
+    }
+    return r;
 }
