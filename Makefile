@@ -74,6 +74,9 @@ fuzz: deps
 	mkdir -p $(FUZZ_BUILD)/corpus-run
 	$(FUZZ_BUILD)/tests/fuzz/fuzz_run -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=256 $(FUZZ_BUILD)/corpus-run
+	mkdir -p $(FUZZ_BUILD)/corpus-route
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_route -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=2048 $(FUZZ_BUILD)/corpus-route
 
 # An oracle that cannot be installed is skipped by the harness, which says
 # so; any unexplained difference between svmx and an oracle fails.

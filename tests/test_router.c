@@ -192,6 +192,97 @@ static void test_route_refine(void **state)
     }
 }
 
+/* The negative codes are VMRUN's answers, not events of L2: never
+ * reflected; NPF, which has no intercept bit either, always is. */
+static void test_route_codes_without_a_bit(void **state)
+{
+    (void)state;
+    static const uint8_t spin[] = { 0xeb, 0xfe };
+    setup(spin, sizeof spin);
+    svmx_stop st = run_vm(10);
+    assert_int_equal(st.reason, SVMX_STOP_BUDGET);
+    static const struct { uint64_t code; uint8_t route; } rows[] = {
+        { SVMX_SVM_EXIT_NPF, SVMX_ROUTE_REFLECT },
+        { SVMX_SVM_EXIT_VMGEXIT, SVMX_ROUTE_REFLECT },
+        { (uint64_t)SVMX_SVM_EXIT_INVALID, SVMX_ROUTE_ARCH },
+        { (uint64_t)SVMX_SVM_EXIT_BUSY, SVMX_ROUTE_ARCH },
+        { 0x3ff, SVMX_ROUTE_ARCH },                  /* not in Table C-1 */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        svmx_decision d;
+        svmx_exit x = { .code = rows[i].code };
+        assert_int_equal(svmx_route(m.cpu, &x, &d), SVMX_OK);
+        assert_int_equal(d.route, rows[i].route);
+    }
+}
+
+/* On the Intel personality svmx_route reads the VMX basic exit reason
+ * (SDM Vol. 3C appendix C) and keeps the record as given. */
+static void test_route_intel_records(void **state)
+{
+    (void)state;
+    static const uint8_t l1[] = { 0xf4 };
+    setup_l1(SVMX_VENDOR_INTEL, l1, sizeof l1, NULL, 0, false);
+    svmx_policy p = { 0 };
+    p.l1.ncpuid = 1;
+    p.l1.cpuid[0] = (svmx_range){ 0, UINT32_MAX };
+    p.l1.nports = 1;
+    p.l1.ports[0] = (svmx_range){ 0x60, 0x60 };
+    p.l1.events = SVMX_L0_HLT | SVMX_L0_HYPERCALL;
+    policy(&p);
+    static const struct {
+        uint64_t code, qual;
+        uint32_t index;
+        uint8_t kind, route;
+    } rows[] = {
+        { 10, 0, 1, SVMX_EVENT_CPUID, SVMX_ROUTE_L0 },
+        { 12, 0, 0, SVMX_EVENT_HLT, SVMX_ROUTE_L0 },
+        { 18, 0, 0, SVMX_EVENT_HYPERCALL, SVMX_ROUTE_L0 },
+        { 30, 0x600008, 0x60, SVMX_EVENT_IN, SVMX_ROUTE_L0 },   /* IN 0x60 */
+        { 30, 0x610000, 0x61, SVMX_EVENT_OUT, SVMX_ROUTE_ARCH },
+        { 0x81, 0, 0, SVMX_EVENT_OTHER, SVMX_ROUTE_ARCH },      /* no reason */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        svmx_decision d;
+        svmx_exit x = { .code = rows[i].code, .info1 = rows[i].qual,
+                        .index = rows[i].index, .size = 1 };
+        assert_int_equal(svmx_route(m.cpu, &x, &d), SVMX_OK);
+        assert_int_equal(d.exit.kind, rows[i].kind);
+        assert_int_equal(d.route, rows[i].route);
+        assert_int_equal(d.exit.code, rows[i].code);
+        assert_int_equal(d.exit.info1, rows[i].qual);
+    }
+}
+
+/* An I/O record's port is read as 16 bits and a size other than 1 or 2
+ * as 4, by the policy as by the IOPM step (docs/router.md). */
+static void test_policy_io_records(void **state)
+{
+    (void)state;
+    static const uint8_t l1[] = { 0xf4 };
+    setup_l1(SVMX_VENDOR_AMD, l1, sizeof l1, NULL, 0, false);
+    svmx_policy p = { 0 };
+    p.l1.nports = 1;
+    p.l1.ports[0] = (svmx_range){ 0xfffe, 0xffff };
+    policy(&p);
+    static const struct { uint32_t index; uint8_t size, route; } rows[] = {
+        { 0x1fffe, 1, SVMX_ROUTE_L0 },     /* port 0xFFFE */
+        { 0xfffc, 0, SVMX_ROUTE_L0 },      /* 4 ports: 0xFFFC-0xFFFF */
+        { 0xfffc, 2, SVMX_ROUTE_ARCH },
+        { 0xfffd, 2, SVMX_ROUTE_L0 },
+        { 0xffffffffu, 4, SVMX_ROUTE_L0 }, /* 0xFFFF .. 0x10002, no wrap */
+        { 0x0, 4, SVMX_ROUTE_ARCH },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        svmx_decision d;
+        svmx_exit x = { .code = SVMX_SVM_EXIT_IOIO,
+                        .info1 = (uint64_t)(rows[i].index & 0xffff) << 16 | 0x10,
+                        .index = rows[i].index, .size = rows[i].size };
+        assert_int_equal(svmx_route(m.cpu, &x, &d), SVMX_OK);
+        assert_int_equal(d.route, rows[i].route);
+    }
+}
+
 /* ========================================================= L0 policy == */
 
 /* set_policy refuses, with nothing changed, what cannot be a policy. */
@@ -785,6 +876,10 @@ int main(void)
         cmocka_unit_test(test_svm_table_matches_exit_list),
         cmocka_unit_test_teardown(test_route_each_bit, fixture_teardown),
         cmocka_unit_test_teardown(test_route_refine, fixture_teardown),
+        cmocka_unit_test_teardown(test_route_codes_without_a_bit,
+                                  fixture_teardown),
+        cmocka_unit_test_teardown(test_route_intel_records, fixture_teardown),
+        cmocka_unit_test_teardown(test_policy_io_records, fixture_teardown),
         cmocka_unit_test_teardown(test_policy_validation, fixture_teardown),
         cmocka_unit_test_teardown(test_policy_cpuid_l1, fixture_teardown),
         cmocka_unit_test_teardown(test_policy_kinds_l1, fixture_teardown),

@@ -226,8 +226,10 @@ SVMX_API svmx_status svmx_cpu_complete(svmx_cpu *cpu, svmx_completion how);
  * vendor defines them) as raised now by the CPU's current level, against
  * L1's cached controls and the L0 policy, without performing it. The
  * level is taken from the CPU and written into decision->exit.level.
- * SVMX_E_ARG for NULL pointers; SVMX_E_MEM if a permission map could not
- * be read (an MMIO handler failed).
+ * On the Intel personality `code` is the VMX basic exit reason. SVMX_E_ARG
+ * for NULL pointers; an MMIO handler's failing status, as it returned it,
+ * when a permission map in MMIO could not be read (the decision is then
+ * REFLECT: an unreadable map reads as all ones).
  */
 SVMX_API svmx_status svmx_route(svmx_cpu *cpu, const svmx_exit *exit,
                                 svmx_decision *decision);

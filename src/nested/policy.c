@@ -117,9 +117,11 @@ bool nested_policy_match(const svmx_policy *policy, unsigned level,
         return in_ranges(l->msr_write, l->nmsr_write, x->index, x->index);
     case SVMX_EVENT_IN:
     case SVMX_EVENT_OUT: {
-        /* Every port the access touches: port .. port + size - 1. */
-        uint32_t last = x->index + (x->size ? x->size : 1) - 1;
-        return in_ranges(l->ports, l->nports, x->index, last);
+        /* Every port the access touches: port .. port + size - 1, read
+         * as the IOPM reads them (a 16-bit port; sizes 1, 2, else 4). */
+        uint32_t port = x->index & 0xffffu;
+        uint32_t size = x->size == 1 || x->size == 2 ? x->size : 4;
+        return in_ranges(l->ports, l->nports, port, port + size - 1);
     }
     case SVMX_EVENT_HYPERCALL:
         /* R1: never from L2 (set_policy refuses it there, and the router

@@ -282,9 +282,11 @@ static inline uint64_t svm_l1_exit(const svmx_cpu *cpu, const svmx_exit *in,
     const svmx_vmcb *v = &cpu->svm.vmcb;
     uint64_t code = in->code;
     if (code >= SVM_DENSE)
-        /* NPF, AVIC, VMGEXIT and the negative codes have no intercept
-         * bit: they exit whenever they happen (Table C-1). */
-        return svmx_svm_exit_info_of(code) && code != SVM_NO_EXIT
+        /* NPF, AVIC and VMGEXIT have no intercept bit: they exit whenever
+         * they happen (Table C-1). The negative codes are VMRUN's own
+         * answers (VMEXIT_INVALID, BUSY ...), not events of a guest:
+         * nothing to reflect. */
+        return code >= SVMX_SVM_EXIT_NPF && code <= SVMX_SVM_EXIT_VMGEXIT
                    ? code : SVM_NO_EXIT;
     bool hit = svm_icpt_bit(v, (unsigned)code);
     switch (svm_refine[code]) {
@@ -335,6 +337,25 @@ const char *svmx_exit_name(int vendor, uint64_t code)
         vmx_reason_names[code])
         return vmx_reason_names[code];
     return "?";
+}
+
+/* The kind of a VMX basic exit reason (SDM Vol. 3C appendix C; the I/O
+ * qualification's bit 3 is the direction, 1 = IN, Table 28-5). */
+static svmx_event_kind vmx_kind(uint64_t reason, uint64_t qualification)
+{
+    switch (reason) {
+    case 2:  return SVMX_EVENT_SHUTDOWN;
+    case 10: return SVMX_EVENT_CPUID;
+    case 12: return SVMX_EVENT_HLT;
+    case 13: return SVMX_EVENT_INVD;
+    case 18: return SVMX_EVENT_HYPERCALL;
+    case 30: return qualification & 8 ? SVMX_EVENT_IN : SVMX_EVENT_OUT;
+    case 31: return SVMX_EVENT_RDMSR;
+    case 32: return SVMX_EVENT_WRMSR;
+    case 40: return SVMX_EVENT_PAUSE;
+    case 54: return SVMX_EVENT_WBINVD;
+    default: return SVMX_EVENT_OTHER;
+    }
 }
 
 static void vmx_record(svmx_exit *x)
@@ -412,7 +433,7 @@ static inline svmx_status route(svmx_cpu *cpu, const svmx_exit *in,
     }
     if (live)
         cpu->nested.bypass = false;
-    if (cpu->vendor == SVMX_VENDOR_INTEL)
+    if (live && cpu->vendor == SVMX_VENDOR_INTEL)
         vmx_record(&d->exit);
 decided:
     if (live && cpu->nested.hook)
@@ -431,8 +452,12 @@ static svmx_status __attribute__((noinline))
 route_pure(svmx_cpu *cpu, const svmx_exit *exit, svmx_decision *decision)
 {
     decision->rule = SVMX_RULE_NONE;
-    return route(cpu, exit, svm_kind(exit->code, exit->info1), decision,
-                 false);
+    /* The embedder's record is its vendor's: a VMX basic exit reason on
+     * the Intel personality, kept as given. */
+    unsigned kind = cpu->vendor == SVMX_VENDOR_INTEL
+                        ? vmx_kind(exit->code, exit->info1)
+                        : svm_kind(exit->code, exit->info1);
+    return route(cpu, exit, kind, decision, false);
 }
 
 /*
