@@ -725,6 +725,88 @@ static void test_walk_interface(void **state)
     svmx_cpu_destroy(cpu);
 }
 
+/*
+ * The CPUID bits the walker uses are read once per CPU, at RESET
+ * (paging_reset), instead of on every walk: they must be the answers
+ * svmx_cpu_cpuid() gives, and decide the descriptor as before (1 GiB
+ * pages: PS allowed in a 4-level PDPTE).
+ */
+static void test_features_cached(void **state)
+{
+    (void)state;
+    for (int v = 0; v < SVMX_VENDOR_COUNT; v++) {
+        svmx_cpu *cpu = make_cpu((svmx_vendor)v, NULL);
+        svmx_cpuid_result l1, x1;
+        assert_int_equal(svmx_cpu_cpuid(cpu, 1, 0, &l1), SVMX_OK);
+        assert_int_equal(svmx_cpu_cpuid(cpu, 0x80000001u, 0, &x1), SVMX_OK);
+        assert_int_equal(cpu->tlb.feat.pse36, (l1.edx >> 17) & 1);
+        assert_int_equal(cpu->tlb.feat.pat, (l1.edx & CPU_CPUID1_EDX_PAT) != 0);
+        assert_int_equal(cpu->tlb.feat.pg1g,
+                         (x1.edx & CPU_CPUIDX1_EDX_PG1G) != 0);
+        pg_desc d;
+        assert_true(paging_desc_of(cpu, CPU_CR0_PG, 0, CPU_CR4_PAE,
+                                   CPU_EFER_LMA, &d));
+        assert_int_equal((d.large >> 3) & 1, cpu->tlb.feat.pg1g);
+        svmx_cpu_destroy(cpu);
+    }
+}
+
+/*
+ * TLB contexts at the level of paging.h (APM Vol. 2 15.16): a flush in
+ * one context leaves the others' entries; entering a context whose
+ * inputs did not change keeps its entries; with more ASIDs than contexts
+ * the least recently entered gives way, the others keep theirs.
+ */
+static void test_tlb_contexts(void **state)
+{
+    (void)state;
+    built b;
+    build(G4L_4K, &b);
+    svmx_cpu *cpu = make_cpu(SVMX_VENDOR_AMD, NULL);
+    set_controls(cpu, G4L_4K, C0, b.cr3);
+    assert_int_equal(must_xlate(cpu, b.lin, AR), b.phys);  /* host */
+    put(b.gpa[1], 8, (F4K + 0x10000) | USER_RW);
+    paging_leave(cpu);
+    paging_enter(cpu, 1, 0);                          /* a new context */
+    assert_int_equal(must_xlate(cpu, b.lin, AR), b.phys + 0x10000);
+    put(b.gpa[1], 8, (F4K + 0x11000) | USER_RW);
+    paging_flush(cpu, false);                         /* its own only  */
+    assert_int_equal(must_xlate(cpu, b.lin, AR), b.phys + 0x11000);
+    paging_leave(cpu);
+    paging_enter(cpu, 0, 0);
+    assert_int_equal(must_xlate(cpu, b.lin, AR), b.phys);  /* kept     */
+
+    /* ASIDs 1 .. PG_TLB_CONTEXTS: one more than the guest contexts. */
+    for (uint32_t asid = 1; asid <= PG_TLB_CONTEXTS; asid++) {
+        put(b.gpa[1], 8, (F4K + 0x20000 + asid * 0x1000) | USER_RW);
+        paging_leave(cpu);
+        paging_enter(cpu, asid, 0);
+        if (asid == 1) /* entered before: its entry, made before */
+            assert_int_equal(must_xlate(cpu, b.lin, AR), b.phys + 0x11000);
+        else
+            assert_int_equal(must_xlate(cpu, b.lin, AR),
+                             b.phys + 0x20000 + asid * 0x1000);
+    }
+    put(b.gpa[1], 8, (F4K + 0x30000) | USER_RW);
+    paging_leave(cpu);
+    paging_enter(cpu, 1, 0);    /* gave way to PG_TLB_CONTEXTS: walks  */
+    assert_int_equal(must_xlate(cpu, b.lin, AR), b.phys + 0x30000);
+    paging_leave(cpu);
+    paging_enter(cpu, PG_TLB_CONTEXTS, 0);            /* kept          */
+    assert_int_equal(must_xlate(cpu, b.lin, AR),
+                     b.phys + 0x20000 + PG_TLB_CONTEXTS * 0x1000);
+    paging_leave(cpu);
+    paging_enter(cpu, 3, 0);    /* 2 gave way to 1 just now; 3 kept    */
+    assert_int_equal(must_xlate(cpu, b.lin, AR), b.phys + 0x23000);
+    paging_leave(cpu);
+    paging_enter(cpu, 0, 0);
+    assert_int_equal(must_xlate(cpu, b.lin, AR), b.phys);
+    /* The state API forgets every context. */
+    paging_reset(cpu);
+    assert_int_equal(must_xlate(cpu, b.lin, AR), b.phys + 0x30000);
+    svmx_cpu_destroy(cpu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -741,6 +823,8 @@ int main(void)
         cmocka_unit_test(test_tables_outside_ram),
         cmocka_unit_test(test_mmio_tables),
         cmocka_unit_test(test_walk_interface),
+        cmocka_unit_test(test_features_cached),
+        cmocka_unit_test(test_tlb_contexts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

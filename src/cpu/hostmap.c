@@ -10,9 +10,9 @@
  * SVM nested paging that is the host-physical end of the combined
  * translation (paging.c, svm/npt.h), never a guest-physical address, so
  * a hit cannot skip the nested dimension; and a write translation set D
- * in both dimensions before a write entry can exist. VMRUN and #VMEXIT
- * flush the map with the TLB (paging_reset/paging_flush), since its
- * entries belong to one world.
+ * in both dimensions before a write entry can exist. The entry is tagged
+ * with the current TLB context (hostmap.h), as the translation it caches
+ * belongs to that address space alone.
  */
 void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys)
 {
@@ -38,8 +38,9 @@ void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys)
     hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
                  cpu->sregs.cr4, cpu->sregs.efer);
     hostmap_entry *e = hostmap_slot(&cpu->hostmap, lin, acc);
-    e->tag = hostmap_tag(lin, acc);
+    e->tag = hostmap_tag(&cpu->hostmap, lin, acc);
     e->host = host;
+    cpu->hostmap.empty = false;
 }
 
 void hostmap_protect_code_slow(cpu_hostmap *h, const uint8_t *page)

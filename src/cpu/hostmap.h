@@ -15,10 +15,18 @@
  * The decision also depends on CPL (part of the key), CR0.WP/PG, CR3,
  * CR4 and EFER. The run loop compares a snapshot of those registers before
  * each instruction and flushes on any difference (hostmap_sync), and
- * paging_flush/invlpg/reset flush too, so no writer of a control register
- * can leave a stale entry behind. Keeping an entry whose paging-structure
- * entry has since changed is what a hardware TLB does as well (SDM Vol. 3A
- * 4.10.4.2) until INVLPG, a CR3 write or a flush.
+ * paging_flush/invlpg/invlpga/reset flush too, so no writer of a control
+ * register can leave a stale entry behind. Keeping an entry whose
+ * paging-structure entry has since changed is what a hardware TLB does as
+ * well (SDM Vol. 3A 4.10.4.2) until INVLPG, a CR3 write or a flush.
+ *
+ * Like the TLB it serves, the map holds the entries of every TLB context
+ * (paging.h: the host's and the guests' address spaces, APM Vol. 2 15.16)
+ * side by side: each tag carries the index of the context it was made in
+ * (bits 63:56, `ctx_tag`), so that VMRUN and #VMEXIT flush nothing and
+ * an entry is only ever found in its own context. The snapshot belongs to
+ * the current context; paging_enter() keeps each context's. Any flush
+ * empties the whole map, which is always allowed of a cache.
  */
 #ifndef SVMX_CPU_HOSTMAP_H
 #define SVMX_CPU_HOSTMAP_H
@@ -33,7 +41,8 @@
 #define HOSTMAP_CODE_PAGES 16
 
 typedef struct hostmap_entry {
-    uint64_t tag;     /* linear page number << 4 | 8 | kind; 0 = empty    */
+    uint64_t tag;     /* context << 56 | linear page number << 4 | 8 |
+                         kind; 0 = empty                                  */
     uint8_t *host;    /* the host address of the page                     */
 } hostmap_entry;
 
@@ -56,7 +65,10 @@ typedef struct hostmap_entry {
  */
 typedef struct cpu_hostmap {
     hostmap_entry e[3][HOSTMAP_ENTRIES];   /* by PG_READ, PG_WRITE, PG_EXEC */
-    uint64_t cr0, cr3, cr4, efer;   /* the controls the entries were made under */
+    uint64_t ctx_tag;               /* the current TLB context << 56      */
+    uint64_t cr0, cr3, cr4, efer;   /* the controls the entries of the
+                                       current context were made under     */
+    bool     empty;                 /* no entry since the last flush       */
     uint64_t epoch;                 /* never 0 once the fast loop ran      */
     const uint8_t *code[HOSTMAP_CODE_PAGES]; /* write-protected code pages */
     const uint8_t *code_last;       /* the one protected most recently     */
@@ -68,11 +80,16 @@ typedef struct cpu_hostmap {
     unsigned run_width;
 } cpu_hostmap;
 
-/* Tag of a page for a kind: PG_READ/PG_WRITE/PG_EXEC | PG_USER (bits 0-2,
- * see paging.h); bit 3 keeps it from ever being 0. */
-static inline uint64_t hostmap_tag(uint64_t lin, unsigned kind)
+/* Tag of a page for a kind in the current context: PG_READ/PG_WRITE/
+ * PG_EXEC | PG_USER (bits 0-2, see paging.h); bit 3 keeps it from ever
+ * being 0; the linear page number fills bits 55:4 whatever the address,
+ * which leaves bits 63:56 to the context. */
+#define HOSTMAP_CTX_SHIFT 56
+
+static inline uint64_t hostmap_tag(const cpu_hostmap *h, uint64_t lin,
+                                   unsigned kind)
 {
-    return (lin >> 12) << 4 | 8u | (kind & 7u);
+    return ((lin >> 12) << 4 | 8u | (kind & 7u)) | h->ctx_tag;
 }
 
 static inline hostmap_entry *hostmap_slot(cpu_hostmap *h, uint64_t lin,
@@ -86,7 +103,8 @@ static inline uint8_t *hostmap_lookup(cpu_hostmap *h, uint64_t lin,
                                       unsigned kind)
 {
     hostmap_entry *e = hostmap_slot(h, lin, kind);
-    return e->tag == hostmap_tag(lin, kind) ? e->host + (lin & 0xfff) : NULL;
+    return e->tag == hostmap_tag(h, lin, kind) ? e->host + (lin & 0xfff)
+                                               : NULL;
 }
 
 /* The same for kind = `base` | `user`, where base (PG_READ, PG_WRITE or
@@ -95,13 +113,15 @@ static inline uint8_t *hostmap_lookup_as(cpu_hostmap *h, uint64_t lin,
                                          unsigned base, unsigned user)
 {
     hostmap_entry *e = &h->e[(base & 3u) % 3u][(lin >> 12) % HOSTMAP_ENTRIES];
-    return e->tag == hostmap_tag(lin, base | user) ? e->host + (lin & 0xfff)
-                                                   : NULL;
+    return e->tag == hostmap_tag(h, lin, base | user)
+               ? e->host + (lin & 0xfff) : NULL;
 }
 
 static inline void hostmap_flush(cpu_hostmap *h)
 {
-    memset(h->e, 0, sizeof h->e);
+    if (!h->empty)
+        memset(h->e, 0, sizeof h->e);
+    h->empty = true;
 }
 
 /* Guest RAM may have changed: the fast loop's hints are void. */

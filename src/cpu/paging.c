@@ -288,10 +288,8 @@ cpu_res paging_load_pdptes(svmx_cpu *cpu, uint64_t cr3, cpu_fault *f)
     return CPU_OK;
 }
 
-typedef struct pg_features {
-    bool pse36, pat, pg1g;
-} pg_features;
-
+/* CPUID.1:EDX PSE-36 and PAT, CPUID.80000001H:EDX 1 GiB pages: bits no
+ * CPU state changes (svmx_cpu_cpuid), so read once, at paging_reset(). */
 static pg_features features(const svmx_cpu *cpu)
 {
     svmx_cpuid_result l1 = { 0, 0, 0, 0 }, x1 = { 0, 0, 0, 0 };
@@ -312,7 +310,7 @@ bool paging_desc_of(const svmx_cpu *cpu, uint64_t cr0, uint64_t cr3,
     if (mode == MODE_OFF)
         return false;
 
-    pg_features ft = features(cpu);
+    pg_features ft = cpu->tlb.feat;
     unsigned m = cpu->pers->maxphyaddr;
     d->lin_mask = mode_lin_mask(mode);
     d->perm_levels = 0x1e; /* levels 1-4 */
@@ -539,21 +537,52 @@ cpu_res paging_walk(svmx_cpu *cpu, const pg_desc *d, uint64_t addr,
     return CPU_OK;
 }
 
-void paging_flush(svmx_cpu *cpu, bool keep_global)
+/* ------------------------------------------------------- TLB contexts --
+ *
+ * Every flush is a new key for the context (pg_tlb_entry.key): O(1), the
+ * old entries stay in their slots but match no key any more. The hostmap
+ * caches what the TLB answers, for every context at once (its tags carry
+ * the context's index), so a flush of any context empties it too.
+ */
+
+static pg_tlb_ctx *ctx_cur(svmx_cpu *cpu)
 {
-    hostmap_flush(&cpu->hostmap);
-    for (unsigned i = 0; i < PG_TLB_ENTRIES; i++)
-        if (!keep_global || !cpu->tlb.e[i].global)
-            cpu->tlb.e[i].vpn = 0;
+    return &cpu->tlb.ctx[cpu->tlb.cur];
 }
 
-void paging_invlpg(svmx_cpu *cpu, uint64_t lin)
+/* Does entry `t` belong to context `c`, made since its last flush? */
+static bool entry_in(const pg_tlb_entry *t, const pg_tlb_ctx *c)
+{
+    return t->vpn && (t->key == c->key || t->key == c->ngkey);
+}
+
+static void ctx_flush(svmx_cpu *cpu, pg_tlb_ctx *c, bool keep_global)
+{
+    if (!keep_global)
+        c->key = ++cpu->tlb.keys;
+    c->ngkey = ++cpu->tlb.keys;
+    hostmap_flush(&cpu->hostmap);
+}
+
+static void flush_all(svmx_cpu *cpu)
+{
+    for (unsigned i = 0; i < PG_TLB_CONTEXTS; i++)
+        ctx_flush(cpu, &cpu->tlb.ctx[i], false);
+}
+
+void paging_flush(svmx_cpu *cpu, bool keep_global)
+{
+    ctx_flush(cpu, ctx_cur(cpu), keep_global);
+}
+
+/* Drops the entries of context `c` that translate `lin` (a scan: the
+ * pieces of a large page sit in many slots). */
+static void invlpg_in(svmx_cpu *cpu, const pg_tlb_ctx *c, uint64_t lin)
 {
     hostmap_flush(&cpu->hostmap);
-    /* A scan, because the pieces of a large page sit in many slots. */
     for (unsigned i = 0; i < PG_TLB_ENTRIES; i++) {
         pg_tlb_entry *t = &cpu->tlb.e[i];
-        if (!t->vpn)
+        if (!entry_in(t, c))
             continue;
         uint64_t la = lin & mode_lin_mask(t->tag & 3u);
         if (((((t->vpn - 1) << 12) ^ la) >> t->size_shift) == 0)
@@ -561,10 +590,164 @@ void paging_invlpg(svmx_cpu *cpu, uint64_t lin)
     }
 }
 
+void paging_invlpg(svmx_cpu *cpu, uint64_t lin)
+{
+    invlpg_in(cpu, ctx_cur(cpu), lin);
+}
+
+/* The context that holds `asid`, or NULL. */
+static pg_tlb_ctx *ctx_find(svmx_cpu *cpu, uint32_t asid)
+{
+    if (asid == 0)
+        return &cpu->tlb.ctx[0];
+    for (unsigned i = 1; i < PG_TLB_CONTEXTS; i++)
+        if (cpu->tlb.ctx[i].used && cpu->tlb.ctx[i].asid == asid)
+            return &cpu->tlb.ctx[i];
+    return NULL;
+}
+
+void paging_invlpga(svmx_cpu *cpu, uint64_t lin, uint32_t asid)
+{
+    const pg_tlb_ctx *c = ctx_find(cpu, asid);
+    if (c)
+        invlpg_in(cpu, c, lin);
+}
+
+/* The hostmap's tags for context `i` (hostmap.h). */
+static void hostmap_select(svmx_cpu *cpu, unsigned i)
+{
+    _Static_assert(PG_TLB_CONTEXTS <= 256, "the index fits the tag's byte");
+    cpu->hostmap.ctx_tag = (uint64_t)i << HOSTMAP_CTX_SHIFT;
+}
+
 void paging_reset(svmx_cpu *cpu)
 {
-    paging_flush(cpu, false);
-    cpu->tlb.pdpte_loaded = false;
+    cpu_tlb *t = &cpu->tlb;
+    t->feat = features(cpu);
+    flush_all(cpu);
+    for (unsigned i = 0; i < PG_TLB_CONTEXTS; i++) {
+        t->ctx[i].known = false;
+        /* Out of guest mode only the host's context is held; in guest mode
+         * (state set through the API) the guest's stays current, empty. */
+        if (i != t->cur || !cpu->svm.guest)
+            t->ctx[i].used = false;
+    }
+    if (!cpu->svm.guest)
+        t->cur = 0;
+    hostmap_select(cpu, t->cur);
+    t->pdpte_loaded = false;
+}
+
+/* What the current state's translations are made from (pg_tlb_inputs). */
+static void inputs_now(const svmx_cpu *cpu, pg_tlb_inputs *in)
+{
+    const svmx_sregs *s = &cpu->sregs;
+    *in = (pg_tlb_inputs){ .cr0 = s->cr0, .cr3 = s->cr3, .cr4 = s->cr4,
+                           .efer = s->efer };
+    if (npt_active(cpu)) {
+        in->np = true;
+        in->ncr3 = npt_ncr3(cpu);
+        in->host_cr0 = cpu->svm.host.cr0;
+        in->host_cr4 = cpu->svm.host.cr4;
+        in->host_efer = cpu->svm.host.efer;
+    }
+}
+
+static bool inputs_match(const svmx_cpu *cpu, const pg_tlb_inputs *in)
+{
+    const svmx_sregs *s = &cpu->sregs;
+    if (in->cr0 != s->cr0 || in->cr3 != s->cr3 || in->cr4 != s->cr4 ||
+        in->efer != s->efer || in->np != npt_active(cpu))
+        return false;
+    const svm_host_state *h = &cpu->svm.host;
+    return !in->np ||
+           (in->ncr3 == npt_ncr3(cpu) && in->host_cr0 == h->cr0 &&
+            in->host_cr4 == h->cr4 && in->host_efer == h->efer);
+}
+
+void paging_leave(svmx_cpu *cpu)
+{
+    pg_tlb_ctx *c = ctx_cur(cpu);
+    inputs_now(cpu, &c->in);
+    c->known = true;
+}
+
+/* The context for guest `asid`: its own, else a free one, else the least
+ * recently entered guest context, emptied for it. */
+static unsigned ctx_take(svmx_cpu *cpu, uint32_t asid)
+{
+    cpu_tlb *t = &cpu->tlb;
+    unsigned victim = 0;
+    if (t->ctx[t->guest].used && t->ctx[t->guest].asid == asid)
+        return t->guest; /* the guest entered last */
+    for (unsigned i = 1; i < PG_TLB_CONTEXTS; i++) {
+        pg_tlb_ctx *c = &t->ctx[i];
+        if (c->used && c->asid == asid)
+            return i;
+        if (victim == 0 || (!c->used && t->ctx[victim].used) ||
+            (c->used == t->ctx[victim].used && c->last < t->ctx[victim].last))
+            victim = i;
+    }
+    pg_tlb_ctx *c = &t->ctx[victim];
+    ctx_flush(cpu, c, false);
+    c->used = true;
+    c->asid = asid;
+    c->known = false;
+    t->guest = victim;
+    return victim;
+}
+
+void paging_enter(svmx_cpu *cpu, uint32_t asid, unsigned tlb_control)
+{
+    cpu_tlb *t = &cpu->tlb;
+    cpu_hostmap *h = &cpu->hostmap;
+    /* The hostmap entries of the context being left were made under the
+     * snapshot it holds now (hostmap_sync flushes them all when it
+     * changes). */
+    pg_tlb_ctx *old = ctx_cur(cpu);
+    old->hm[0] = h->cr0;
+    old->hm[1] = h->cr3;
+    old->hm[2] = h->cr4;
+    old->hm[3] = h->efer;
+
+    unsigned i = asid == 0 ? 0 : ctx_take(cpu, asid);
+    pg_tlb_ctx *c = &t->ctx[i];
+    t->cur = i;
+    if (i != 0)
+        t->guest = i;
+    c->last = ++t->clock;
+    hostmap_select(cpu, i);
+
+    /* APM Vol. 2 15.16.1, TLB_CONTROL (Table 15-9). */
+    switch (tlb_control) {
+    case SVMX_SVM_TLB_NOTHING:
+        break;
+    case SVMX_SVM_TLB_FLUSH_ASID:
+        ctx_flush(cpu, c, false);
+        break;
+    case SVMX_SVM_TLB_FLUSH_ASID_LOCAL:
+        ctx_flush(cpu, c, true);
+        break;
+    default: /* 1, and the reserved values: everything */
+        flush_all(cpu);
+        break;
+    }
+    if (!c->known || !inputs_match(cpu, &c->in))
+        ctx_flush(cpu, c, false);
+    /* The inputs count again once paging_leave() records them: until
+     * then the context's entries follow the registers (the flushes of
+     * the list in paging.h), and a context left without paging_leave()
+     * is flushed when entered again. */
+    c->known = false;
+
+    /* Just after a flush the hostmap holds no entries: any snapshot will
+     * do, and the current registers save it a flush at its next sync. */
+    const svmx_sregs *s = &cpu->sregs;
+    bool empty = h->empty;
+    h->cr0 = empty ? s->cr0 : c->hm[0];
+    h->cr3 = empty ? s->cr3 : c->hm[1];
+    h->cr4 = empty ? s->cr4 : c->hm[2];
+    h->efer = empty ? s->efer : c->hm[3];
 }
 
 /* SDM Vol. 3A 4.7: CR2 gets the linear address; 4.10.4.1: a #PF drops
@@ -616,9 +799,13 @@ cpu_res paging_translate(svmx_cpu *cpu, uint64_t lin, unsigned acc,
     }
 
     uint64_t la = lin & mode_lin_mask(mode), vpn = la >> 12;
-    pg_tlb_entry *t = &cpu->tlb.e[vpn % PG_TLB_ENTRIES];
+    /* Each context's slots are the others' shifted, so that the host and
+     * a guest on the same linear layout do not evict each other. */
+    pg_tlb_entry *t = &cpu->tlb.e[(vpn + cpu->tlb.cur * 37u) % PG_TLB_ENTRIES];
+    const pg_tlb_ctx *c = ctx_cur(cpu);
     uint8_t tag = mode_tag(cpu, mode);
-    if (t->vpn == vpn + 1 && t->tag == tag) {
+    if (t->vpn == vpn + 1 && t->tag == tag &&
+        (t->key == c->key || t->key == c->ngkey)) {
         /* Rights are cached, the decision is not: today's controls. */
         pg_ctl ctl;
         current_ctl(cpu, mode, &ctl);
@@ -654,12 +841,14 @@ cpu_res paging_translate(svmx_cpu *cpu, uint64_t lin, unsigned acc,
      * physical) with both dimensions' rights; size_shift stays the
      * guest's page size, which is what INVLPG and INVLPGA name.
      */
+    bool global = w.global && (cpu->sregs.cr4 & CPU_CR4_PGE);
     *t = (pg_tlb_entry){
         .vpn = vpn + 1,
         .pfn = w.phys >> 12,
+        .key = global ? c->key : c->ngkey,
         .perm = w.perm,
         .nperm = w.nperm,
-        .global = w.global && (cpu->sregs.cr4 & CPU_CR4_PGE),
+        .global = global,
         .dirty = w.dirty,
         .tag = d.tag,
         .size_shift = w.size_shift,

@@ -16,6 +16,15 @@
  * linear -> host-physical translation. docs/paging.md explains the
  * choices.
  *
+ * The TLB holds the translations of several address spaces at once, each
+ * a *context*: the host's (SVM ASID 0) and up to PG_TLB_CONTEXTS - 1
+ * guests', one per GUEST_ASID (APM Vol. 2 15.16: TLB entries are tagged
+ * with the ASID, so that a world switch need not flush). The paging
+ * instructions act on the current context only (15.16.1: MOV CR3, CR0.PG
+ * and CR4.PGE/PAE/PSE changes "affect only the TLB entries belonging to
+ * the current ASID"); VMRUN and #VMEXIT change the current context
+ * (paging_leave, paging_enter), and INVLPGA names one (paging_invlpga).
+ *
  * What the caller owes the TLB (SDM Vol. 3A 4.10.4.1, APM Vol. 2 5.5.3):
  *   MOV CR3 (and a task switch that changes CR3)    paging_flush(cpu, true)
  *   CR4.PGE changes                                 paging_flush(cpu, false)
@@ -23,6 +32,9 @@
  *   CR4.SMAP or EFER.NXE changes                     paging_flush(cpu, false)
  *   INVLPG                                          paging_invlpg(cpu, lin)
  *   state set through the host API (set_sregs)       paging_reset(cpu)
+ *   VMRUN, #VMEXIT                                   paging_leave, then
+ *                                                    paging_enter
+ *   INVLPGA                                         paging_invlpga()
  * Some of these are stricter than the manuals (a WP or SMAP change does
  * not flush on hardware); flushing more than the CPU would is always
  * allowed (SDM Vol. 3A 4.10.4.1, "always free to invalidate additional
@@ -173,8 +185,15 @@ typedef struct pg_walk {
                                  bits 31:0)                                */
 } pg_walk;
 
-/* Software TLB geometry: direct-mapped by linear page number. */
+/* Software TLB geometry: direct-mapped by linear page number, each
+ * context's slots rotated by 37 times its index (paging_translate). */
 #define PG_TLB_ENTRIES 256
+
+/* Address spaces the TLB keeps apart: context 0 is the host's (ASID 0),
+ * the others hold guest ASIDs, the least recently entered one giving way
+ * to a new ASID. At most 255: the hostmap tags entries with the index in
+ * 8 bits (hostmap.h). */
+#define PG_TLB_CONTEXTS 8
 
 /*
  * One cached translation. A large page is cached one 4 KiB piece per
@@ -182,10 +201,17 @@ typedef struct pg_walk {
  * INVLPG anywhere in the large page drops all of them (SDM Vol. 3A
  * 4.10.4.1: INVLPG and page faults "invalidate all TLB entries
  * corresponding to the translation specified by the paging structures").
+ *
+ * `key` says which context it belongs to and that no flush of that
+ * context came after it: a global entry holds the context's `key`, any
+ * other its `ngkey` (pg_tlb_ctx). Keys come from one counter per CPU and
+ * are never reused, so an entry matches at most one key of one context,
+ * and a flush is a new key.
  */
 typedef struct pg_tlb_entry {
     uint64_t vpn;        /* linear page number + 1; 0 = empty             */
     uint64_t pfn;        /* physical page number of this 4 KiB piece      */
+    uint64_t key;        /* pg_tlb_ctx.key (global) or .ngkey             */
     uint8_t  perm;       /* PG_PERM_*: rights, not the decision           */
     uint8_t  nperm;      /* made under nested paging: the nested rights  */
     uint8_t  global;     /* G set and CR4.PGE = 1 when it was made        */
@@ -193,6 +219,40 @@ typedef struct pg_tlb_entry {
     uint8_t  tag;        /* pg_desc.tag it was made under                 */
     uint8_t  size_shift; /* 12, 21, 22 or 30: the page size it came from  */
 } pg_tlb_entry;
+
+/*
+ * What a context's translations were made from, as far as the TLB
+ * cannot see it in an entry: the paging registers and, for a guest under
+ * nested paging, nCR3 and the host's paging mode (the nested tables'
+ * format, APM Vol. 2 15.25.3). Recorded when the CPU leaves the context
+ * and compared when it enters it again: entries made under other inputs
+ * are never used (paging_enter flushes the context instead).
+ */
+typedef struct pg_tlb_inputs {
+    uint64_t cr0, cr3, cr4, efer;
+    uint64_t ncr3, host_cr0, host_cr4, host_efer; /* nested paging only */
+    bool     np;
+} pg_tlb_inputs;
+
+/* One address space of the TLB. */
+typedef struct pg_tlb_ctx {
+    uint64_t      key;       /* of its global entries                     */
+    uint64_t      ngkey;     /* of its other entries                      */
+    uint64_t      last;      /* when it was last entered (replacement)    */
+    uint32_t      asid;      /* 0: the host; else a GUEST_ASID            */
+    bool          used;      /* a guest context: holds `asid`             */
+    bool          known;     /* `in` is valid                             */
+    pg_tlb_inputs in;        /* as it was left                            */
+    uint64_t      hm[4];     /* the hostmap's CR0, CR3, CR4, EFER snapshot
+                                its entries of this context were made
+                                under (hostmap.h)                         */
+} pg_tlb_ctx;
+
+/* CPUID bits the walker needs (paging_desc_of), read from the
+ * personality once by paging_reset() instead of on every walk. */
+typedef struct pg_features {
+    bool pse36, pat, pg1g;
+} pg_features;
 
 /* An embedder MMIO handler that failed during a walk (CPU_STOP). */
 typedef struct pg_stop_info {
@@ -205,6 +265,12 @@ typedef struct pg_stop_info {
 /* The translation caches of a CPU: the TLB and the PDPTE registers. */
 typedef struct cpu_tlb {
     pg_tlb_entry e[PG_TLB_ENTRIES];
+    pg_tlb_ctx   ctx[PG_TLB_CONTEXTS];
+    unsigned     cur;           /* the context in use: an index of ctx[]   */
+    unsigned     guest;         /* the guest context entered last (a hint) */
+    uint64_t     keys;          /* the last key handed out                 */
+    uint64_t     clock;         /* counts paging_enter() calls             */
+    pg_features  feat;
     uint64_t     pdpte[4];      /* PAE PDPTE registers (SDM Vol. 3A 4.4.1) */
     uint64_t     pdpte_cr3;     /* CR3[31:5] they were loaded from         */
     bool         pdpte_loaded;
@@ -239,18 +305,51 @@ typedef struct cpu_tlb {
 cpu_res paging_translate(svmx_cpu *cpu, uint64_t lin, unsigned acc,
                          uint64_t *phys, cpu_fault *f);
 
-/* Drops TLB entries: all of them, or all but global ones (MOV CR3 without
- * PCID keeps global pages, SDM Vol. 3A 4.10.4.1). */
+/* Drops the current context's TLB entries: all of them, or all but
+ * global ones (MOV CR3 without PCID keeps global pages, SDM Vol. 3A
+ * 4.10.4.1). O(1). */
 void paging_flush(svmx_cpu *cpu, bool keep_global);
 
-/* INVLPG: drops whatever translates `lin`, global or not, including every
- * piece of a large page that contains it. */
+/* INVLPG: drops whatever translates `lin` in the current context, global
+ * or not, including every piece of a large page that contains it. */
 void paging_invlpg(svmx_cpu *cpu, uint64_t lin);
 
-/* Forgets every cached translation and the PDPTE registers: for state
- * that changes outside the instruction stream (the host state API). The
- * next PAE walk loads the PDPTEs lazily (see paging_load_pdptes()). */
+/*
+ * INVLPGA (APM Vol. 3 INVLPGA): the same for the context of `asid` (0:
+ * the host), whichever is current. Nothing is cached for an ASID without
+ * a context.
+ */
+void paging_invlpga(svmx_cpu *cpu, uint64_t lin, uint32_t asid);
+
+/*
+ * Forgets every cached translation of every context and the PDPTE
+ * registers: for state that changes outside the instruction stream (the
+ * host state API, RESET, INIT). The next PAE walk loads the PDPTEs
+ * lazily (see paging_load_pdptes()). Outside SVM guest mode the host's
+ * context becomes current. Also reads the personality's paging features
+ * (pg_features) again.
+ */
 void paging_reset(svmx_cpu *cpu);
+
+/*
+ * The world switch (APM Vol. 2 15.16). paging_leave() records what the
+ * current context's translations were made from (pg_tlb_inputs), with
+ * the CPU still in the state being left. paging_enter(), once the new
+ * state is in (CR0/CR3/CR4/EFER, cpu->svm.guest, cpu->svm.np, the VMCB's
+ * nCR3), makes the context of `asid` current - 0, the host's, at
+ * #VMEXIT; GUEST_ASID at VMRUN - and applies `tlb_control` (VMRUN's
+ * TLB_CONTROL, 15.16.1 Table 15-9; 0 at #VMEXIT):
+ *   0  nothing             1  every context, the host's too
+ *   3  this context        7  this context's non-global entries
+ *   other values (reserved) every context.
+ * Beyond that, it flushes the context when its recorded inputs differ
+ * from the new state's (or were never recorded): hardware would use the
+ * ASID's entries whatever CR3 or nCR3 the VMCB brings, and the VMM owes
+ * the flush; the model does it for the VMM, which is always allowed and
+ * keeps every entry a translation the context's tables gave.
+ */
+void paging_leave(svmx_cpu *cpu);
+void paging_enter(svmx_cpu *cpu, uint32_t asid, unsigned tlb_control);
 
 /*
  * Loads the PAE PDPTE registers from the 32-byte-aligned table at

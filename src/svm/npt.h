@@ -134,10 +134,10 @@ cpu_res npt_walk(svmx_cpu *cpu, uint64_t gpa, unsigned kind, pg_walk *w);
  * npt_fault_exitinfo1(f), EXITINFO2 = npt_fault_exitinfo2(f) and, for an
  * NPF during delivery, EXITINTINFO = the event being delivered (APM Vol.
  * 2 15.7.2). An NPF is never subject to the exception bitmap, never turns
- * into #DF, and does not set CR2. VMRUN and #VMEXIT flush the TLB and the
- * hostmap (paging_reset() after the new CR state is in), since their
- * entries are combined translations of one world; the TLB's tag keeps the
- * two worlds apart even so.
+ * into #DF, and does not set CR2. The TLB keeps the combined
+ * translations per context (the host's, and one per guest ASID, tagged
+ * with nCR3 and the paging inputs they were made from: docs/paging.md
+ * "Contexts"); VMRUN flushes what TLB_CONTROL asks (APM Vol. 2 15.16.1).
  */
 #define NPT_FAULT_VECTOR 0xffu
 

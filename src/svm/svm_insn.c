@@ -198,10 +198,11 @@ cpu_res insn_clgi(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 /* --------------------------------------------------------- INVLPGA -- */
 
 /*
- * INVLPGA (APM Vol. 3 INVLPGA): drops the TLB entry of the linear address
- * in rAX for the ASID in ECX. The model's TLB holds one world at a time
- * (VMRUN and #VMEXIT flush it), so dropping the address from it, whatever
- * the ASID, flushes at least what is asked: always allowed (15.16).
+ * INVLPGA (APM Vol. 3 INVLPGA, Vol. 2 15.16.2): drops the TLB entries of
+ * the linear address in rAX (at the address size) for the ASID in ECX -
+ * 0 names the host - global or not, every piece of a large page that
+ * holds it, in that ASID's context only, whichever is current
+ * (paging_invlpga).
  */
 cpu_res insn_invlpga(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
@@ -209,7 +210,8 @@ cpu_res insn_invlpga(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     if (r == CPU_OK)
         r = svm_intercept(cpu, SVMX_SVM_EXIT_INVLPGA, 0, 0);
     if (r == CPU_OK)
-        paging_invlpg(cpu, rax(cpu, insn));
+        paging_invlpga(cpu, rax(cpu, insn),
+                       (uint32_t)cpu->regs.gpr[SVMX_RCX]);
     return r;
 }
 

@@ -59,6 +59,16 @@ typedef struct cpu_svm {
                                   exit fields go into                      */
     svm_host_state host;
     svm_pending_exit pending;
+    bool           caps_ready; /* `caps` holds the personality's part     */
+    svmx_svm_caps  caps;       /* svmx_svm_caps_from_cpu() but the host
+                                  bits: CPUID answers no state changes,
+                                  read at the first VMRUN after RESET or
+                                  INIT instead of on every one            */
 } cpu_svm;
+
+/* svmx_svm_caps_from_cpu() for VMRUN (vmrun_check.c): the personality's
+ * part from cpu->svm.caps (filled on first use), the host's from its
+ * registers. */
+svmx_status svm_caps(svmx_cpu *cpu, svmx_svm_caps *caps);
 
 #endif /* SVMX_SVM_SVM_STATE_H */

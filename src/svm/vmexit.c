@@ -196,7 +196,9 @@ static svmx_status write_back(const svmx_cpu *cpu, uint64_t code)
  * Step 5: the host state as VMRUN saved it, with CR0.PE forced to 1,
  * DR7 = 0x400 (all breakpoints off) and CPL 0 (SS as saved at CPL 0).
  * DR6, CR2, FS, GS, TR, LDTR and the MSRs keep the guest's values: they
- * are not part of the host save (15.5.1, 15.6). The host's PAE PDPTEs
+ * are not part of the host save (15.5.1, 15.6). The host's TLB context
+ * (ASID 0) becomes current again with its entries as VMRUN left them:
+ * #VMEXIT flushes nothing (15.16). The host's PAE PDPTEs
  * reload from its CR3; one that cannot be loaded is an illegal host state,
  * which shuts the processor down (15.6: "an illegal host state ... causes
  * a shutdown"). A host single-stepping over VMRUN takes its #DB now, as
@@ -207,6 +209,7 @@ static cpu_res restore_host(svmx_cpu *cpu)
     const svm_host_state *h = &cpu->svm.host;
     svmx_sregs *s = &cpu->sregs;
     const svmx_vmcb *v = &cpu->svm.vmcb;
+    paging_leave(cpu); /* the guest's context, its state still in */
     if (svm_rd8(v, SVMX_VMCB_V_INTR_MASKING) & SVMX_VMCB_V_INTR_MASKING_BIT)
         s->cr8 = h->cr8;
     if (cpu->svm.np)
@@ -232,7 +235,8 @@ static cpu_res restore_host(svmx_cpu *cpu)
     cpu->events.activity = SVMX_ACTIVITY_ACTIVE;
     cpu->events.shadow = 0;
     cpu->db_deferred = false;
-    paging_reset(cpu);
+    paging_enter(cpu, 0, 0);
+    cpu->tlb.pdpte_loaded = false;
     if (svm_pae_legacy(s->cr0, s->cr4, s->efer)) {
         cpu_fault f;
         cpu_res r = paging_load_pdptes(cpu, s->cr3, &f);

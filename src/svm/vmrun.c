@@ -17,8 +17,9 @@
  *      were reduced to the advertised features in step 1);
  *   5. the guest state; the CPL field becomes SS.DPL, which is how the
  *      model keeps the CPL;
- *   6. the TLB and the hostmap are flushed, whatever TLB_CONTROL and the
- *      ASID say: flushing more than asked is always correct (15.16);
+ *   6. the guest's TLB context (GUEST_ASID) becomes current, flushed as
+ *      TLB_CONTROL asks, or whole when its entries were made from other
+ *      paging inputs (15.16, paging.h); the host's entries stay;
  *   7. GIF := 1, and the guest runs, starting with EVENTINJ.
  */
 #include <string.h>
@@ -266,7 +267,7 @@ cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa)
     const uint8_t *page = svmx_mem_ram_ptr(&cpu->mem, pa, SVMX_VMCB_SIZE);
     if (page)
         read_vmcb(cpu, page);
-    if (!page || svmx_svm_caps_from_cpu(cpu, &caps) != SVMX_OK ||
+    if (!page || svm_caps(cpu, &caps) != SVMX_OK ||
         svmx_svm_vmrun_check(v, &caps, &chk) != SVMX_OK)
         return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                          "VMRUN: internal error reading the VMCB");
@@ -289,7 +290,8 @@ cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa)
         if (r != CPU_OK)
             return r;
     }
-    /* 3 */
+    /* 3: the host's TLB context is left with its state still in */
+    paging_leave(cpu);
     save_host(cpu);
     /* 4: the intercepts were masked in step 1 */
     cpu->svm.vmcb_pa = pa;
@@ -302,10 +304,10 @@ cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa)
     cpu->svm.guest = true;
     /* 6: keep the PDPTEs just loaded; with nested paging the walker reads
      * the guest's through the nested tables. */
-    if (pdptes)
-        paging_flush(cpu, false);
-    else
-        paging_reset(cpu);
+    if (!pdptes)
+        cpu->tlb.pdpte_loaded = false;
+    paging_enter(cpu, svm_rd32(v, SVMX_VMCB_GUEST_ASID),
+                 svm_rd8(v, SVMX_VMCB_TLB_CONTROL));
     /* 7 */
     cpu->events.gif = true;
     if (!(svm_rd64(v, SVMX_VMCB_EVENTINJ) & SVMX_SVM_EVENT_VALID))

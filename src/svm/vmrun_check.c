@@ -87,10 +87,10 @@ svmx_status svmx_svm_caps_default(svmx_svm_caps *caps)
     return caps_fill(p, &l, caps);
 }
 
-svmx_status svmx_svm_caps_from_cpu(const svmx_cpu *cpu, svmx_svm_caps *caps)
+/* The personality's part of a CPU's capabilities (CPUID), which no CPU
+ * state changes. */
+static svmx_status caps_personal(const svmx_cpu *cpu, svmx_svm_caps *caps)
 {
-    if (!cpu || !caps)
-        return SVMX_E_ARG;
     const cpu_personality *p = cpu_personality_get(svmx_cpu_vendor(cpu));
     if (!p)
         return SVMX_E_ARG;
@@ -99,11 +99,36 @@ svmx_status svmx_svm_caps_from_cpu(const svmx_cpu *cpu, svmx_svm_caps *caps)
     SVMX_TRY(svmx_cpu_cpuid(cpu, 0x80000001u, 0, &l.x1));
     SVMX_TRY(svmx_cpu_cpuid(cpu, 0x80000008u, 0, &l.x8));
     SVMX_TRY(svmx_cpu_cpuid(cpu, 0x8000000au, 0, &l.xa));
-    SVMX_TRY(caps_fill(p, &l, caps));
-    svmx_sregs s;
-    SVMX_TRY(svmx_cpu_get_sregs(cpu, &s));
-    caps->host_paging = (s.cr0 & CPU_CR0_PG) != 0;
-    caps->host_long_mode = (s.efer & CPU_EFER_LMA) != 0;
+    return caps_fill(p, &l, caps);
+}
+
+/* The host's part: its paging and long mode now (APM Vol. 2 15.25.3). */
+static void caps_host(const svmx_cpu *cpu, svmx_svm_caps *caps)
+{
+    caps->host_paging = (cpu->sregs.cr0 & CPU_CR0_PG) != 0;
+    caps->host_long_mode = (cpu->sregs.efer & CPU_EFER_LMA) != 0;
+}
+
+svmx_status svmx_svm_caps_from_cpu(const svmx_cpu *cpu, svmx_svm_caps *caps)
+{
+    if (!cpu || !caps)
+        return SVMX_E_ARG;
+    if (cpu->svm.caps_ready)
+        *caps = cpu->svm.caps;
+    else
+        SVMX_TRY(caps_personal(cpu, caps));
+    caps_host(cpu, caps);
+    return SVMX_OK;
+}
+
+svmx_status svm_caps(svmx_cpu *cpu, svmx_svm_caps *caps)
+{
+    if (!cpu->svm.caps_ready) {
+        SVMX_TRY(caps_personal(cpu, &cpu->svm.caps));
+        cpu->svm.caps_ready = true;
+    }
+    *caps = cpu->svm.caps;
+    caps_host(cpu, caps);
     return SVMX_OK;
 }
 
