@@ -8,6 +8,8 @@
 #   make fuzz   the libFuzzer targets for a while (clang, build-fuzz/)
 #   make diff   build, then run the test kernels on svmx, QEMU TCG and Bochs
 #               and compare them (tools/diff/, docs/differential.md)
+#   make peer-bench  build, then time nested round trips on svmx, QEMU TCG
+#               and Bochs side by side (tools/diff/peer-bench.py; not in CI)
 #   make deps   only install the missing Debian packages
 
 BUILD      ?= build
@@ -23,7 +25,7 @@ FUZZ_PACKAGES := clang libclang-rt-dev
 # dependency without wxWidgets (the harness uses Bochs's rfb display).
 ORACLE_PACKAGES := qemu-system-x86 bochs bochs-term bochsbios vgabios
 
-.PHONY: all deps build run test bench asan fuzz diff clean
+.PHONY: all deps build run test bench asan fuzz diff peer-bench clean
 
 all: build
 
@@ -83,7 +85,16 @@ fuzz: deps
 diff: build
 	@./tools/install-deps.sh $(ORACLE_PACKAGES) || \
 	    echo "diff: oracle packages missing; the harness skips those oracles"
-	python3 tools/diff/run-diff.py --build $(BUILD) $(DIFF_ARGS)
+	python3 tools/diff/run-diff.py --build $(BUILD) --exclude 'k_bench_*' $(DIFF_ARGS)
+
+# Nested round trips per second of one kernel (k_bench_roundtrip) on svmx,
+# QEMU TCG and Bochs, boot time subtracted, in one table with the ratios
+# (docs/performance.md "Peer benchmark"). Wall-clock timing: never part of
+# `make test`, `make diff` or CI. PEER_BENCH_ARGS="--n 200000 --repeat 5".
+peer-bench: build
+	@./tools/install-deps.sh $(ORACLE_PACKAGES) || \
+	    echo "peer-bench: oracle packages missing; peer-bench skips them"
+	python3 tools/diff/peer-bench.py --build $(BUILD) $(PEER_BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,6 +1,7 @@
 /*
- * tests/kernels/rt/printf.c - formatted output on the debug console
- * (port 0xE9: QEMU's -debugcon, svmx run's stdout).
+ * tests/kernels/rt/printf.c - formatted output on the console: port 0xE9
+ * (QEMU's -debugcon, svmx run's stdout), mirrored to COM1 when a UART is
+ * there (bare metal).
  *
  * Conversions: %d %i %u %x %X %o %p %s %c %%, flags '-' '0' '#' ' ' '+',
  * a width (or '*'), a precision for %s, and the length modifiers hh h l ll
@@ -13,10 +14,51 @@ typedef struct sink {
     size_t size, len;
 } sink;
 
+/* COM1 (a 16550 at 0x3F8), when rt_serial_init() found one. */
+#define COM1 0x3f8
+static bool com1;
+
+void rt_serial_init(void)
+{
+    /* The scratch register (offset 7) keeps what is written to it on a
+     * 16450/16550; nothing there reads back all ones. */
+    rt_outb(COM1 + 7, 0x5a);
+    if (rt_inb(COM1 + 7) != 0x5a)
+        return;
+    rt_outb(COM1 + 3, 0x80);    /* DLAB: the divisor follows           */
+    rt_outb(COM1 + 0, 1);       /* 115200 baud                         */
+    rt_outb(COM1 + 1, 0);
+    rt_outb(COM1 + 3, 0x03);    /* 8 data bits, no parity, 1 stop bit  */
+    rt_outb(COM1 + 2, 0xc7);    /* FIFOs on and cleared                */
+    rt_outb(COM1 + 4, 0x03);    /* DTR, RTS                            */
+    com1 = true;
+}
+
+static void serial_byte(uint8_t c)
+{
+    /* Wait (boundedly) for the transmit holding register to empty: LSR
+     * bit 5. */
+    for (unsigned i = 0; i < 100000 && !(rt_inb(COM1 + 5) & 0x20); i++)
+        ;
+    rt_outb(COM1, c);
+}
+
+/* A console byte: port 0xE9 (QEMU's -debugcon, svmx run's stdout), and
+ * COM1 when there is one, so that a kernel on bare metal is seen too. */
+static void console(char c)
+{
+    rt_outb(0xe9, (uint8_t)c);
+    if (com1) {
+        if (c == '\n')
+            serial_byte('\r');
+        serial_byte((uint8_t)c);
+    }
+}
+
 static void put(sink *s, char c)
 {
     if (!s->buf)
-        rt_outb(0xe9, (uint8_t)c);
+        console(c);
     else if (s->len + 1 < s->size)
         s->buf[s->len] = c;
     s->len++;
@@ -172,7 +214,7 @@ static int format(sink *s, const char *fmt, va_list ap)
 
 void rt_putc(char c)
 {
-    rt_outb(0xe9, (uint8_t)c);
+    console(c);
 }
 
 void rt_puts(const char *str)

@@ -430,24 +430,83 @@ void rt_panic(const char *fmt, ...)
 
 /* ------------------------------------------------------ command line -- */
 
-bool rt_cmdline_has(const char *word)
+/* The next space-separated word of the command line from *s: its start,
+ * *len its length; NULL after the last. */
+static const char *cmdline_word(const char **s, size_t *len)
 {
-    /* Multiboot 0.6.96 3.3: flags bit 2, cmdline at offset 16, a physical
-       address below 4 GiB (identity-mapped by the runtime). */
+    const char *w = *s;
+    while (*w == ' ')
+        w++;
+    if (!*w)
+        return NULL;
+    *len = 0;
+    while (w[*len] && w[*len] != ' ')
+        (*len)++;
+    *s = w + *len;
+    return w;
+}
+
+/* The command line (Multiboot 0.6.96 3.3: flags bit 2, cmdline at offset
+ * 16, a physical address below 4 GiB, identity-mapped by the runtime), or
+ * NULL. */
+static const char *cmdline(void)
+{
     const uint32_t *mbi = (const uint32_t *)(uintptr_t)rt_mb_info;
     if (!mbi || !(mbi[0] & 4) || !mbi[4])
-        return false;
-    const char *s = (const char *)(uintptr_t)mbi[4];
-    size_t n = strlen(word);
-    while (*s) {
-        while (*s == ' ')
-            s++;
-        size_t len = 0;
-        while (s[len] && s[len] != ' ')
-            len++;
-        if (len == n && !memcmp(s, word, n))
+        return NULL;
+    return (const char *)(uintptr_t)mbi[4];
+}
+
+bool rt_cmdline_has(const char *word)
+{
+    const char *s = cmdline(), *w;
+    size_t len, n = strlen(word);
+    while (s && (w = cmdline_word(&s, &len)))
+        if (len == n && !memcmp(w, word, n))
             return true;
-        s += len;
+    return false;
+}
+
+/* The digits of [d, end) in `base`: false if one is not a digit or the
+ * number does not fit 64 bits. */
+static bool parse_number(const char *d, const char *end, unsigned base,
+                         uint64_t *value)
+{
+    uint64_t v = 0;
+    for (; d < end; d++) {
+        unsigned dig;
+        if (*d >= '0' && *d <= '9')
+            dig = (unsigned)(*d - '0');
+        else if (base == 16 && (*d | 0x20) >= 'a' && (*d | 0x20) <= 'f')
+            dig = (unsigned)((*d | 0x20) - 'a' + 10);
+        else
+            return false;
+        if (dig >= base || v > (UINT64_MAX - dig) / base)
+            return false;
+        v = v * base + dig;
+    }
+    *value = v;
+    return true;
+}
+
+bool rt_cmdline_u64(const char *key, uint64_t *value)
+{
+    const char *s = cmdline(), *w;
+    size_t len, n = strlen(key);
+    while (s && (w = cmdline_word(&s, &len))) {
+        if (len <= n + 1 || memcmp(w, key, n) || w[n] != '=')
+            continue;
+        const char *d = w + n + 1, *end = w + len;
+        unsigned base = 10;
+        if (end - d > 2 && d[0] == '0' && (d[1] == 'x' || d[1] == 'X')) {
+            base = 16;
+            d += 2;
+        }
+        uint64_t v;
+        if (parse_number(d, end, base, &v)) {
+            *value = v;
+            return true;
+        }
     }
     return false;
 }
@@ -456,6 +515,7 @@ bool rt_cmdline_has(const char *word)
 
 void rt_main(void)
 {
+    rt_serial_init();
     cpu_init();
     tables_init();
     rt_paging_init();

@@ -242,6 +242,11 @@ uint64_t *rt_walk(uint64_t va, int *level);
 
 void rt_putc(char c);
 void rt_puts(const char *s); /* no newline added */
+
+/* Mirrors the console to COM1 (0x3F8, 115200 8N1) from now on if a UART
+   answers there - on a PC, not on svmx, which has none (rt_main calls it
+   first). */
+void rt_serial_init(void);
 int rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int rt_vprintf(const char *fmt, va_list ap);
 int rt_snprintf(char *buf, size_t n, const char *fmt, ...)
@@ -309,6 +314,10 @@ extern uint64_t rt_efer_written;
    as QEMU's -append and svmx run --append build it) has `word` among its
    space-separated words. */
 bool rt_cmdline_has(const char *word);
+/* The number of a `key=NUMBER` word of the command line (decimal, or hex
+   with 0x): true and *value set if there is one whose number parses and
+   fits 64 bits; false, *value untouched, otherwise. */
+bool rt_cmdline_u64(const char *key, uint64_t *value);
 
 /* Human names: "#GP", "#PF", ... ("vector" for others). */
 const char *rt_vector_name(unsigned vector);
