@@ -189,33 +189,48 @@ static cpu_res code_breakpoint(svmx_cpu *cpu, svmx_mode mode, bool *hit)
 
 /*
  * One instruction: fetch, execute, and deliver a fault if there is one.
+ * `pre`, when not NULL, is the cached decode at CS:RIP that the fast loop
+ * found and left to this path (run_fast_in), in mode `pre_mode`: the
+ * fetch is then done, and so is what the fast loop did on entry and no
+ * instruction of its list undoes - the hostmap sync (no control register
+ * changed) and bp_armed = false (quiet(): DR7 enables no breakpoint, so
+ * there is no code breakpoint to check either).
  * An interrupt shadow lasts for the one instruction after the one that
  * opened it (SDM Vol. 2B STI, Vol. 2A MOV), so it is cleared here before
  * the handler runs; STI, MOV SS and POP SS open it again.
  */
-static cpu_res step_one(svmx_cpu *cpu, uint8_t *shadow_before, bool *faulted)
+static cpu_res step_one(svmx_cpu *cpu, const svmx_insn *pre,
+                        svmx_mode pre_mode, uint8_t *shadow_before,
+                        bool *faulted)
 {
-    svmx_mode mode = cpu_mode(cpu);
+    svmx_mode mode = pre ? pre_mode : cpu_mode(cpu);
     const svmx_insn *insn = NULL;
     cpu_fault f;
     uint64_t rip = cpu->regs.rip;
+    cpu_res r;
 
     *shadow_before = cpu->events.shadow;
     *faulted = false;
-    hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
-                 cpu->sregs.cr4, cpu->sregs.efer);
     cpu->events.shadow = 0;
     cpu->bp_hits = 0;
-    cpu->bp_armed = bp_enabled(cpu);
-    if (cpu->bp_armed) {
-        bool hit;
-        cpu_res b = code_breakpoint(cpu, mode, &hit);
-        if (hit) {
-            *faulted = true; /* the #DB was delivered instead */
-            return b;
+    if (pre) {
+        /* Only the checks a fetch makes on a decode remain. */
+        insn = pre;
+        r = check_decoded(cpu, mode, rip, insn, &f);
+    } else {
+        hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
+                     cpu->sregs.cr4, cpu->sregs.efer);
+        cpu->bp_armed = bp_enabled(cpu);
+        if (cpu->bp_armed) {
+            bool hit;
+            cpu_res b = code_breakpoint(cpu, mode, &hit);
+            if (hit) {
+                *faulted = true; /* the #DB was delivered instead */
+                return b;
+            }
         }
+        r = fetch(cpu, mode, cpu->decode_flags, &insn, &f);
     }
-    cpu_res r = fetch(cpu, mode, cpu->decode_flags, &insn, &f);
     if (r == CPU_OK) {
         exec_fn fn = exec_table[insn->cls];
         if (!fn) {
@@ -320,7 +335,10 @@ static inline bool quiet(const svmx_cpu *cpu)
 /*
  * The decode at CS:RIP = `rip` (linear `lin`) the slow way: the CS limit,
  * the page end, canonicality, the code page's host address and the decode
- * cache's compare of the bytes. NULL if the fast loop must leave.
+ * cache's compare of the bytes. NULL if the fast loop must leave; then
+ * *slow is the decode when it was found but is not for the fast loop,
+ * which has made every check of step_one's fetch but the decode's own
+ * faults (check_decoded), else NULL.
  */
 typedef struct fast_fetch {
     uint64_t code_page;         /* linear page number of code_host        */
@@ -332,7 +350,8 @@ __attribute__((always_inline))
 #endif
 static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
                                       uint64_t rip, uint64_t lin, bool long64,
-                                      unsigned acc, uint64_t salt, uint32_t meta)
+                                      unsigned acc, uint64_t salt, uint32_t meta,
+                                      const svmx_insn **slow)
 {
     const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
     if (!long64 && rip > cs->limit)
@@ -360,8 +379,10 @@ static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
         (!long64 && rip + insn->length - 1 > cs->limit))
         return NULL;
     cache_entry *e = decode_cache_entry_of(insn);
-    if (e->aux != AUX_RUN && (e->aux != AUX_UNKNOWN || !classify(insn)))
+    if (e->aux != AUX_RUN && (e->aux != AUX_UNKNOWN || !classify(insn))) {
+        *slow = insn;
         return NULL;
+    }
     /* Verified now: keep the bytes from changing behind the hints. */
     hostmap_protect_code(&cpu->hostmap, ff->code_host);
     return e;
@@ -370,7 +391,10 @@ static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
 /*
  * Runs at most `budget` simple instructions; returns how many ran (a
  * faulting one counts, as in step_one). *res is CPU_STOP if the run must
- * stop.
+ * stop. *slow is the decode at CS:RIP when the loop ended only because
+ * that instruction is not for it (fetch_fast): nothing has happened since
+ * the last instruction, which raised no attention, so the run loop may
+ * hand it straight to step_one, with *slow_mode. Else NULL.
  *
  * Each decode keeps hints to the decodes that followed it (its successor
  * hints, decode_cache_fast.h), made in the hostmap's current epoch. While
@@ -386,7 +410,9 @@ static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
 __attribute__((always_inline))
 #endif
 static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
-                                   cpu_res *res, svmx_mode mode, bool long64)
+                                   cpu_res *res, const svmx_insn **slow,
+                                   svmx_mode *slow_mode, svmx_mode mode,
+                                   bool long64)
 {
     cpu_hostmap *h = &cpu->hostmap;
     uint64_t cs_base = long64 ? 0 : cpu->sregs.seg[SVMX_CS].base;
@@ -401,6 +427,8 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
     uint64_t n = 0;
 
     *res = CPU_OK;
+    *slow = NULL;
+    *slow_mode = mode;
     cpu->bp_armed = false; /* quiet(): DR7 enables no breakpoint */
     hostmap_sync(h, cpu->sregs.cr0, cpu->sregs.cr3, cpu->sregs.cr4,
                  cpu->sregs.efer);
@@ -417,7 +445,8 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
                    prev->link[1].epoch == h->epoch) {
             e = prev->link[1].to;
         } else {
-            e = fetch_fast(cpu, &ff, rip, lin, long64, acc, salt, meta);
+            e = fetch_fast(cpu, &ff, rip, lin, long64, acc, salt, meta,
+                           slow);
             if (!e)
                 break;
             if (prev)
@@ -451,12 +480,14 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
 
 /* The loop compiled twice: 64-bit mode, where there is no CS base or
  * limit, and the rest. */
-static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res)
+static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res,
+                         const svmx_insn **slow, svmx_mode *slow_mode)
 {
     svmx_mode mode = cpu_mode(cpu);
     if (mode == SVMX_MODE_LONG64)
-        return run_fast_in(cpu, budget, res, SVMX_MODE_LONG64, true);
-    return run_fast_in(cpu, budget, res, mode, false);
+        return run_fast_in(cpu, budget, res, slow, slow_mode,
+                           SVMX_MODE_LONG64, true);
+    return run_fast_in(cpu, budget, res, slow, slow_mode, mode, false);
 }
 
 /* A CPU_STOP that nobody described came from the page walker: an MMIO
@@ -552,9 +583,12 @@ svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
             if (boundary(cpu) != CPU_OK)
                 break;
         }
+        const svmx_insn *pre = NULL;
+        svmx_mode pre_mode = SVMX_MODE_REAL;
         if (quiet(cpu)) {
             cpu_res fr;
-            uint64_t n = run_fast(cpu, limit - stop->insns, &fr);
+            uint64_t n = run_fast(cpu, limit - stop->insns, &fr, &pre,
+                                  &pre_mode);
             stop->insns += n;
             if (fr == CPU_STOP) {
                 stop_from_paging(cpu);
@@ -564,13 +598,18 @@ svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
                 exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
                 break;
             }
-            if (n)
+            /* With `pre`, the loop stopped in front of an instruction it
+             * does not run, with the budget not spent, no attention
+             * raised and the CPU still quiet: the top of this loop would
+             * find nothing to do and the fast loop would stop there again
+             * at once, so that instruction goes to step_one now. */
+            if (n && !pre)
                 continue;
         }
         bool tf = (cpu->regs.rflags & SVMX_RFLAGS_TF) != 0;
         uint8_t shadow_before;
         bool faulted;
-        cpu_res r = step_one(cpu, &shadow_before, &faulted);
+        cpu_res r = step_one(cpu, pre, pre_mode, &shadow_before, &faulted);
         if (r == CPU_STOP) {
             stop_from_paging(cpu);
             break;

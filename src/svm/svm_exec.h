@@ -213,11 +213,11 @@ static inline cpu_res svm_task_switch(svmx_cpu *cpu, uint16_t tss,
 /*
  * The world switch into the guest (vmrun.c, APM Vol. 2 15.5.1) for the
  * VMCB at `pa`, which the VMRUN handler checked (page-aligned RAM below
- * MAXPHYADDR). CPU_EXIT: the guest runs (or already exited again while
+ * MAXPHYADDR) and found at host address `page`. CPU_EXIT: the guest runs (or already exited again while
  * its injected event was delivered); CPU_OK: #VMEXIT(VMEXIT_INVALID), the
  * host goes on after VMRUN; CPU_STOP: the run must stop.
  */
-cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa);
+cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa, const uint8_t *page);
 
 /* PAE paging outside long mode: the PDPTEs are registers, loaded from
  * CR3 (SDM Vol. 3A 4.4.1). */

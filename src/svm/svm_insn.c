@@ -47,18 +47,26 @@ static uint64_t rax(const svmx_cpu *cpu, const svmx_insn *insn)
     return cpu->regs.gpr[SVMX_RAX] & exec_mask(insn->address_size);
 }
 
-/* The checks VMRUN, VMLOAD and VMSAVE share, then their intercept. */
-static cpu_res vmcb_insn(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
-                         uint64_t *pa, cpu_fault *f)
+/* The checks VMRUN, VMLOAD and VMSAVE share, then their intercept;
+ * *page is the VMCB page's host address. */
+static cpu_res vmcb_page(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
+                         uint64_t *pa, const uint8_t **page, cpu_fault *f)
 {
     cpu_res r = svm_checks(cpu, false, f);
     if (r != CPU_OK)
         return r;
     *pa = rax(cpu, insn);
     if ((*pa & 0xfff) || (*pa >> cpu->pers->maxphyaddr) ||
-        !svmx_mem_ram_ptr(&cpu->mem, *pa, SVMX_VMCB_SIZE))
+        !(*page = svmx_mem_ram_ptr(&cpu->mem, *pa, SVMX_VMCB_SIZE)))
         return cpu_raise(f, CPU_VEC_GP, true, 0);
     return svm_intercept(cpu, code, 0, 0);
+}
+
+static cpu_res vmcb_insn(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
+                         uint64_t *pa, cpu_fault *f)
+{
+    const uint8_t *page;
+    return vmcb_page(cpu, insn, code, pa, &page, f);
 }
 
 /* ------------------------------------------------------------- VMRUN -- */
@@ -66,8 +74,9 @@ static cpu_res vmcb_insn(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
 cpu_res insn_vmrun(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint64_t pa;
-    cpu_res r = vmcb_insn(cpu, insn, SVMX_SVM_EXIT_VMRUN, &pa, f);
-    return r != CPU_OK ? r : svm_vmrun(cpu, pa);
+    const uint8_t *page;
+    cpu_res r = vmcb_page(cpu, insn, SVMX_SVM_EXIT_VMRUN, &pa, &page, f);
+    return r != CPU_OK ? r : svm_vmrun(cpu, pa, page);
 }
 
 /* -------------------------------------------------- VMLOAD, VMSAVE -- */
