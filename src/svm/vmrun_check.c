@@ -13,8 +13,8 @@
 #include <stddef.h>
 
 #include "cpu/cpu_internal.h"
-#include "cpu/le.h"
 #include "cpu/personality.h"
+#include "svm/svm_internal.h"
 #include "svmx/svm.h"
 
 _Static_assert(SVMX_SVM_CHECK_COUNT <= 64, "one bit per check in `failed`");
@@ -220,33 +220,6 @@ svmx_vmcb_field svmx_svm_check_field(svmx_svm_check check)
 /* ------------------------------------------------------------ checks -- */
 
 /*
- * VMCB loads through cpu/le.h: one move each on a little-endian host.
- * svm_rd64's byte loop stayed a loop at -O2 and cost this function ~60%
- * of its time.
- */
-static inline uint64_t ld64(const svmx_vmcb *v, unsigned off)
-{
-    return le_load(&v->bytes[off], 8);
-}
-
-static inline uint32_t ld32(const svmx_vmcb *v, unsigned off)
-{
-    return (uint32_t)le_load(&v->bytes[off], 4);
-}
-
-static inline uint16_t ld16(const svmx_vmcb *v, unsigned off)
-{
-    return (uint16_t)le_load(&v->bytes[off], 2);
-}
-
-/* Intercept i is set (i a constant below SVMX_SVM_INTERCEPT_COUNT). */
-static inline bool intercept_set(const svmx_vmcb *v, unsigned i)
-{
-    return (ld32(v, SVMX_SVM_INTERCEPT_WORD(i)) &
-            SVMX_SVM_INTERCEPT_MASK(i)) != 0;
-}
-
-/*
  * 15.10.1, 15.11: VMRUN ignores bits 11:0 of the base; the map is illegal
  * if "the address of the last byte ... is greater than or equal to the
  * maximum supported physical address", read literally: 2^MAXPHYADDR - 1.
@@ -298,11 +271,11 @@ svmx_status svmx_svm_vmrun_check(const svmx_vmcb *vmcb,
         caps->maxphyaddr > 52)
         return SVMX_E_ARG;
 
-    uint64_t efer = ld64(vmcb, SVMX_VMCB_EFER);
-    uint64_t cr0 = ld64(vmcb, SVMX_VMCB_CR0);
-    uint64_t cr3 = ld64(vmcb, SVMX_VMCB_CR3);
-    uint64_t cr4 = ld64(vmcb, SVMX_VMCB_CR4);
-    uint16_t cs = ld16(vmcb, SVMX_VMCB_CS_ATTRIB);
+    uint64_t efer = svm_rd64(vmcb, SVMX_VMCB_EFER);
+    uint64_t cr0 = svm_rd64(vmcb, SVMX_VMCB_CR0);
+    uint64_t cr3 = svm_rd64(vmcb, SVMX_VMCB_CR3);
+    uint64_t cr4 = svm_rd64(vmcb, SVMX_VMCB_CR4);
+    uint16_t cs = svm_rd16(vmcb, SVMX_VMCB_CS_ATTRIB);
     bool lme_pg = (efer & CPU_EFER_LME) && (cr0 & CPU_CR0_PG);
     uint64_t failed = 0;
     /* A check is its condition shifted into its bit: no branch of its own. */
@@ -317,8 +290,8 @@ svmx_status svmx_svm_vmrun_check(const svmx_vmcb *vmcb,
        outside long mode CR3 is a 32-bit register (docs/svm.md). */
     FAIL_IF(ABOVE(cr3, lme_pg ? caps->maxphyaddr : 32u), CR3_MBZ);
     FAIL_IF(cr4 & ~caps->cr4_allowed, CR4_MBZ);
-    FAIL_IF(ABOVE(ld64(vmcb, SVMX_VMCB_DR6), 32), DR6_HIGH);
-    FAIL_IF(ABOVE(ld64(vmcb, SVMX_VMCB_DR7), 32), DR7_HIGH);
+    FAIL_IF(ABOVE(svm_rd64(vmcb, SVMX_VMCB_DR6), 32), DR6_HIGH);
+    FAIL_IF(ABOVE(svm_rd64(vmcb, SVMX_VMCB_DR7), 32), DR7_HIGH);
     FAIL_IF(efer & ~caps->efer_allowed, EFER_MBZ);
     FAIL_IF((efer & (CPU_EFER_LMA | CPU_EFER_LME)) && !caps->long_mode,
             EFER_NO_LONG_MODE);
@@ -328,14 +301,14 @@ svmx_status svmx_svm_vmrun_check(const svmx_vmcb *vmcb,
             (cs & SVMX_SEG_ATTR_DB), LONG_CS_L_D);
 
     /* 13-15: controls. */
-    FAIL_IF(!intercept_set(vmcb, SVMX_SVM_INTERCEPT_VMRUN), VMRUN_INTERCEPT);
-    FAIL_IF(!map_in_range(ld64(vmcb, SVMX_VMCB_MSRPM_BASE_PA),
+    FAIL_IF(!svm_icpt_bit(vmcb, SVMX_SVM_INTERCEPT_VMRUN), VMRUN_INTERCEPT);
+    FAIL_IF(!map_in_range(svm_rd64(vmcb, SVMX_VMCB_MSRPM_BASE_PA),
                           SVMX_SVM_MSRPM_SIZE, caps->maxphyaddr), MSRPM_BASE);
-    FAIL_IF(!map_in_range(ld64(vmcb, SVMX_VMCB_IOPM_BASE_PA),
+    FAIL_IF(!map_in_range(svm_rd64(vmcb, SVMX_VMCB_IOPM_BASE_PA),
                           SVMX_SVM_IOPM_SIZE, caps->maxphyaddr), IOPM_BASE);
 
     /* 16-18: event injection (15.20), only for a valid event. */
-    uint64_t ev = ld64(vmcb, SVMX_VMCB_EVENTINJ);
+    uint64_t ev = svm_rd64(vmcb, SVMX_VMCB_EVENTINJ);
     bool ev_valid = (ev & SVMX_SVM_EVENT_VALID) != 0;
     unsigned type = SVMX_SVM_EVENT_TYPE(ev);
     unsigned vec = SVMX_SVM_EVENT_VECTOR(ev);
@@ -348,22 +321,22 @@ svmx_status svmx_svm_vmrun_check(const svmx_vmcb *vmcb,
     FAIL_IF(ev_exc && guest64 && (vec == 4 || vec == 5), EVENTINJ_MODE);
 
     /* 19: the host's ASID is 0 (15.5.1, 15.25.1). */
-    FAIL_IF(ld32(vmcb, SVMX_VMCB_GUEST_ASID) == 0, ASID_ZERO);
+    FAIL_IF(svm_rd32(vmcb, SVMX_VMCB_GUEST_ASID) == 0, ASID_ZERO);
 
     /* 20-22: nested paging, where advertised (15.25.3, 15.25.4). */
     bool np = (caps->svm_features & SVMX_SVM_FEATURE_NP) &&
-              (ld64(vmcb, SVMX_VMCB_NP_ENABLE) & SVMX_VMCB_NP_ENABLE_BIT);
+              (svm_rd64(vmcb, SVMX_VMCB_NP_ENABLE) & SVMX_VMCB_NP_ENABLE_BIT);
     FAIL_IF(np && !caps->host_paging, NP_HOST_PAGING);
-    FAIL_IF(np && ABOVE(ld64(vmcb, SVMX_VMCB_N_CR3),
+    FAIL_IF(np && ABOVE(svm_rd64(vmcb, SVMX_VMCB_N_CR3),
                         caps->host_long_mode ? caps->maxphyaddr : 32u),
             NCR3_MBZ);
-    FAIL_IF(np && !pat_valid(ld64(vmcb, SVMX_VMCB_G_PAT)), G_PAT);
+    FAIL_IF(np && !pat_valid(svm_rd64(vmcb, SVMX_VMCB_G_PAT)), G_PAT);
 
     /* 23: virtual NMIs need the NMI intercept, where advertised. */
     FAIL_IF((caps->svm_features & SVMX_SVM_FEATURE_VNMI) &&
             (vmcb->bytes[SVMX_VMCB_V_INTR_MASKING] &
              SVMX_VMCB_V_NMI_ENABLE_BIT) &&
-            !intercept_set(vmcb, SVMX_SVM_INTERCEPT_NMI),
+            !svm_icpt_bit(vmcb, SVMX_SVM_INTERCEPT_NMI),
             VNMI_INTERCEPT);
 #undef FAIL_IF
 
@@ -373,6 +346,6 @@ svmx_status svmx_svm_vmrun_check(const svmx_vmcb *vmcb,
     result->first = first;
     result->failed = failed;
     result->field = rep->field;
-    result->value = ld64(vmcb, rep->load) & rep->mask;
+    result->value = svm_rd64(vmcb, rep->load) & rep->mask;
     return SVMX_OK;
 }
