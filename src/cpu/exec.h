@@ -164,11 +164,11 @@ static inline unsigned exec_iopl(const svmx_cpu *cpu)
     return (unsigned)((cpu->regs.rflags & SVMX_RFLAGS_IOPL) >> 12);
 }
 
-/* The offset (before segmentation) a memory operand names, wrapped to the
- * address size; RIP-relative forms use the RIP of the next instruction. */
-static inline uint64_t exec_effective_offset(const svmx_cpu *cpu,
-                                             const svmx_insn *insn,
-                                             const svmx_operand *op)
+/* base + index * scale + displacement of a memory operand, not yet
+ * wrapped to any address size; RIP-relative forms use the RIP of the next
+ * instruction. */
+static inline uint64_t exec_effective_sum(const svmx_cpu *cpu,
+                                          const svmx_operand *op)
 {
     uint64_t ea = (uint64_t)op->disp;
     if (op->base == SVMX_GPR_RIP)
@@ -177,7 +177,16 @@ static inline uint64_t exec_effective_offset(const svmx_cpu *cpu,
         ea += cpu->regs.gpr[op->base & 15];
     if (op->index != SVMX_GPR_NONE)
         ea += cpu->regs.gpr[op->index & 15] * op->scale;
-    return ea & exec_mask(insn->address_size);
+    return ea;
+}
+
+/* The offset (before segmentation) a memory operand names, wrapped to the
+ * address size. */
+static inline uint64_t exec_effective_offset(const svmx_cpu *cpu,
+                                             const svmx_insn *insn,
+                                             const svmx_operand *op)
+{
+    return exec_effective_sum(cpu, op) & exec_mask(insn->address_size);
 }
 
 /* Linear-memory access of 1-8 bytes through paging, split at pages. The

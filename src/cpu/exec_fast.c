@@ -68,18 +68,11 @@ static ALU_ALWAYS_INLINE void gpr_set(svmx_cpu *cpu, unsigned num,
 
 /* ---- 64-bit mode memory ---------------------------------------------- */
 
-/* exec_effective_offset() at an address size of 8. */
+/* exec_effective_offset() at an address size of 8: nothing to wrap. */
 static ALU_ALWAYS_INLINE uint64_t ea64(const svmx_cpu *cpu,
                                        const svmx_operand *op)
 {
-    uint64_t ea = (uint64_t)op->disp;
-    if (op->base == SVMX_GPR_RIP)
-        ea += cpu->regs.rip; /* RIP already points past the instruction */
-    else if (op->base != SVMX_GPR_NONE)
-        ea += cpu->regs.gpr[op->base & 15];
-    if (op->index != SVMX_GPR_NONE)
-        ea += cpu->regs.gpr[op->index & 15] * op->scale;
-    return ea;
+    return exec_effective_sum(cpu, op);
 }
 
 /* exec_mem_linear() in 64-bit mode at an address size of 8: only FS and
