@@ -371,6 +371,24 @@ static void vmx_record(svmx_exit *x)
 #define MSR_EFER  0xc0000080u
 
 /*
+ * The rule that decides an L2 event L1 does not intercept: R1 for a
+ * VMMCALL (#UD in L2), R2 for a write that clears EFER.SVME, and for a
+ * shutdown the caller's rule (R3) or L2_SHUTDOWN; `given` otherwise.
+ */
+static inline svmx_rule l2_rule(const svmx_cpu *cpu, const svmx_exit *in,
+                                unsigned kind, svmx_rule given)
+{
+    if (kind == SVMX_EVENT_HYPERCALL)
+        return SVMX_RULE_R1;
+    if (kind == SVMX_EVENT_WRMSR && in->index == MSR_EFER &&
+        (cpu->sregs.efer & ~in->value & EFER_SVME))
+        return SVMX_RULE_R2;
+    if (kind == SVMX_EVENT_SHUTDOWN && given == SVMX_RULE_NONE)
+        return SVMX_RULE_L2_SHUTDOWN;
+    return given;
+}
+
+/*
  * Decides `in` into *d (d->exit may be `in` itself: everything `in` says
  * is read first). d->rule comes in as the caller's rule (R2's and R3's
  * shutdowns name theirs) and NONE otherwise.
@@ -404,15 +422,9 @@ static inline svmx_status route(svmx_cpu *cpu, const svmx_exit *in,
         d->exit.kind = (uint8_t)kind;
         d->exit.level = SVMX_LEVEL_L2;
         d->route = SVMX_ROUTE_ARCH;
-        if (kind == SVMX_EVENT_HYPERCALL) {
-            d->rule = SVMX_RULE_R1; /* #UD in L2, never L0's hypercall */
-            goto decided;
-        }
-        if (kind == SVMX_EVENT_WRMSR && in->index == MSR_EFER &&
-            (cpu->sregs.efer & ~in->value & EFER_SVME))
-            d->rule = SVMX_RULE_R2;
-        else if (kind == SVMX_EVENT_SHUTDOWN && d->rule == SVMX_RULE_NONE)
-            d->rule = SVMX_RULE_L2_SHUTDOWN;
+        d->rule = (uint8_t)l2_rule(cpu, in, kind, (svmx_rule)d->rule);
+        if (d->rule == SVMX_RULE_R1)
+            goto decided; /* #UD in L2, never L0's hypercall */
     } else {
         level = SVMX_LEVEL_L1;
         if (&d->exit != in)
@@ -506,13 +518,7 @@ static inline bool route_fast(const svmx_cpu *cpu, const svmx_exit *in,
         return true;
     }
     d->route = SVMX_ROUTE_ARCH;
-    if (kind == SVMX_EVENT_HYPERCALL)
-        d->rule = SVMX_RULE_R1;
-    else if (kind == SVMX_EVENT_WRMSR && in->index == MSR_EFER &&
-             (cpu->sregs.efer & ~in->value & EFER_SVME))
-        d->rule = SVMX_RULE_R2;
-    else if (kind == SVMX_EVENT_SHUTDOWN)
-        d->rule = SVMX_RULE_L2_SHUTDOWN;
+    d->rule = (uint8_t)l2_rule(cpu, in, kind, SVMX_RULE_NONE);
     return true;
 }
 
