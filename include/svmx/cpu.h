@@ -199,7 +199,9 @@ SVMX_API svmx_status svmx_cpu_reset(svmx_cpu *cpu);
 
 /*
  * The personality and the guest memory of a CPU (SVMX_VENDOR_COUNT and
- * NULL for a NULL cpu).
+ * NULL for a NULL cpu). The memory's `io` is the CPU's own forwarder to
+ * the config's callbacks (it calls them with their own ctx), so accesses
+ * through it reach the same handlers.
  */
 SVMX_API svmx_vendor svmx_cpu_vendor(const svmx_cpu *cpu);
 SVMX_API const svmx_mem *svmx_cpu_mem(const svmx_cpu *cpu);

@@ -149,6 +149,78 @@ void cpu_init_state(svmx_cpu *cpu)
     initial_state(cpu);
 }
 
+/*
+ * The embedder's MMIO and port callbacks, called through the CPU: a
+ * callback may write guest RAM, which voids the fast loop's successor
+ * hints (hostmap.h), so each call ends the hostmap's epoch. The config's
+ * svmx_io_ops is read at each call, as svmx_mem reads it: a callback set
+ * or cleared later counts, and a missing one answers as svmx_mem's
+ * default does (all ones, the write dropped).
+ */
+static svmx_status fwd_mmio_read(void *ctx, uint64_t gpa, unsigned size,
+                                 uint64_t *value)
+{
+    svmx_cpu *cpu = ctx;
+    const svmx_io_ops *io = cpu->io_user;
+    if (!io->mmio_read) {
+        *value = UINT64_MAX;
+        return SVMX_OK;
+    }
+    svmx_status st = io->mmio_read(io->ctx, gpa, size, value);
+    hostmap_epoch_end(&cpu->hostmap);
+    return st;
+}
+
+static svmx_status fwd_mmio_write(void *ctx, uint64_t gpa, unsigned size,
+                                  uint64_t value)
+{
+    svmx_cpu *cpu = ctx;
+    const svmx_io_ops *io = cpu->io_user;
+    if (!io->mmio_write)
+        return SVMX_OK;
+    svmx_status st = io->mmio_write(io->ctx, gpa, size, value);
+    hostmap_epoch_end(&cpu->hostmap);
+    return st;
+}
+
+static svmx_status fwd_pio_in(void *ctx, uint16_t port, unsigned size,
+                              uint32_t *value)
+{
+    svmx_cpu *cpu = ctx;
+    const svmx_io_ops *io = cpu->io_user;
+    if (!io->pio_in) {
+        *value = UINT32_MAX; /* svmx_mem_pio_in masks it to `size` */
+        return SVMX_OK;
+    }
+    svmx_status st = io->pio_in(io->ctx, port, size, value);
+    hostmap_epoch_end(&cpu->hostmap);
+    return st;
+}
+
+static svmx_status fwd_pio_out(void *ctx, uint16_t port, unsigned size,
+                               uint32_t value)
+{
+    svmx_cpu *cpu = ctx;
+    const svmx_io_ops *io = cpu->io_user;
+    if (!io->pio_out)
+        return SVMX_OK;
+    svmx_status st = io->pio_out(io->ctx, port, size, value);
+    hostmap_epoch_end(&cpu->hostmap);
+    return st;
+}
+
+static void io_forward(svmx_cpu *cpu, const svmx_io_ops *io)
+{
+    if (!io)
+        return;
+    cpu->io_user = io;
+    cpu->io_fwd = (svmx_io_ops){ .ctx = cpu, .mmio_read = fwd_mmio_read,
+                                 .mmio_write = fwd_mmio_write,
+                                 .pio_in = fwd_pio_in,
+                                 .pio_out = fwd_pio_out };
+    cpu->mem.io = &cpu->io_fwd;
+}
+
 svmx_status svmx_cpu_init(void *mem, size_t size, const svmx_config *cfg,
                           svmx_cpu **out)
 {
@@ -167,6 +239,7 @@ svmx_status svmx_cpu_init(void *mem, size_t size, const svmx_config *cfg,
     cpu->vendor = cfg->vendor;
     cpu->pers = pers;
     cpu->mem = gmem;
+    io_forward(cpu, cfg->io);
     SVMX_TRY(svmx_decode_cache_init((uint8_t *)mem + dcache_offset(),
                                     svmx_decode_cache_size(CPU_DCACHE_LOG2),
                                     CPU_DCACHE_LOG2, &cpu->dcache));

@@ -94,7 +94,10 @@ struct svmx_cpu {
     uint8_t       apic_id;      /* initial APIC ID, CPUID.1:EBX[31:24]    */
     svmx_vendor   vendor;
     const cpu_personality *pers;
-    svmx_mem      mem;
+    svmx_mem      mem;          /* its io is io_fwd when the config has
+                                   callbacks (cpu.c)                      */
+    svmx_io_ops   io_fwd;       /* forwards to io_user, ending the epoch  */
+    const svmx_io_ops *io_user; /* the config's callbacks                 */
     bool          owned;        /* from svmx_cpu_create: destroy frees it */
     cpu_tlb       tlb;          /* software TLB (paging.c)                */
     cpu_hostmap   hostmap;      /* fast path to RAM pages (hostmap.h)     */

@@ -125,6 +125,8 @@ static cpu_res fetch(svmx_cpu *cpu, svmx_mode mode, unsigned flags,
     if (avail == SVMX_INSN_MAX_LEN &&
         (*out = decode_cache_probe_at(cpu->dcache, lin, mode, flags, bytes)))
         return check_decoded(cpu, mode, rip, *out, f);
+    /* The lookup may fill a slot a successor hint names (hostmap.h). */
+    hostmap_epoch_end(&cpu->hostmap);
     svmx_status st = svmx_decode_cached_at(cpu->dcache, lin, mode, flags, bytes,
                                            avail, out, &needed);
     if (st == SVMX_E_TRUNCATED) {
@@ -232,6 +234,9 @@ static cpu_res step_one(svmx_cpu *cpu, const svmx_insn *pre,
         r = fetch(cpu, mode, cpu->decode_flags, &insn, &f);
     }
     if (r == CPU_OK) {
+        /* The fast loop's next hint hangs off this decode. */
+        cpu->hostmap.run_prev = decode_cache_entry_of(insn);
+        cpu->hostmap.run_seq = (rip + insn->length) & rip_masks[mode];
         exec_fn fn = exec_table[insn->cls];
         if (!fn) {
             record_bytes(cpu, mode, insn->length);
@@ -335,10 +340,10 @@ static inline bool quiet(const svmx_cpu *cpu)
 /*
  * The decode at CS:RIP = `rip` (linear `lin`) the slow way: the CS limit,
  * the page end, canonicality, the code page's host address and the decode
- * cache's compare of the bytes. NULL if the fast loop must leave; then
- * *slow is the decode when it was found but is not for the fast loop,
- * which has made every check of step_one's fetch but the decode's own
- * faults (check_decoded), else NULL.
+ * cache's compare of the bytes, with the decode classified. NULL if the
+ * fast loop must leave. A decode that is not for the fast loop (aux
+ * AUX_SLOW) is returned too: every check of step_one's fetch but the
+ * decode's own faults (check_decoded) has been made for it.
  */
 typedef struct fast_fetch {
     uint64_t code_page;         /* linear page number of code_host        */
@@ -350,8 +355,7 @@ __attribute__((always_inline))
 #endif
 static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
                                       uint64_t rip, uint64_t lin, bool long64,
-                                      unsigned acc, uint64_t salt, uint32_t meta,
-                                      const svmx_insn **slow)
+                                      unsigned acc, uint64_t salt, uint32_t meta)
 {
     const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
     if (!long64 && rip > cs->limit)
@@ -379,10 +383,8 @@ static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
         (!long64 && rip + insn->length - 1 > cs->limit))
         return NULL;
     cache_entry *e = decode_cache_entry_of(insn);
-    if (e->aux != AUX_RUN && (e->aux != AUX_UNKNOWN || !classify(insn))) {
-        *slow = insn;
-        return NULL;
-    }
+    if (e->aux == AUX_UNKNOWN)
+        classify(insn);
     /* Verified now: keep the bytes from changing behind the hints. */
     hostmap_protect_code(&cpu->hostmap, ff->code_host);
     return e;
@@ -397,14 +399,19 @@ static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
  * hand it straight to step_one, with *slow_mode. Else NULL.
  *
  * Each decode keeps hints to the decodes that followed it (its successor
- * hints, decode_cache_fast.h), made in the hostmap's current epoch. While
- * the epoch lasts, the bytes behind a hint cannot have changed
- * (hostmap.h), nor can the mode, the CS base and limit, the privilege
- * level or the code page's translation (no instruction of the list
- * changes them), so everything fetch_fast() checked for the successor
- * holds as it did: the loop follows the hint without looking at the
- * bytes again. Any other successor is fetched the slow way and becomes
- * a hint.
+ * hints, decode_cache_fast.h), tagged with the hostmap's epoch and the
+ * fetch environment they were made in (hostmap_link_tag). While the
+ * epoch lasts, neither the bytes behind a hint nor the code page's
+ * translation can have changed (hostmap.h), and the environment - mode,
+ * CS base and limit, user or supervisor, decode flags, TLB context - is
+ * the one the tag names, so everything fetch_fast() checked for the
+ * successor holds as it did: the loop follows the hint without looking
+ * at the bytes again. Any other successor is fetched the slow way and
+ * becomes a hint. Hints to decodes the loop does not run are kept too,
+ * and the decode that ran last - here or in step_one - is where the next
+ * hint goes, so a program that alternates between this loop and
+ * step_one, as a hypervisor and its guest do across world switches,
+ * follows hints all the way.
  */
 #if defined(__GNUC__)
 __attribute__((always_inline))
@@ -422,8 +429,8 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
     uint64_t salt = decode_cache_where_key(0, mode);
     uint32_t meta = decode_cache_meta(SVMX_INSN_MAX_LEN, mode, cpu->decode_flags);
     fast_fetch ff = { UINT64_MAX, NULL };
-    cache_entry *prev = NULL;
-    uint64_t seq = 0; /* where prev falls through to */
+    cache_entry *prev = h->run_prev;
+    uint64_t seq = h->run_seq; /* where prev falls through to */
     uint64_t n = 0;
 
     *res = CPU_OK;
@@ -432,26 +439,35 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
     cpu->bp_armed = false; /* quiet(): DR7 enables no breakpoint */
     hostmap_sync(h, cpu->sregs.cr0, cpu->sregs.cr3, cpu->sregs.cr4,
                  cpu->sregs.efer);
-    hostmap_epoch_end(h); /* RAM may have changed since the last loop */
     h->run_user = acc & PG_USER;
     h->run_width = cpu->pers->linear_width;
+    const svmx_segment *cs = &cpu->sregs.seg[SVMX_CS];
+    hostmap_env env = { .ctx_tag = h->ctx_tag,
+                        .cs_base = long64 ? 0 : cs->base,
+                        .cs_limit = long64 ? 0 : cs->limit,
+                        .meta = meta, .user = acc & PG_USER };
+    unsigned env_index = (unsigned)(hostmap_link_tag(h, &env) % HOSTMAP_ENVS);
     while (n < budget) {
         uint64_t rip = cpu->regs.rip;
         uint64_t lin = (cs_base + rip) & lin_mask;
+        uint64_t tag = h->epoch | env_index; /* an epoch may end in a run */
         cache_entry *e;
-        if (prev && prev->link[0].lin == lin && prev->link[0].epoch == h->epoch) {
+        if (prev && prev->link[0].lin == lin && prev->link[0].epoch == tag) {
             e = prev->link[0].to;
         } else if (prev && prev->link[1].lin == lin &&
-                   prev->link[1].epoch == h->epoch) {
+                   prev->link[1].epoch == tag) {
             e = prev->link[1].to;
         } else {
-            e = fetch_fast(cpu, &ff, rip, lin, long64, acc, salt, meta,
-                           slow);
+            e = fetch_fast(cpu, &ff, rip, lin, long64, acc, salt, meta);
             if (!e)
                 break;
             if (prev)
                 prev->link[rip == seq ? 0 : 1] =
-                    (decode_cache_link){ lin, h->epoch, e };
+                    (decode_cache_link){ lin, tag, e };
+        }
+        if (e->aux != AUX_RUN) {
+            *slow = &e->insn; /* for step_one, which makes it run_prev */
+            break;
         }
         seq = (rip + e->insn.length) & rip_mask;
         cpu->regs.rip = seq;
@@ -474,6 +490,8 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
         if (cpu->attention)
             break;
     }
+    h->run_prev = prev;
+    h->run_seq = seq;
     cpu->tsc += n; /* no instruction of the list reads the TSC */
     return n;
 }
@@ -572,6 +590,8 @@ svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
     stop_begin(cpu, stop);
     /* AMD decodes LOCK MOV CR0 as CR8 (AltMovCr8, APM Vol. 3 MOV CRn). */
     cpu->decode_flags = cpu->vendor == SVMX_VENDOR_AMD ? SVMX_DECODE_ALT_MOV_CR8 : 0;
+    /* The embedder may have written RAM since the last run (hostmap.h). */
+    hostmap_epoch_end(&cpu->hostmap);
     uint64_t limit = max_insns ? max_insns : UINT64_MAX;
     for (;;) {
         if (stop->insns >= limit) {

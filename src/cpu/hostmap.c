@@ -57,6 +57,10 @@ void hostmap_protect_code_slow(cpu_hostmap *h, const uint8_t *page)
         if (h->code[i])
             hostmap_epoch_end(h);
         h->code[i] = page;
+        h->code_bloom = 0;
+        for (unsigned k = 0; k < HOSTMAP_CODE_PAGES; k++)
+            if (h->code[k])
+                h->code_bloom |= hostmap_bloom_bit(h->code[k]);
         for (unsigned k = 0; k < HOSTMAP_ENTRIES; k++) {
             hostmap_entry *e = &h->e[PG_WRITE][k];
             if (e->tag && e->host == page)
@@ -64,4 +68,24 @@ void hostmap_protect_code_slow(cpu_hostmap *h, const uint8_t *page)
         }
     }
     h->code_last = page;
+}
+
+uint64_t hostmap_link_tag_slow(cpu_hostmap *h, const hostmap_env *env)
+{
+    unsigned i;
+    for (i = 0; i < HOSTMAP_ENVS; i++)
+        if (hostmap_env_eq(&h->env[i], env))
+            break;
+    if (i == HOSTMAP_ENVS) {
+        /* A new environment takes the oldest one's index, whose hints of
+         * this epoch would otherwise pass for its own. */
+        i = h->env_next;
+        h->env_next = (i + 1) % HOSTMAP_ENVS;
+        h->env[i] = *env;
+        hostmap_epoch_end(h);
+    }
+    if (i != h->env_last)
+        h->env_prev = h->env_last;
+    h->env_last = i;
+    return h->epoch | i;
 }

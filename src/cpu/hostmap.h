@@ -57,21 +57,59 @@ typedef struct hostmap_entry {
  *     slow path;
  *   - the epoch: hints are valid only in the epoch they were made in.
  *     It ends (hostmap_epoch_end) whenever guest RAM may change other than
- *     through a write entry: every slow-path access (operand.c), every
- *     instruction the fast loop runs through a general handler that
- *     touches memory, and every entry to the fast loop (the embedder, a
- *     device callback or the slow per-instruction path may have written
- *     anything in between).
+ *     through a write entry, and whenever a cached decode a hint may name
+ *     is replaced:
+ *       - every slow-path access (operand.c) and page-walk write
+ *         (paging.c);
+ *       - string instructions, which copy through host pointers
+ *         (insn_string.c);
+ *       - every embedder callback: the MMIO and port handlers (cpu.c
+ *         wraps them) and the route hook;
+ *       - a write of the VMCB or VMSAVE area into a protected code page
+ *         (hostmap_wrote, src/svm/);
+ *       - a decode-cache fill (exec.c fetch), the eviction of a code page
+ *         from the set, every flush of the map (a translation may have
+ *         changed), and every svmx_cpu_run() (the embedder may have
+ *         written RAM in between).
+ *
+ * A hint also holds only for the fetch environment it was made in: the
+ * mode, the CS base and limit, the user/supervisor bit of a fetch, the
+ * decode flags and the TLB context decide which bytes a linear address
+ * names and how they decode. The map keeps the last HOSTMAP_ENVS
+ * environments the fast loop ran in; a hint's tag is the epoch with the
+ * environment's index in its low bits (hostmap_link_tag), so a hint made
+ * in L1 is never followed in L2 and the two keep their hints across
+ * world switches.
  */
+#define HOSTMAP_ENVS 8
+
+/* What a fetch by the fast loop depends on besides the bytes (above). */
+typedef struct hostmap_env {
+    uint64_t ctx_tag;               /* the TLB context                     */
+    uint64_t cs_base;               /* 0 in 64-bit mode                    */
+    uint32_t cs_limit;              /* 0 in 64-bit mode                    */
+    uint32_t meta;                  /* decode_cache_meta(): mode, flags    */
+    uint32_t user;                  /* PG_USER of a fetch, or 0            */
+} hostmap_env;
+
 typedef struct cpu_hostmap {
     hostmap_entry e[3][HOSTMAP_ENTRIES];   /* by PG_READ, PG_WRITE, PG_EXEC */
     uint64_t ctx_tag;               /* the current TLB context << 56      */
     uint64_t cr0, cr3, cr4, efer;   /* the controls the entries of the
                                        current context were made under     */
     bool     empty;                 /* no entry since the last flush       */
-    uint64_t epoch;                 /* never 0 once the fast loop ran      */
+    uint64_t epoch;                 /* a multiple of HOSTMAP_ENVS, never 0
+                                       once the CPU ran                    */
+    hostmap_env env[HOSTMAP_ENVS];  /* fetch environments (above)          */
+    unsigned env_last;              /* the one the fast loop ran in last   */
+    unsigned env_prev;              /* and the one before                  */
+    unsigned env_next;              /* round-robin victim in env[]         */
+    struct cache_entry *run_prev;   /* the decode that ran last, where the
+                                       fast loop's next hint goes (exec.c) */
+    uint64_t run_seq;               /* the RIP it falls through to         */
     const uint8_t *code[HOSTMAP_CODE_PAGES]; /* write-protected code pages */
     const uint8_t *code_last;       /* the one protected most recently     */
+    uint64_t code_bloom;            /* bit (page >> 12) % 64 of each        */
     unsigned code_next;             /* round-robin victim in code[]        */
     /* Set by the fast loop on entry and valid only inside it, where the
      * privilege level and the mode cannot change: the PG_USER bit of an
@@ -117,17 +155,62 @@ static inline uint8_t *hostmap_lookup_as(cpu_hostmap *h, uint64_t lin,
                ? e->host + (lin & 0xfff) : NULL;
 }
 
+/* Guest RAM may have changed: the fast loop's hints are void. */
+static inline void hostmap_epoch_end(cpu_hostmap *h)
+{
+    h->epoch += HOSTMAP_ENVS;
+}
+
+/* A translation may have changed: so may the bytes behind a hint. */
 static inline void hostmap_flush(cpu_hostmap *h)
 {
     if (!h->empty)
         memset(h->e, 0, sizeof h->e);
     h->empty = true;
+    hostmap_epoch_end(h);
 }
 
-/* Guest RAM may have changed: the fast loop's hints are void. */
-static inline void hostmap_epoch_end(cpu_hostmap *h)
+/* RAM in the host page `page` (4 KiB aligned) was written other than
+ * through a write entry: the hints are void if it holds protected code. */
+static inline uint64_t hostmap_bloom_bit(const uint8_t *page)
 {
-    h->epoch++;
+    return 1ull << (((uintptr_t)page >> 12) % 64);
+}
+
+static inline void hostmap_wrote(cpu_hostmap *h, const uint8_t *page)
+{
+    if (!(h->code_bloom & hostmap_bloom_bit(page)))
+        return; /* surely not one of them */
+    for (unsigned i = 0; i < HOSTMAP_CODE_PAGES; i++)
+        if (h->code[i] == page) {
+            hostmap_epoch_end(h);
+            return;
+        }
+}
+
+/* The tag of the hints made and followed under environment `env` in the
+ * current epoch (hostmap.c). */
+uint64_t hostmap_link_tag_slow(cpu_hostmap *h, const hostmap_env *env);
+
+static inline bool hostmap_env_eq(const hostmap_env *a, const hostmap_env *b)
+{
+    return a->ctx_tag == b->ctx_tag && a->cs_base == b->cs_base &&
+           a->cs_limit == b->cs_limit && a->meta == b->meta &&
+           a->user == b->user;
+}
+
+static inline uint64_t hostmap_link_tag(cpu_hostmap *h, const hostmap_env *env)
+{
+    unsigned i = h->env_last;
+    if (hostmap_env_eq(&h->env[i], env))
+        return h->epoch | i;
+    /* A hypervisor and its guest take turns. */
+    if (hostmap_env_eq(&h->env[h->env_prev], env)) {
+        h->env_last = h->env_prev;
+        h->env_prev = i;
+        return h->epoch | h->env_last;
+    }
+    return hostmap_link_tag_slow(h, env);
 }
 
 /* Write-protects the host page `page` (4 KiB aligned) of code the fast

@@ -301,6 +301,9 @@ static cpu_res window(svmx_cpu *cpu, const str_ctx *c, unsigned seg,
     uint8_t *ram = svmx_mem_ram_ptr(&cpu->mem, phys_low, (size_t)bytes);
     if (!ram)
         return CPU_OK;
+    /* Stores through *p bypass the hostmap's write tracking (hostmap.h). */
+    if (write)
+        hostmap_epoch_end(&cpu->hostmap);
     *p = c->down ? ram + (k - 1) * s : ram;
     *n = k;
     return CPU_OK;

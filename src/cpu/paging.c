@@ -175,6 +175,8 @@ static uint32_t pf_error(const pg_ctl *c, pg_fault_kind kind, unsigned acc)
 static cpu_res phys_access(svmx_cpu *cpu, uint64_t pa, unsigned size,
                            bool write, uint64_t *value)
 {
+    if (write) /* an A/D update: not through the hostmap (hostmap.h) */
+        hostmap_epoch_end(&cpu->hostmap);
     svmx_status st = write ? svmx_mem_write_u(&cpu->mem, pa, size, *value)
                            : svmx_mem_read_u(&cpu->mem, pa, size, value);
     if (st == SVMX_OK)

@@ -229,7 +229,7 @@ static inline bool svm_pae_legacy(uint64_t cr0, uint64_t cr4, uint64_t efer)
 
 /* Writes `n` fields of *v to the VMCB page at `pa`, each at its offset
  * (vmexit.c); the first failing MMIO status, else SVMX_OK. */
-svmx_status svm_vmcb_put(const svmx_cpu *cpu, uint64_t pa,
+svmx_status svm_vmcb_put(svmx_cpu *cpu, uint64_t pa,
                          const svmx_vmcb *v, const svmx_vmcb_field *fields,
                          size_t n);
 

@@ -33,10 +33,12 @@
     X(V_TPR) X(V_IRQ) X(INTERRUPT_SHADOW)                                     \
     X(EXITCODE) X(EXITINFO1) X(EXITINFO2) X(EXITINTINFO) X(EVENTINJ)
 
-svmx_status svm_vmcb_put(const svmx_cpu *cpu, uint64_t pa,
+svmx_status svm_vmcb_put(svmx_cpu *cpu, uint64_t pa,
                          const svmx_vmcb *v, const svmx_vmcb_field *fields,
                          size_t n)
 {
+    /* Not through the hostmap: the fast loop's hints may be void. */
+    hostmap_epoch_end(&cpu->hostmap);
     for (size_t i = 0; i < n; i++) {
         const svmx_vmcb_field_info *fi = svmx_vmcb_field_info_of(fields[i]);
         SVMX_TRY(svmx_mem_write(&cpu->mem, pa + fi->offset,
@@ -174,11 +176,17 @@ static void save_exit(svmx_cpu *cpu, const svm_exit *e)
 /* Step 4: the VMCB page. NRIP with NRIP save (15.7.1), the instruction
  * bytes with decode assists for #PF and NPF (15.33), G_PAT with nested
  * paging (15.25.8). */
-static svmx_status write_back(const svmx_cpu *cpu, uint64_t code)
+static svmx_status write_back(svmx_cpu *cpu, uint64_t code)
 {
     uint32_t feat = cpu->svm.features;
     uint8_t *page = svmx_mem_ram_ptr(&cpu->mem, cpu->svm.vmcb_pa,
                                      SVMX_VMCB_SIZE);
+    /* Stores into RAM, not through the hostmap (hostmap.h): the fast
+     * loop's hints are void if the page holds code it verified. */
+    if (page)
+        hostmap_wrote(&cpu->hostmap, page);
+    else
+        hostmap_epoch_end(&cpu->hostmap);
     EXIT_FIELDS(PUT_FIELD)
     if (feat & SVMX_SVM_FEATURE_NRIPS)
         PUT(NRIP);

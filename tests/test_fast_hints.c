@@ -1,0 +1,229 @@
+/*
+ * tests/test_fast_hints.c - the interpreter's successor hints (exec.c,
+ * hostmap.h) kept across world switches, and voided by every write of
+ * code they did not see:
+ *   - a hint made in L1 is not followed in L2, whose page tables put
+ *     other bytes at the same linear address (the fetch environment);
+ *   - #VMEXIT writing the VMCB page, which holds code L1 runs;
+ *   - a port handler (an embedder callback) rewriting code in RAM.
+ * In each, an instruction reaches a piece of code once to decode it and
+ * once more to hint it, then the bytes change behind the fast loop's
+ * back (other bytes in the other context, a #VMEXIT, a callback), and
+ * the same instruction reaches it again: the counts show which bytes
+ * ran. The whole scenario is one svmx_cpu_run(), as every run starts a
+ * new epoch.
+ *
+ * The machine is svm_fixture.h's: L1 at 0x7C00 in 64-bit mode, the VMCB
+ * at 0x4000. The guest's code and the code that changes are at 0x9100,
+ * away from L1's in the direct-mapped decode cache (its slot index is
+ * the low bits of the address folded with the page number): two pieces
+ * of code in one slot would refill it, which ends the epoch by itself
+ * and would hide a stale hint.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "svm_fixture.h"
+
+#define GPT   0x40000u       /* the guest's 4-level tables                 */
+#define PG_X  0x50000u       /* a linear page the two contexts map apart   */
+#define TGT   0x60000u       /* where the guest's PG_X is                  */
+#define CODE  0x9100u        /* the guest's code; the callback's           */
+#define GSTACK2 0x70000u     /* a guest stack off the code's page          */
+
+/* `inc rcx; ret` and `inc rbx; ret`, padded to 8 bytes with NOPs: the
+ * two differ only in byte 2 (0xc1 / 0xc3). */
+#define CODE_RCX 0x90909090c3c1ff48ull
+#define CODE_RBX 0x90909090c3c3ff48ull
+
+/* A 4-level identity map of the first 2 MiB in 4 KiB pages at `base`
+ * (PML4, PDPT, PD, PT on consecutive pages), user and writable. */
+static void tables(uint32_t base)
+{
+    put64(base, (base + 0x1000) | 7);
+    put64(base + 0x1000, (base + 0x2000) | 7);
+    put64(base + 0x2000, (base + 0x3000) | 7);
+    for (uint32_t i = 0; i < 512; i++)
+        put64(base + 0x3000 + 8 * i, (uint64_t)i << 12 | 7);
+}
+
+/* At PG_X: `nop; mov rsi, imm64; ret`, the MOV padded with operand-size
+ * prefixes to 15 bytes, so that its last byte (offset 15) lies outside
+ * the NOP's 15-byte window. */
+static void put_pg_x(uint64_t at, uint8_t last)
+{
+    static const uint8_t code[17] = {
+        0x90,                                           /* nop          */
+        0x66, 0x66, 0x66, 0x66, 0x66, 0x48, 0xbe,       /* mov rsi, ... */
+        0, 0, 0, 0, 0, 0, 0, 0,                         /* imm64        */
+        0xc3,                                           /* ret          */
+    };
+    memcpy(m.ram + at, code, sizeof code);
+    m.ram[at + 15] = last;
+}
+
+/*
+ * The host and the guest call PG_X, where their page tables put pages
+ * that differ in one byte, inside the MOV after a NOP: the host's sets
+ * RSI to 0x11 << 56, the guest's to 0x22 << 56. The NOP's window (its
+ * 15 bytes) is the same in both, so it is one cached decode, and its
+ * hint to the MOV, made by the host, names the host's MOV: followed in
+ * the guest it would load the host's value. Three rounds: from the
+ * second on VMRUN keeps the guest's TLB context (same ASID, same inputs:
+ * APM Vol. 2 15.16), and by the third every instruction but the two
+ * MOVs, which take turns in one decode-cache slot, is decoded, and the
+ * guest's stack is off its code page, so nothing but the fetch
+ * environment tells the contexts apart. The guest runs last.
+ */
+static void test_hints_per_context(void **state)
+{
+    (void)state;
+    static const uint8_t l1[] = {
+        0x48, 0xc7, 0xc0, 0x00, 0x40, 0x00, 0x00, /* mov rax, VMCB       */
+        0xba, 0x00, 0x00, 0x05, 0x00,             /* mov edx, PG_X       */
+        0x41, 0xb8, 0x03, 0x00, 0x00, 0x00,       /* mov r8d, 3          */
+        0xff, 0xd2,                               /* 1: call rdx         */
+        0xff, 0xd2,                               /*    call rdx         */
+        0x0f, 0x01, 0xd8,                         /*    vmrun            */
+        0x4c, 0x8b, 0x90, 0xc8, 0x00, 0x00, 0x00, /*    mov r10, [rax+NRIP] */
+        0x4c, 0x89, 0x90, 0x78, 0x05, 0x00, 0x00, /*    mov [rax+RIP], r10 */
+        0x41, 0xff, 0xc8,                         /*    dec r8d          */
+        0x75, 0xe6,                               /*    jnz 1b           */
+        0xf4,                                     /*    hlt              */
+    };
+    /* The guest calls PG_X and halts (intercepted); L1 moves its RIP to
+     * NRIP (15.7.1), past the HLT, so the next round starts with a JMP
+     * back to the call. */
+    static const uint8_t guest[] = {
+        0xba, 0x00, 0x00, 0x05, 0x00,             /* 1: mov edx, PG_X    */
+        0xff, 0xd2,                               /*    call rdx         */
+        0xf4,                                     /*    hlt              */
+        0xeb, 0xf6,                               /*    jmp 1b           */
+    };
+    setup_l1(SVMX_VENDOR_AMD, l1, sizeof l1, NULL, 0, false);
+    memcpy(m.ram + CODE, guest, sizeof guest);
+    vset(SVMX_VMCB_RIP, CODE);
+    tables(GPT);
+    put64(GPT + 0x3000 + 8 * (PG_X >> 12), TGT | 7);
+    vset(SVMX_VMCB_CR3, GPT);
+    vset(SVMX_VMCB_RSP, GSTACK2);
+    put_pg_x(PG_X, 0x11);
+    put_pg_x(TGT, 0x22);
+    svmx_stop st = run_vm(200);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c00 + sizeof l1);
+    assert_int_equal(reg(SVMX_RSI), 0x22ull << 56);
+    assert_int_equal(vout(SVMX_VMCB_EXITCODE), SVMX_SVM_EXIT_HLT);
+}
+
+/*
+ * L1 runs code inside the VMCB page: the 8 bytes of the guest's RAX
+ * (VMCB offset 0x5F8, Table B-2), `inc rcx; ret` or `inc rbx; ret`.
+ * Each round L1 calls them twice from one CALL (a decode, then a hint)
+ * and runs the guest for one instruction: it single-steps (TF set,
+ * exception 1 intercepted, so its RIP moves on and L1 never writes the
+ * page itself) through `xor rax, K; jmp` - every other round flips RAX
+ * between the two codes. The #VMEXIT stores RAX into the page (15.6),
+ * and the next round's CALL must run the new bytes, not follow its hint
+ * to the old decode.
+ */
+static void test_hints_vmexit_writes_code(void **state)
+{
+    (void)state;
+    static const uint8_t l1[] = {
+        0x48, 0xc7, 0xc0, 0x00, 0x40, 0x00, 0x00, /* mov rax, VMCB        */
+        0xba, 0xf8, 0x45, 0x00, 0x00,             /* mov edx, VMCB+0x5f8  */
+        0x41, 0xb8, 0x06, 0x00, 0x00, 0x00,       /* mov r8d, 6           */
+        0x41, 0xb9, 0x02, 0x00, 0x00, 0x00,       /* 1: mov r9d, 2        */
+        0xff, 0xd2,                               /* 2: call rdx          */
+        0x41, 0xff, 0xc9,                         /*    dec r9d           */
+        0x75, 0xf9,                               /*    jnz 2b            */
+        0x0f, 0x01, 0xd8,                         /*    vmrun             */
+        0x41, 0xff, 0xc8,                         /*    dec r8d           */
+        0x75, 0xeb,                               /*    jnz 1b            */
+        0xf4,                                     /*    hlt               */
+    };
+    static const uint8_t guest[] = {
+        0x48, 0x35, 0x00, 0x00, 0x02, 0x00,       /* 1: xor rax, 0x20000  */
+        0xeb, 0xf8,                               /*    jmp 1b            */
+    };
+    setup_l1(SVMX_VENDOR_AMD, l1, sizeof l1, NULL, 0, false);
+    memcpy(m.ram + CODE, guest, sizeof guest);
+    vset(SVMX_VMCB_RIP, CODE);
+    assert_int_equal(CODE_RCX ^ CODE_RBX, 0x20000);
+    icpt(SVMX_SVM_INTERCEPT_EXCEPTION(1));
+    vset(SVMX_VMCB_RFLAGS, 0x102);                /* TF                   */
+    vset(SVMX_VMCB_RAX, CODE_RCX);
+    set_reg(SVMX_RBX, 0);
+    set_reg(SVMX_RCX, 0);
+    svmx_stop st = run_vm(400);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c00 + sizeof l1);
+    /* The guest's XORs ran in rounds 1, 3 and 5, so rounds 1, 4 and 5
+     * ran `inc rcx` twice, rounds 2, 3 and 6 `inc rbx`. */
+    assert_int_equal(reg(SVMX_RCX), 6);
+    assert_int_equal(reg(SVMX_RBX), 6);
+    assert_int_equal(get(VMCB + 0x5f8, 8), CODE_RBX);
+    assert_int_equal(get(VMCB + 0x70, 8), SVMX_SVM_EXIT_EXCP(1));
+}
+
+/* The port handler of test_hints_callback_writes_code: every OUT to port
+ * 0x80 flips the code at CODE between the two. */
+static svmx_status flip_out(void *ctx, uint16_t port, unsigned size,
+                            uint32_t value)
+{
+    (void)ctx, (void)size, (void)value;
+    if (port == 0x80)
+        m.ram[CODE + 2] ^= 0x02;
+    return SVMX_OK;
+}
+
+/*
+ * A device (the embedder's port handler) rewrites code while the CPU
+ * runs, as DMA would: each OUT flips `inc rcx; ret` at CODE into `inc
+ * rbx; ret` and back, and the code after it calls there twice. The fast
+ * loop must not follow its hint from the CALL into the old decode.
+ */
+static void test_hints_callback_writes_code(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0xba, 0x00, 0x91, 0x00, 0x00,             /* mov edx, CODE        */
+        0x41, 0xb8, 0x04, 0x00, 0x00, 0x00,       /* mov r8d, 4           */
+        0xe6, 0x80,                               /* 1: out 0x80, al      */
+        0x41, 0xb9, 0x02, 0x00, 0x00, 0x00,       /*    mov r9d, 2        */
+        0xff, 0xd2,                               /* 2: call rdx          */
+        0x41, 0xff, 0xc9,                         /*    dec r9d           */
+        0x75, 0xf9,                               /*    jnz 2b            */
+        0x41, 0xff, 0xc8,                         /*    dec r8d           */
+        0x75, 0xec,                               /*    jnz 1b            */
+        0xf4,                                     /*    hlt               */
+    };
+    boot_long(code, sizeof code, false);
+    m.io.pio_out = flip_out;
+    put64(CODE, CODE_RCX);
+    set_reg(SVMX_RBX, 0);
+    set_reg(SVMX_RCX, 0);
+    svmx_stop st = run(200);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c00 + sizeof code);
+    /* OUTs 1 and 3 leave `inc rbx`, 2 and 4 `inc rcx`. */
+    assert_int_equal(reg(SVMX_RBX), 4);
+    assert_int_equal(reg(SVMX_RCX), 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_hints_per_context, fixture_teardown),
+        cmocka_unit_test_teardown(test_hints_vmexit_writes_code,
+                                  fixture_teardown),
+        cmocka_unit_test_teardown(test_hints_callback_writes_code,
+                                  fixture_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
