@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "svmx/svmx.h"
+#include "svm/vmrun_check.h"
 #include "test_util.h"
 
 /* Architectural bits, typed from APM Vol. 2 3.1 and 4.7. */
@@ -170,6 +171,26 @@ static void apply(svmx_vmcb *v, const edit *e)
     }
 }
 
+/*
+ * svm_vmrun_check_fast (vmrun_check.c), VMRUN's quick test, against the
+ * full answer `r`: never true when a check fails, and true whenever all
+ * pass outside its two conservative corners - a valid EVENTINJ, an IOPM
+ * or MSRPM base at or above 2^(MAXPHYADDR-1).
+ */
+static bool fast_agrees(const svmx_vmcb *v, const svmx_svm_caps *caps,
+                        const svmx_svm_check_result *r)
+{
+    bool fast = svm_vmrun_check_fast(v, caps);
+    if (r->failed)
+        return !fast;
+    uint64_t maps = svmx_vmcb_get(v, SVMX_VMCB_IOPM_BASE_PA) |
+                    svmx_vmcb_get(v, SVMX_VMCB_MSRPM_BASE_PA);
+    bool corner = (svmx_vmcb_get(v, SVMX_VMCB_EVENTINJ) &
+                   SVMX_SVM_EVENT_VALID) ||
+                  (maps >> (caps->maxphyaddr - 1)) != 0;
+    return fast || corner;
+}
+
 static void test_rows(void **state)
 {
     (void)state;
@@ -198,6 +219,8 @@ static void test_rows(void **state)
         if (c->expect != SVMX_SVM_CHECK_OK)
             EXPECT(r.value == svmx_vmcb_get(&v, r.field), "row %zu: value",
                    i);
+        EXPECT(fast_agrees(&v, &caps, &r), "row %zu \"%s\": the quick "
+               "test says %d", i, c->desc, svm_vmrun_check_fast(&v, &caps));
     }
 }
 
@@ -358,12 +381,73 @@ static void test_random_vmcbs(void **state)
             assert_true((a.failed >> a.first) & 1);
             assert_int_equal(a.failed & ((1ull << a.first) - 1), 0);
         }
+        assert_true(fast_agrees(&v, &caps, &a));
         /* Bytes no check reads (GUEST_INSTR_BYTES, RIP) change nothing. */
         v.bytes[0x0d5] ^= 0xff;
         v.bytes[0x578] ^= 0xff;
         assert_int_equal(svmx_svm_vmrun_check(&v, &caps, &b), SVMX_OK);
         same_result(&a, &b);
     }
+}
+
+/*
+ * The quick test at every check's edge: from each base, with and without
+ * nested paging, under every capability set, each bit of each field a
+ * check reads flipped alone and with one other - the answer agrees with
+ * the full check's (fast_agrees).
+ */
+static void test_quick_test_bit_flips(void **state)
+{
+    (void)state;
+    static const svmx_vmcb_field read[] = {
+        SVMX_VMCB_EFER, SVMX_VMCB_CR0, SVMX_VMCB_CR3, SVMX_VMCB_CR4,
+        SVMX_VMCB_DR6, SVMX_VMCB_DR7, SVMX_VMCB_CS_ATTRIB,
+        SVMX_VMCB_INTERCEPT_MISC1, SVMX_VMCB_INTERCEPT_MISC2,
+        SVMX_VMCB_IOPM_BASE_PA, SVMX_VMCB_MSRPM_BASE_PA, SVMX_VMCB_EVENTINJ,
+        SVMX_VMCB_GUEST_ASID, SVMX_VMCB_NP_ENABLE, SVMX_VMCB_N_CR3,
+        SVMX_VMCB_G_PAT, SVMX_VMCB_V_INTR_MASKING,
+    };
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    unsigned accepted = 0;
+    for (int base = 0; base < 4; base++) {
+        svmx_vmcb v0;
+        if (base & 1)
+            base_g32(&v0);
+        else
+            base_g64(&v0);
+        if (base & 2)
+            set(&v0, SVMX_VMCB_NP_ENABLE, SVMX_VMCB_NP_ENABLE_BIT);
+        for (int k = 0; k <= CAPS_CETSS; k++) {
+            svmx_svm_caps caps = caps_of((enum caps_kind)k);
+            for (size_t f = 0; f < COUNT_OF(read); f++) {
+                const svmx_vmcb_field_info *fi =
+                    svmx_vmcb_field_info_of(read[f]);
+                for (unsigned bit = 0; bit < 8u * fi->width; bit++) {
+                    svmx_vmcb v = v0;
+                    svmx_svm_check_result r;
+                    v.bytes[fi->offset + bit / 8] ^= (uint8_t)(1u << bit % 8);
+                    assert_int_equal(svmx_svm_vmrun_check(&v, &caps, &r),
+                                     SVMX_OK);
+                    EXPECT(fast_agrees(&v, &caps, &r), "base %d caps %d: "
+                           "%s bit %u", base, k,
+                           svmx_vmcb_field_name(read[f]), bit);
+                    accepted += svm_vmrun_check_fast(&v, &caps);
+                    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                    const svmx_vmcb_field_info *gi =
+                        svmx_vmcb_field_info_of(read[x % COUNT_OF(read)]);
+                    unsigned b2 = (unsigned)(x >> 32) % (8u * gi->width);
+                    v.bytes[gi->offset + b2 / 8] ^= (uint8_t)(1u << b2 % 8);
+                    assert_int_equal(svmx_svm_vmrun_check(&v, &caps, &r),
+                                     SVMX_OK);
+                    EXPECT(fast_agrees(&v, &caps, &r), "base %d caps %d: "
+                           "%s bit %u and %s bit %u", base, k,
+                           svmx_vmcb_field_name(read[f]), bit,
+                           gi->name, b2);
+                }
+            }
+        }
+    }
+    assert_true(accepted > 0);
 }
 
 int main(void)
@@ -376,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_zero_vmcb),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_random_vmcbs),
+        cmocka_unit_test(test_quick_test_bit_flips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

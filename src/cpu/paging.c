@@ -640,14 +640,18 @@ void paging_reset(svmx_cpu *cpu)
     t->pdpte_loaded = false;
 }
 
-/* What the current state's translations are made from (pg_tlb_inputs). */
+/* What the current state's translations are made from (pg_tlb_inputs).
+ * The nested-paging inputs are recorded only with `np`: inputs_match()
+ * looks at them only then. */
 static void inputs_now(const svmx_cpu *cpu, pg_tlb_inputs *in)
 {
     const svmx_sregs *s = &cpu->sregs;
-    *in = (pg_tlb_inputs){ .cr0 = s->cr0, .cr3 = s->cr3, .cr4 = s->cr4,
-                           .efer = s->efer };
-    if (npt_active(cpu)) {
-        in->np = true;
+    in->cr0 = s->cr0;
+    in->cr3 = s->cr3;
+    in->cr4 = s->cr4;
+    in->efer = s->efer;
+    in->np = npt_active(cpu);
+    if (in->np) {
         in->ncr3 = npt_ncr3(cpu);
         in->host_cr0 = cpu->svm.host.cr0;
         in->host_cr4 = cpu->svm.host.cr4;
@@ -658,8 +662,9 @@ static void inputs_now(const svmx_cpu *cpu, pg_tlb_inputs *in)
 static bool inputs_match(const svmx_cpu *cpu, const pg_tlb_inputs *in)
 {
     const svmx_sregs *s = &cpu->sregs;
-    if (in->cr0 != s->cr0 || in->cr3 != s->cr3 || in->cr4 != s->cr4 ||
-        in->efer != s->efer || in->np != npt_active(cpu))
+    if (((in->cr0 ^ s->cr0) | (in->cr3 ^ s->cr3) | (in->cr4 ^ s->cr4) |
+         (in->efer ^ s->efer)) != 0 ||
+        in->np != npt_active(cpu))
         return false;
     const svm_host_state *h = &cpu->svm.host;
     return !in->np ||
@@ -675,13 +680,15 @@ void paging_leave(svmx_cpu *cpu)
 }
 
 /* The context for guest `asid`: its own, else a free one, else the least
- * recently entered guest context, emptied for it. */
+ * recently entered guest context, emptied for it. The guest entered last
+ * is paging_enter()'s to try first. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static unsigned ctx_take(svmx_cpu *cpu, uint32_t asid)
 {
     cpu_tlb *t = &cpu->tlb;
     unsigned victim = 0;
-    if (t->ctx[t->guest].used && t->ctx[t->guest].asid == asid)
-        return t->guest; /* the guest entered last */
     for (unsigned i = 1; i < PG_TLB_CONTEXTS; i++) {
         pg_tlb_ctx *c = &t->ctx[i];
         if (c->used && c->asid == asid)
@@ -699,28 +706,23 @@ static unsigned ctx_take(svmx_cpu *cpu, uint32_t asid)
     return victim;
 }
 
-void paging_enter(svmx_cpu *cpu, uint32_t asid, unsigned tlb_control)
+/* The flushes paging_enter() seldom makes, out of its way. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static void ctx_flush_cold(svmx_cpu *cpu, pg_tlb_ctx *c)
 {
-    cpu_tlb *t = &cpu->tlb;
-    cpu_hostmap *h = &cpu->hostmap;
-    /* The hostmap entries of the context being left were made under the
-     * snapshot it holds now (hostmap_sync flushes them all when it
-     * changes). */
-    pg_tlb_ctx *old = ctx_cur(cpu);
-    old->hm[0] = h->cr0;
-    old->hm[1] = h->cr3;
-    old->hm[2] = h->cr4;
-    old->hm[3] = h->efer;
+    ctx_flush(cpu, c, false);
+}
 
-    unsigned i = asid == 0 ? 0 : ctx_take(cpu, asid);
-    pg_tlb_ctx *c = &t->ctx[i];
-    t->cur = i;
-    if (i != 0)
-        t->guest = i;
-    c->last = ++t->clock;
-    hostmap_select(cpu, i);
-
-    /* APM Vol. 2 15.16.1, TLB_CONTROL (Table 15-9). */
+/* APM Vol. 2 15.16.1, TLB_CONTROL (Table 15-9), for the context `c`
+ * being entered. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static void tlb_control_flush(svmx_cpu *cpu, pg_tlb_ctx *c,
+                              unsigned tlb_control)
+{
     switch (tlb_control) {
     case SVMX_SVM_TLB_NOTHING:
         break;
@@ -734,8 +736,37 @@ void paging_enter(svmx_cpu *cpu, uint32_t asid, unsigned tlb_control)
         flush_all(cpu);
         break;
     }
+}
+
+void paging_enter(svmx_cpu *cpu, uint32_t asid, unsigned tlb_control)
+{
+    cpu_tlb *t = &cpu->tlb;
+    cpu_hostmap *h = &cpu->hostmap;
+    /* The hostmap entries of the context being left were made under the
+     * snapshot it holds now (hostmap_sync flushes them all when it
+     * changes). */
+    pg_tlb_ctx *old = ctx_cur(cpu);
+    old->hm[0] = h->cr0;
+    old->hm[1] = h->cr3;
+    old->hm[2] = h->cr4;
+    old->hm[3] = h->efer;
+
+    unsigned i = 0;
+    if (asid != 0) {
+        i = t->guest;
+        if (!t->ctx[i].used || t->ctx[i].asid != asid)
+            i = ctx_take(cpu, asid);
+        t->guest = i;
+        t->ctx[i].last = ++t->clock; /* ctx_take's order */
+    }
+    pg_tlb_ctx *c = &t->ctx[i];
+    t->cur = i;
+    hostmap_select(cpu, i);
+
+    if (tlb_control != SVMX_SVM_TLB_NOTHING)
+        tlb_control_flush(cpu, c, tlb_control);
     if (!c->known || !inputs_match(cpu, &c->in))
-        ctx_flush(cpu, c, false);
+        ctx_flush_cold(cpu, c);
     /* The inputs count again once paging_leave() records them: until
      * then the context's entries follow the registers (the flushes of
      * the list in paging.h), and a context left without paging_leave()

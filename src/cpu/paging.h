@@ -238,7 +238,8 @@ typedef struct pg_tlb_inputs {
 typedef struct pg_tlb_ctx {
     uint64_t      key;       /* of its global entries                     */
     uint64_t      ngkey;     /* of its other entries                      */
-    uint64_t      last;      /* when it was last entered (replacement)    */
+    uint64_t      last;      /* a guest's: when it was last entered
+                                (replacement)                             */
     uint32_t      asid;      /* 0: the host; else a GUEST_ASID            */
     bool          used;      /* a guest context: holds `asid`             */
     bool          known;     /* `in` is valid                             */
@@ -269,7 +270,7 @@ typedef struct cpu_tlb {
     unsigned     cur;           /* the context in use: an index of ctx[]   */
     unsigned     guest;         /* the guest context entered last (a hint) */
     uint64_t     keys;          /* the last key handed out                 */
-    uint64_t     clock;         /* counts paging_enter() calls             */
+    uint64_t     clock;         /* counts entries into guest contexts      */
     pg_features  feat;
     uint64_t     pdpte[4];      /* PAE PDPTE registers (SDM Vol. 3A 4.4.1) */
     uint64_t     pdpte_cr3;     /* CR3[31:5] they were loaded from         */

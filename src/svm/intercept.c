@@ -128,9 +128,10 @@ static cpu_res route(svmx_cpu *cpu, svmx_decision *d)
  * back on the instruction (svm_exit_finish). */
 static cpu_res record(svmx_cpu *cpu, const svmx_exit *x)
 {
-    cpu->svm.pending = (svm_pending_exit){
-        .valid = true, .code = x->code, .info1 = x->info1,
-        .info2 = x->info2, .nrip = x->nrip,
+    cpu->svm.pending.valid = true;
+    cpu->svm.pending.exit = (svm_exit){
+        .code = x->code, .info1 = x->info1, .info2 = x->info2,
+        .nrip = x->nrip,
     };
     return CPU_EXIT;
 }
@@ -166,19 +167,18 @@ cpu_res svm_cr0_exit(svmx_cpu *cpu, uint64_t new_cr0, bool lmsw,
 
 cpu_res svm_exit_commit(svmx_cpu *cpu, uint64_t rip, uint8_t shadow)
 {
-    svm_pending_exit p = cpu->svm.pending;
-    cpu->svm.pending.valid = false;
-    if (p.stop) {
-        cpu->svm.pending.stop = false;
+    svm_pending_exit *p = &cpu->svm.pending;
+    p->valid = false;
+    if (p->stop) {
+        p->stop = false;
         return CPU_STOP;
     }
     /* The instruction did not execute: the guest is back where it was,
-     * in the interrupt shadow it began with (15.7.1, INTERRUPT_SHADOW). */
+     * in the interrupt shadow it began with (15.7.1, INTERRUPT_SHADOW).
+     * The exit is read in place: nothing writes it during the #VMEXIT. */
     cpu->regs.rip = rip;
     cpu->events.shadow = shadow;
-    return svm_vmexit_full(cpu, &(svm_exit){ .code = p.code, .info1 = p.info1,
-                                             .info2 = p.info2,
-                                             .nrip = p.nrip });
+    return svm_vmexit_full(cpu, &p->exit);
 }
 
 /* ---------------------------------------------------- event exits -- */

@@ -35,15 +35,7 @@
 
 /* ========================================================== #VMEXIT == */
 
-/* Everything a #VMEXIT reports (APM Vol. 2 15.6, 15.7). */
-typedef struct svm_exit {
-    uint64_t code;      /* EXITCODE                                      */
-    uint64_t info1;     /* EXITINFO1                                     */
-    uint64_t info2;     /* EXITINFO2                                     */
-    uint64_t intinfo;   /* EXITINTINFO: the event being delivered, or 0  */
-    uint64_t nrip;      /* NRIP: the next instruction of an instruction
-                           intercept, 0 for the other exits (15.7.1)     */
-} svm_exit;
+/* svm_exit, everything a #VMEXIT reports, is in svm_state.h. */
 
 /*
  * #VMEXIT from guest mode (vmexit.c): saves the guest state and the exit
@@ -213,11 +205,31 @@ static inline cpu_res svm_task_switch(svmx_cpu *cpu, uint16_t tss,
 /*
  * The world switch into the guest (vmrun.c, APM Vol. 2 15.5.1) for the
  * VMCB at `pa`, which the VMRUN handler checked (page-aligned RAM below
- * MAXPHYADDR) and found at host address `page`. CPU_EXIT: the guest runs (or already exited again while
- * its injected event was delivered); CPU_OK: #VMEXIT(VMEXIT_INVALID), the
+ * MAXPHYADDR) and found at host address `page` (#VMEXIT writes it there
+ * again). CPU_EXIT: the guest runs (or already exited again while its
+ * injected event was delivered); CPU_OK: #VMEXIT(VMEXIT_INVALID), the
  * host goes on after VMRUN; CPU_STOP: the run must stop.
  */
-cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa, const uint8_t *page);
+cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa, uint8_t *page);
+
+/* The host's part of the capabilities: its paging and long mode now
+ * (APM Vol. 2 15.25.3). */
+static inline void svm_caps_host(const svmx_cpu *cpu, svmx_svm_caps *caps)
+{
+    caps->host_paging = (cpu->sregs.cr0 & CPU_CR0_PG) != 0;
+    caps->host_long_mode = (cpu->sregs.efer & CPU_EFER_LMA) != 0;
+}
+
+/* svmx_svm_caps_from_cpu() for VMRUN: cpu->svm.caps, its personality's
+ * part filled on first use, its host bits set from the registers now;
+ * NULL when the personality cannot say. */
+static inline const svmx_svm_caps *svm_caps(svmx_cpu *cpu)
+{
+    if (!cpu->svm.caps_ready && svm_caps_personal(cpu) != SVMX_OK)
+        return NULL;
+    svm_caps_host(cpu, &cpu->svm.caps);
+    return &cpu->svm.caps;
+}
 
 /* PAE paging outside long mode: the PDPTEs are registers, loaded from
  * CR3 (SDM Vol. 3A 4.4.1). */

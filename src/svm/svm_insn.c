@@ -29,10 +29,12 @@ static cpu_res ud(cpu_fault *f)
 }
 
 /* #UD unless EFER.SVME (or `alt`, a feature that enables the instruction
- * without SVM) and protected mode; then #GP(0) unless CPL 0. */
-static cpu_res svm_checks(const svmx_cpu *cpu, bool alt, cpu_fault *f)
+ * without SVM) and protected mode - the mode `insn` was decoded in, the
+ * CPU's; then #GP(0) unless CPL 0. */
+static cpu_res svm_checks(const svmx_cpu *cpu, const svmx_insn *insn,
+                          bool alt, cpu_fault *f)
 {
-    svmx_mode mode = cpu_mode(cpu);
+    svmx_mode mode = (svmx_mode)insn->mode;
     if ((!(cpu->sregs.efer & CPU_EFER_SVME) && !alt) ||
         mode == SVMX_MODE_REAL || mode == SVMX_MODE_V86)
         return ud(f);
@@ -48,16 +50,27 @@ static uint64_t rax(const svmx_cpu *cpu, const svmx_insn *insn)
 }
 
 /* The checks VMRUN, VMLOAD and VMSAVE share, then their intercept;
- * *page is the VMCB page's host address. */
-static cpu_res vmcb_page(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
-                         uint64_t *pa, const uint8_t **page, cpu_fault *f)
+ * *page is the VMCB page's host address. Inline: its outputs stay in
+ * registers. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline cpu_res vmcb_page(svmx_cpu *cpu, const svmx_insn *insn,
+                                uint64_t code, uint64_t *pa, uint8_t **page,
+                                cpu_fault *f)
 {
-    cpu_res r = svm_checks(cpu, false, f);
+    cpu_res r = svm_checks(cpu, insn, false, f);
     if (r != CPU_OK)
         return r;
     *pa = rax(cpu, insn);
-    if ((*pa & 0xfff) || (*pa >> cpu->pers->maxphyaddr) ||
-        !(*page = svmx_mem_ram_ptr(&cpu->mem, *pa, SVMX_VMCB_SIZE)))
+    if ((*pa & 0xfff) || (*pa >> cpu->pers->maxphyaddr))
+        return cpu_raise(f, CPU_VEC_GP, true, 0);
+    /* The VMCB the last VMRUN entered the guest with is RAM, at the host
+     * address it had then (svm_state.h); any other is looked up. */
+    *page = *pa == cpu->svm.vmcb_pa && cpu->svm.vmcb_page
+                ? cpu->svm.vmcb_page
+                : svmx_mem_ram_ptr(&cpu->mem, *pa, SVMX_VMCB_SIZE);
+    if (!*page)
         return cpu_raise(f, CPU_VEC_GP, true, 0);
     return svm_intercept(cpu, code, 0, 0);
 }
@@ -65,7 +78,7 @@ static cpu_res vmcb_page(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
 static cpu_res vmcb_insn(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
                          uint64_t *pa, cpu_fault *f)
 {
-    const uint8_t *page;
+    uint8_t *page;
     return vmcb_page(cpu, insn, code, pa, &page, f);
 }
 
@@ -74,7 +87,7 @@ static cpu_res vmcb_insn(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
 cpu_res insn_vmrun(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint64_t pa;
-    const uint8_t *page;
+    uint8_t *page;
     cpu_res r = vmcb_page(cpu, insn, SVMX_SVM_EXIT_VMRUN, &pa, &page, f);
     return r != CPU_OK ? r : svm_vmrun(cpu, pa, page);
 }
@@ -181,9 +194,10 @@ static bool skinit(const svmx_cpu *cpu)
     return (id.ecx >> 12) & 1;
 }
 
-static cpu_res set_gif(svmx_cpu *cpu, bool gif, uint64_t code, cpu_fault *f)
+static cpu_res set_gif(svmx_cpu *cpu, const svmx_insn *insn, bool gif,
+                       uint64_t code, cpu_fault *f)
 {
-    cpu_res r = svm_checks(cpu, skinit(cpu), f);
+    cpu_res r = svm_checks(cpu, insn, skinit(cpu), f);
     if (r == CPU_OK)
         r = svm_intercept(cpu, code, 0, 0);
     if (r == CPU_OK)
@@ -194,14 +208,12 @@ static cpu_res set_gif(svmx_cpu *cpu, bool gif, uint64_t code, cpu_fault *f)
 
 cpu_res insn_stgi(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    (void)insn;
-    return set_gif(cpu, true, SVMX_SVM_EXIT_STGI, f);
+    return set_gif(cpu, insn, true, SVMX_SVM_EXIT_STGI, f);
 }
 
 cpu_res insn_clgi(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    (void)insn;
-    return set_gif(cpu, false, SVMX_SVM_EXIT_CLGI, f);
+    return set_gif(cpu, insn, false, SVMX_SVM_EXIT_CLGI, f);
 }
 
 /* --------------------------------------------------------- INVLPGA -- */
@@ -215,7 +227,7 @@ cpu_res insn_clgi(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
  */
 cpu_res insn_invlpga(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    cpu_res r = svm_checks(cpu, false, f);
+    cpu_res r = svm_checks(cpu, insn, false, f);
     if (r == CPU_OK)
         r = svm_intercept(cpu, SVMX_SVM_EXIT_INVLPGA, 0, 0);
     if (r == CPU_OK)

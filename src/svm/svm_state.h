@@ -32,16 +32,26 @@ typedef struct svm_host_state {
     uint64_t     cr8, pat;
 } svm_host_state;
 
+/* Everything a #VMEXIT reports (APM Vol. 2 15.6, 15.7). */
+typedef struct svm_exit {
+    uint64_t code;      /* EXITCODE                                      */
+    uint64_t info1;     /* EXITINFO1                                     */
+    uint64_t info2;     /* EXITINFO2                                     */
+    uint64_t intinfo;   /* EXITINTINFO: the event being delivered, or 0  */
+    uint64_t nrip;      /* NRIP: the next instruction of an instruction
+                           intercept, 0 for the other exits (15.7.1)     */
+} svm_exit;
+
 /* An instruction intercept that fired inside a handler: the #VMEXIT is
  * performed once the run loop has put RIP back on the instruction
  * (svm_exit_finish in svm_exec.h). */
 typedef struct svm_pending_exit {
-    bool     valid;
+    bool     valid;            /* `exit` waits (intinfo 0, nrip the
+                                  instruction after the intercepted one) */
     bool     stop;             /* VMRUN entered the guest, then the run had
                                   to stop (its injected event could not be
                                   delivered): report CPU_STOP              */
-    uint64_t code, info1, info2;
-    uint64_t nrip;             /* the instruction after the intercepted one */
+    svm_exit exit;
 } svm_pending_exit;
 
 typedef struct cpu_svm {
@@ -51,24 +61,28 @@ typedef struct cpu_svm {
                                   virtual interrupt waits (15.21.4)        */
     uint32_t       features;   /* CPUID 8000_000A EDX at VMRUN             */
     uint64_t       vmcb_pa;    /* the VMCB VMRUN loaded (RAX at VMRUN)     */
+    uint8_t       *vmcb_page;  /* its host address: VMRUN takes only a
+                                  VMCB in RAM, which stays where it is
+                                  while the CPU exists (svmx_mem)         */
     uint64_t       tsc_offset; /* TSC_OFFSET of the running guest          */
-    svmx_vmcb      vmcb;       /* its contents as read at VMRUN, intercept
-                                  words reduced to what the personality
-                                  advertises: the cached controls and, at
-                                  #VMEXIT, the page the guest state and
-                                  exit fields go into                      */
+    svmx_vmcb      vmcb;       /* its control area and G_PAT as read at
+                                  VMRUN, intercept words reduced to what
+                                  the personality advertises: the cached
+                                  controls (vmrun.c step 1). The rest of
+                                  its bytes mean nothing: #VMEXIT writes
+                                  the page itself                          */
     svm_host_state host;
     svm_pending_exit pending;
     bool           caps_ready; /* `caps` holds the personality's part     */
-    svmx_svm_caps  caps;       /* svmx_svm_caps_from_cpu() but the host
-                                  bits: CPUID answers no state changes,
-                                  read at the first VMRUN after RESET or
-                                  INIT instead of on every one            */
+    svmx_svm_caps  caps;       /* svmx_svm_caps_from_cpu() as of the last
+                                  VMRUN: the personality's part, which no
+                                  CPU state changes, read at the first
+                                  VMRUN after RESET or INIT instead of on
+                                  every one; the host bits set by each   */
 } cpu_svm;
 
-/* svmx_svm_caps_from_cpu() for VMRUN (vmrun_check.c): the personality's
- * part from cpu->svm.caps (filled on first use), the host's from its
- * registers. */
-svmx_status svm_caps(svmx_cpu *cpu, svmx_svm_caps *caps);
+/* Fills cpu->svm.caps's personality part and sets caps_ready
+ * (vmrun_check.c; svm_caps() in svm_exec.h calls it). */
+svmx_status svm_caps_personal(svmx_cpu *cpu);
 
 #endif /* SVMX_SVM_SVM_STATE_H */

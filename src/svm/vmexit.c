@@ -18,20 +18,47 @@
 
 /*
  * The fields #VMEXIT writes (15.6 "#VMEXIT", 15.7.1 "State Saved on
- * Exit"; Table B-1 for the control fields). NRIP, the decode-assist bytes
- * and G_PAT follow, each under its condition. An X-list, so that the copy
- * into the page (write_back) is one fixed-size move per field.
+ * Exit"; Table B-1 for the control fields), in the order they are
+ * written, each with its value: X(field, value), in a function with
+ * `cpu`, `s` (its sregs) and `e` (the exit). NRIP, the decode-assist
+ * bytes and G_PAT follow, each under its condition (write_vmcb). One
+ * list for both ways into the page, so each field is one fixed-size
+ * store.
+ *
+ * The guest state (step 2); then the guest's TPR and whether its virtual
+ * interrupt is still pending (15.21.2, 15.21.4) and the shadow it is in
+ * (Table B-1); then the exit information (step 3), EVENTINJ's valid bit
+ * clearing (15.20).
  */
+#define SEG_FIELDS(X, S, seg)                                                 \
+    X(S##_SELECTOR, (seg).selector) X(S##_ATTRIB, (seg).attr & 0xfffu)        \
+    X(S##_LIMIT, (seg).limit) X(S##_BASE, (seg).base)
 #define EXIT_FIELDS(X)                                                        \
-    X(ES_SELECTOR) X(ES_ATTRIB) X(ES_LIMIT) X(ES_BASE)                        \
-    X(CS_SELECTOR) X(CS_ATTRIB) X(CS_LIMIT) X(CS_BASE)                        \
-    X(SS_SELECTOR) X(SS_ATTRIB) X(SS_LIMIT) X(SS_BASE)                        \
-    X(DS_SELECTOR) X(DS_ATTRIB) X(DS_LIMIT) X(DS_BASE)                        \
-    X(GDTR_LIMIT) X(GDTR_BASE) X(IDTR_LIMIT) X(IDTR_BASE)                     \
-    X(CPL) X(EFER) X(CR4) X(CR3) X(CR0) X(DR7) X(DR6) X(RFLAGS) X(RIP)        \
-    X(RSP) X(RAX) X(CR2)                                                      \
-    X(V_TPR) X(V_IRQ) X(INTERRUPT_SHADOW)                                     \
-    X(EXITCODE) X(EXITINFO1) X(EXITINFO2) X(EXITINTINFO) X(EVENTINJ)
+    SEG_FIELDS(X, ES, s->seg[SVMX_ES]) SEG_FIELDS(X, CS, s->seg[SVMX_CS])     \
+    SEG_FIELDS(X, SS, s->seg[SVMX_SS]) SEG_FIELDS(X, DS, s->seg[SVMX_DS])     \
+    X(GDTR_LIMIT, s->gdt.limit) X(GDTR_BASE, s->gdt.base)                     \
+    X(IDTR_LIMIT, s->idt.limit) X(IDTR_BASE, s->idt.base)                     \
+    X(CPL, cpu_cpl(cpu)) X(EFER, s->efer) X(CR4, s->cr4) X(CR3, s->cr3)       \
+    X(CR0, s->cr0) X(DR7, cpu->dregs.dr7) X(DR6, cpu->dregs.dr6)              \
+    X(RFLAGS, cpu->regs.rflags) X(RIP, cpu->regs.rip)                         \
+    X(RSP, cpu->regs.gpr[SVMX_RSP]) X(RAX, cpu->regs.gpr[SVMX_RAX])           \
+    X(CR2, s->cr2)                                                            \
+    X(V_TPR, MERGE(V_TPR, 0xf, s->cr8))                                       \
+    X(V_IRQ, MERGE(V_IRQ, SVMX_VMCB_V_IRQ_BIT,                                \
+                   cpu->svm.vintr ? SVMX_VMCB_V_IRQ_BIT : 0))                 \
+    X(INTERRUPT_SHADOW,                                                       \
+      MERGE(INTERRUPT_SHADOW, SVMX_VMCB_INTERRUPT_SHADOW_BIT,                 \
+            cpu->events.shadow ? SVMX_VMCB_INTERRUPT_SHADOW_BIT : 0))         \
+    X(EXITCODE, e->code) X(EXITINFO1, e->info1) X(EXITINFO2, e->info2)        \
+    X(EXITINTINFO, e->intinfo)                                                \
+    X(EVENTINJ, MERGE(EVENTINJ, SVMX_SVM_EVENT_VALID, 0))
+
+/* Field `name` of the cached VMCB with the bits `mask` replaced (V_TPR,
+ * V_IRQ, INTERRUPT_SHADOW, EVENTINJ, GUEST_INSTR_BYTES_COUNT: the rest of
+ * their bits are the VMM's, kept as VMRUN read them). */
+#define MERGE(name, mask, bits)                                               \
+    ((SVM_GET(&cpu->svm.vmcb, name) & ~(uint64_t)(mask)) |                    \
+     ((uint64_t)(bits) & (mask)))
 
 svmx_status svm_vmcb_put(svmx_cpu *cpu, uint64_t pa,
                          const svmx_vmcb *v, const svmx_vmcb_field *fields,
@@ -47,29 +74,9 @@ svmx_status svm_vmcb_put(svmx_cpu *cpu, uint64_t pa,
     return SVMX_OK;
 }
 
-/*
- * Copies field `name` of the cached VMCB to the VMCB page: straight into
- * `page` when it is RAM (VMRUN accepts no other VMCB), else through
- * svmx_mem. In a function returning svmx_status.
- */
-#define PUT(name)                                                             \
-    do {                                                                      \
-        const uint8_t *src_ = &cpu->svm.vmcb.bytes[SVMX_VMCB_##name];         \
-        if (page)                                                             \
-            memcpy(page + SVMX_VMCB_##name, src_, SVM_W_##name);              \
-        else                                                                  \
-            SVMX_TRY(svmx_mem_write(&cpu->mem,                                \
-                                    cpu->svm.vmcb_pa + SVMX_VMCB_##name,      \
-                                    src_, SVM_W_##name));                     \
-    } while (0)
-#define PUT_FIELD(name) PUT(name);
-
-/* Replaces the bits `mask` of a field (V_TPR, V_IRQ, INTERRUPT_SHADOW,
- * EVENTINJ, GUEST_INSTR_BYTES_COUNT: the rest of their bits are the
- * VMM's, kept as VMRUN read them). */
-#define SET_BITS(v, name, mask, bits)                                         \
-    SVM_PUT(v, name, (SVM_GET(v, name) & ~(uint64_t)(mask)) |                 \
-                         ((uint64_t)(bits) & (mask)))
+/* A field at its offset in the VMCB page `page`, at its listed width. */
+#define STORE(page, name, value)                                              \
+    svm_store_le((page) + SVMX_VMCB_##name, SVM_W_##name, (value))
 
 /* --------------------------------------------------- decode assists -- */
 
@@ -107,96 +114,80 @@ static unsigned fetch_bytes(svmx_cpu *cpu, uint8_t out[SVMX_INSN_MAX_LEN])
 
 /* ------------------------------------------------------------ steps -- */
 
-/* A segment into the VMCB's four fields (Table B-2), as svm_seg_store()
- * but with the widths known here, without the accessor's field lookup. */
-static void seg_to(svmx_vmcb *v, svmx_vmcb_field at, const svmx_segment *s)
+/* `width` bytes of `value` through svmx_mem, at `pa`. */
+static svmx_status put(svmx_cpu *cpu, uint64_t pa, unsigned width,
+                       uint64_t value)
 {
-    svm_store_le(&v->bytes[at], SVM_W_ES_SELECTOR, s->selector);
-    svm_store_le(&v->bytes[at + 2], SVM_W_ES_ATTRIB, s->attr & 0xfffu);
-    svm_store_le(&v->bytes[at + 4], SVM_W_ES_LIMIT, s->limit);
-    svm_store_le(&v->bytes[at + 8], SVM_W_ES_BASE, s->base);
+    uint8_t b[8];
+    svm_store_le(b, width, value);
+    return svmx_mem_write(&cpu->mem, pa, b, width);
 }
 
-/* Step 2 (15.6): the guest state into the cached VMCB. */
-static void save_guest(svmx_cpu *cpu)
+/* What write_vmcb() writes, through svmx_mem in the same order, for a
+ * VMCB that is not RAM: unreachable while VMRUN accepts only RAM. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static svmx_status write_vmcb_mmio(svmx_cpu *cpu, const svm_exit *e,
+                                   bool assist, const uint8_t *b, unsigned n)
 {
-    svmx_vmcb *v = &cpu->svm.vmcb;
     const svmx_sregs *s = &cpu->sregs;
-    seg_to(v, SVMX_VMCB_ES_SELECTOR, &s->seg[SVMX_ES]);
-    seg_to(v, SVMX_VMCB_CS_SELECTOR, &s->seg[SVMX_CS]);
-    seg_to(v, SVMX_VMCB_SS_SELECTOR, &s->seg[SVMX_SS]);
-    seg_to(v, SVMX_VMCB_DS_SELECTOR, &s->seg[SVMX_DS]);
-    SVM_PUT(v, GDTR_LIMIT, s->gdt.limit);
-    SVM_PUT(v, GDTR_BASE, s->gdt.base);
-    SVM_PUT(v, IDTR_LIMIT, s->idt.limit);
-    SVM_PUT(v, IDTR_BASE, s->idt.base);
-    SVM_PUT(v, CPL, cpu_cpl(cpu));
-    SVM_PUT(v, EFER, s->efer);
-    SVM_PUT(v, CR4, s->cr4);
-    SVM_PUT(v, CR3, s->cr3);
-    SVM_PUT(v, CR2, s->cr2);
-    SVM_PUT(v, CR0, s->cr0);
-    SVM_PUT(v, DR7, cpu->dregs.dr7);
-    SVM_PUT(v, DR6, cpu->dregs.dr6);
-    SVM_PUT(v, RFLAGS, cpu->regs.rflags);
-    SVM_PUT(v, RIP, cpu->regs.rip);
-    SVM_PUT(v, RSP, cpu->regs.gpr[SVMX_RSP]);
-    SVM_PUT(v, RAX, cpu->regs.gpr[SVMX_RAX]);
-    /* The guest's TPR, and whether its virtual interrupt is still
-     * pending (15.21.2, 15.21.4); the shadow it is in (Table B-1). */
-    SET_BITS(v, V_TPR, 0xf, cpu->sregs.cr8);
-    SET_BITS(v, V_IRQ, SVMX_VMCB_V_IRQ_BIT,
-             cpu->svm.vintr ? SVMX_VMCB_V_IRQ_BIT : 0);
-    SET_BITS(v, INTERRUPT_SHADOW, SVMX_VMCB_INTERRUPT_SHADOW_BIT,
-             cpu->events.shadow ? SVMX_VMCB_INTERRUPT_SHADOW_BIT : 0);
-    if (cpu->svm.np)
-        SVM_PUT(v, G_PAT, cpu->msr.pat);
-}
-
-/* Step 3: the exit information; EVENTINJ's valid bit clears (15.20). */
-static void save_exit(svmx_cpu *cpu, const svm_exit *e)
-{
-    svmx_vmcb *v = &cpu->svm.vmcb;
-    SVM_PUT(v, EXITCODE, e->code);
-    SVM_PUT(v, EXITINFO1, e->info1);
-    SVM_PUT(v, EXITINFO2, e->info2);
-    SVM_PUT(v, EXITINTINFO, e->intinfo);
-    SET_BITS(v, EVENTINJ, SVMX_SVM_EVENT_VALID, 0);
-    SVM_PUT(v, NRIP, e->nrip);
-    if ((cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS) &&
-        (e->code == SVMX_SVM_EXIT_EXCP(CPU_VEC_PF) ||
-         e->code == SVMX_SVM_EXIT_NPF)) {
-        uint8_t b[SVMX_INSN_MAX_LEN] = { 0 };
-        unsigned n = fetch_bytes(cpu, b);
-        SET_BITS(v, GUEST_INSTR_BYTES_COUNT, 0xf, n);
-        memcpy(&v->bytes[SVMX_VMCB_GUEST_INSTR_BYTES], b, sizeof b);
+    uint64_t pa = cpu->svm.vmcb_pa;
+    hostmap_epoch_end(&cpu->hostmap);
+#define PUT_ROW(name, value)                                                  \
+    SVMX_TRY(put(cpu, pa + SVMX_VMCB_##name, SVM_W_##name, (value)));
+    EXIT_FIELDS(PUT_ROW)
+    if (cpu->svm.features & SVMX_SVM_FEATURE_NRIPS)
+        PUT_ROW(NRIP, e->nrip)
+    if (assist) {
+        PUT_ROW(GUEST_INSTR_BYTES_COUNT,
+                MERGE(GUEST_INSTR_BYTES_COUNT, 0xf, n))
+        SVMX_TRY(svmx_mem_write(&cpu->mem, pa + SVMX_VMCB_GUEST_INSTR_BYTES,
+                                b, SVM_W_GUEST_INSTR_BYTES));
     }
+    if (cpu->svm.np)
+        PUT_ROW(G_PAT, cpu->msr.pat)
+#undef PUT_ROW
+    return SVMX_OK;
 }
 
-/* Step 4: the VMCB page. NRIP with NRIP save (15.7.1), the instruction
- * bytes with decode assists for #PF and NPF (15.33), G_PAT with nested
- * paging (15.25.8). */
-static svmx_status write_back(svmx_cpu *cpu, uint64_t code)
+/*
+ * Steps 2-4: the fields of EXIT_FIELDS into the VMCB page; then NRIP
+ * with NRIP save (15.7.1), the instruction bytes with decode assists for
+ * #PF and NPF (15.33), G_PAT with nested paging (15.25.8). Straight into
+ * the page VMRUN found in RAM. The instruction bytes are fetched first,
+ * from memory as the guest left it.
+ */
+static svmx_status write_vmcb(svmx_cpu *cpu, const svm_exit *e)
 {
-    uint32_t feat = cpu->svm.features;
-    uint8_t *page = svmx_mem_ram_ptr(&cpu->mem, cpu->svm.vmcb_pa,
-                                     SVMX_VMCB_SIZE);
+    const svmx_sregs *s = &cpu->sregs;
+    uint8_t b[SVMX_INSN_MAX_LEN] = { 0 };
+    unsigned n = 0;
+    bool assist = (cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS) &&
+                  (e->code == SVMX_SVM_EXIT_EXCP(CPU_VEC_PF) ||
+                   e->code == SVMX_SVM_EXIT_NPF);
+    _Static_assert(sizeof b == SVM_W_GUEST_INSTR_BYTES,
+                   "GUEST_INSTR_BYTES holds one instruction's bytes");
+    if (assist)
+        n = fetch_bytes(cpu, b);
+    uint8_t *page = cpu->svm.vmcb_page;
+    if (!page)
+        return write_vmcb_mmio(cpu, e, assist, b, n);
     /* Stores into RAM, not through the hostmap (hostmap.h): the fast
      * loop's hints are void if the page holds code it verified. */
-    if (page)
-        hostmap_wrote(&cpu->hostmap, page);
-    else
-        hostmap_epoch_end(&cpu->hostmap);
-    EXIT_FIELDS(PUT_FIELD)
-    if (feat & SVMX_SVM_FEATURE_NRIPS)
-        PUT(NRIP);
-    if ((feat & SVMX_SVM_FEATURE_DECODE_ASSISTS) &&
-        (code == SVMX_SVM_EXIT_EXCP(CPU_VEC_PF) || code == SVMX_SVM_EXIT_NPF)) {
-        PUT(GUEST_INSTR_BYTES_COUNT);
-        PUT(GUEST_INSTR_BYTES);
+    hostmap_wrote(&cpu->hostmap, page);
+#define STORE_ROW(name, value) STORE(page, name, value);
+    EXIT_FIELDS(STORE_ROW)
+#undef STORE_ROW
+    if (cpu->svm.features & SVMX_SVM_FEATURE_NRIPS)
+        STORE(page, NRIP, e->nrip);
+    if (assist) {
+        STORE(page, GUEST_INSTR_BYTES_COUNT,
+              MERGE(GUEST_INSTR_BYTES_COUNT, 0xf, n));
+        memcpy(page + SVMX_VMCB_GUEST_INSTR_BYTES, b, sizeof b);
     }
     if (cpu->svm.np)
-        PUT(G_PAT);
+        STORE(page, G_PAT, cpu->msr.pat);
     return SVMX_OK;
 }
 
@@ -276,9 +267,7 @@ cpu_res svm_vmexit_full(svmx_cpu *cpu, const svm_exit *e)
         return CPU_OK;
     cpu->svm.pending.valid = false;
     cpu->events.gif = false;                                /* 1 */
-    save_guest(cpu);                                        /* 2 */
-    save_exit(cpu, e);                                      /* 3 */
-    svmx_status st = write_back(cpu, e->code);              /* 4 */
+    svmx_status st = write_vmcb(cpu, e);                    /* 2-4 */
     cpu_res r = restore_host(cpu);                          /* 5 */
     if (st != SVMX_OK) {
         /* Unreachable while VMRUN only accepts a VMCB in RAM: the host

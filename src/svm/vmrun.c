@@ -4,12 +4,16 @@
  * VMRUN), and the event injection that ends it (15.20).
  *
  * The order, as numbered below:
- *   1. the VMCB page is read once into cpu->svm.vmcb - the bytes that
- *      hold listed fields, all of them on every VMRUN: the guest's later
- *      writes to it have no effect until the next VMRUN (15.15);
- *   2. the consistency checks (svmx_svm_vmrun_check, vmrun_check.c) and,
- *      for a PAE guest without nested paging, its four PDPTEs: a failure
- *      is #VMEXIT(VMEXIT_INVALID) before any state changes;
+ *   1. the VMCB's control area is read once into cpu->svm.vmcb, all of
+ *      it on every VMRUN: the guest's later writes to the page have no
+ *      effect on the running guest's controls until the next VMRUN
+ *      (15.15); the state-save area is read from the page itself by the
+ *      checks and step 5, before anything can write the page (only
+ *      step 7's event delivery can);
+ *   2. the consistency checks (svm_vmrun_check_fast, else
+ *      svmx_svm_vmrun_check; vmrun_check.c) and, for a PAE guest without
+ *      nested paging, its four PDPTEs: a failure is
+ *      #VMEXIT(VMEXIT_INVALID) before any state changes;
  *   3. the host state is kept inside the model (svm_state.h: nothing is
  *      written to the VM_HSAVE_PA page, whose format 15.30.4 leaves to the
  *      implementation);
@@ -28,15 +32,16 @@
 #include "cpu/paging.h"
 #include "svm/svm_exec.h"
 #include "svm/svm_internal.h"
+#include "svm/vmrun_check.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ------------------------------------------------------ the VMCB page -- */
 
 /* Where the control area's last listed field ends (the lists are in
- * offset order, which vmcb.c checks). The bytes outside [0, CTRL_END) and
- * the save-area spans below are reserved or hold nothing the model has,
- * so no accessor can reach them in the copy. */
+ * offset order, which vmcb.c checks). The bytes outside [0, CTRL_END)
+ * are reserved or hold nothing the model has, so no accessor can reach
+ * them in the copy. */
 static const uint16_t ctrl_ends[] = {
 #define ROW_END(name, off, width, kind) (off) + (width),
     SVMX_VMCB_CONTROL_FIELDS(ROW_END)
@@ -46,33 +51,19 @@ static const uint16_t ctrl_ends[] = {
 #define INTERCEPT_BYTES (SVMX_VMCB_INTERCEPT_MISC3 + 4)
 _Static_assert(SVMX_VMCB_ES_SELECTOR == 0x400,
                "the save area starts at 0x400 (Table B-2)");
-
-/* The runs of listed fields in the save area (Table B-2), between its
- * reserved stretches of 40 to 112 bytes, which nothing reads: 397 of its
- * 744 bytes. Named by their first and last fields; the assertions below
- * check, row by row of the list, that every listed field lies in one, so
- * a field added to the list in a reserved stretch stops the build. */
-#define SAVE_SPANS(X, o, w)                                                   \
-    X(ES_SELECTOR, TR_BASE, o, w) X(CPL, EFER, o, w) X(CR4, RIP, o, w)        \
-    X(RSP, CR2, o, w) X(G_PAT, LASTEXCPTO, o, w) X(SPEC_CTRL, SPEC_CTRL, o, w)
-#define SPAN_HOLDS(first, last, o, w)                                         \
-    ((o) >= SVMX_VMCB_##first &&                                              \
-     (o) + (w) <= SVMX_VMCB_##last + SVM_W_##last) ||
-#define IN_SAVE_SPAN(name, off, width, kind)                                  \
-    _Static_assert(SAVE_SPANS(SPAN_HOLDS, off, width) 0,                      \
-                   "VMCB field " #name " outside the spans read_vmcb copies");
-SVMX_VMCB_SAVE_FIELDS(IN_SAVE_SPAN)
-#undef IN_SAVE_SPAN
-#undef SPAN_HOLDS
+/* The page is read in place as an svmx_vmcb (step 2 and 5). */
+_Static_assert(_Alignof(svmx_vmcb) == 1, "a VMCB is bytes at any address");
 
 /*
  * Step 1. VMCB clean bits (15.15.3) are advertised but not used: a set
  * bit allows the processor to take its group of fields from a cached
  * copy instead of the VMCB, it never obliges it, so reloading every group
- * is always correct. Here the reload is seven copies, about 770 bytes: the
- * control area and the save area's spans of listed fields; and
- * the one piece of derived state worth keeping - the masked intercepts -
- * is kept below without trusting the VMM's bits.
+ * is always correct. Here the reload is the control area, about 370
+ * bytes, and of the save area G_PAT, which the running guest's nested
+ * paging keeps (npt_g_pat); the rest of the save area is guest state,
+ * which step 5 loads into the registers. The one piece of derived state
+ * worth keeping - the masked intercepts - is kept below without trusting
+ * the VMM's bits.
  *
  * The intercept words are reduced to the advertised features here, not
  * after the checks (none of the checks looks at a feature-gated bit).
@@ -87,11 +78,7 @@ static void read_vmcb(svmx_cpu *cpu, const uint8_t *page)
     svmx_vmcb *v = &cpu->svm.vmcb;
     bool masked = memcmp(v->bytes, page, INTERCEPT_BYTES) == 0;
     memcpy(v->bytes, page, CTRL_END);
-#define COPY_SPAN(first, last, o, w)                                          \
-    memcpy(v->bytes + SVMX_VMCB_##first, page + SVMX_VMCB_##first,            \
-           SVMX_VMCB_##last + SVM_W_##last - SVMX_VMCB_##first);
-    SAVE_SPANS(COPY_SPAN, 0, 0)
-#undef COPY_SPAN
+    memcpy(v->bytes + SVMX_VMCB_G_PAT, page + SVMX_VMCB_G_PAT, SVM_W_G_PAT);
     if (!masked)
         svm_mask_intercepts(cpu);
 }
@@ -138,8 +125,11 @@ static cpu_res vmrun_invalid(svmx_cpu *cpu, uint64_t pa)
  * advance guest RIP during event injection"); every other event returns
  * to RIP. RIP itself stays the guest's RIP, which a #VMEXIT during the
  * delivery saves (KVM svm_complete_soft_interrupt finds the old RIP).
+ * RIP and CR2 come from the page `g`, read before the delivery writes
+ * any memory.
  */
-static void injected_event(const svmx_cpu *cpu, cpu_fault *e)
+static void injected_event(const svmx_cpu *cpu, const svmx_vmcb *g,
+                           cpu_fault *e)
 {
     const svmx_vmcb *v = &cpu->svm.vmcb;
     uint64_t ev = svm_rd64(v, SVMX_VMCB_EVENTINJ);
@@ -152,7 +142,7 @@ static void injected_event(const svmx_cpu *cpu, cpu_fault *e)
     e->injected = true;
     e->inj_rip = soft && (cpu->svm.features & SVMX_SVM_FEATURE_NRIPS)
                      ? svm_rd64(v, SVMX_VMCB_NRIP)
-                     : svm_rd64(v, SVMX_VMCB_RIP);
+                     : svm_rd64(g, SVMX_VMCB_RIP);
     switch (type) {
     case SVMX_SVM_EVENT_TYPE_INTR:
         e->kind = CPU_EV_EXTINT;
@@ -167,7 +157,7 @@ static void injected_event(const svmx_cpu *cpu, cpu_fault *e)
     default:
         e->has_error = (ev & SVMX_SVM_EVENT_EV) != 0;
         e->error = SVMX_SVM_EVENT_ERRORCODE(ev);
-        e->payload = svm_rd64(v, SVMX_VMCB_CR2);
+        e->payload = svm_rd64(g, SVMX_VMCB_CR2);
         break;
     }
 }
@@ -230,37 +220,38 @@ static svmx_segment seg_from(const svmx_vmcb *v, svmx_vmcb_field at)
  * the CPL into SS.DPL. DR6/DR7 keep their fixed bits and RFLAGS its
  * defined ones, as the registers hold them. Under V_INTR_MASKING the
  * guest's CR8 is V_TPR (15.21.2); with nested paging its PAT is G_PAT
- * (15.25.8). The interrupt shadow comes from INTERRUPT_SHADOW.
+ * (15.25.8). The interrupt shadow comes from INTERRUPT_SHADOW. The state
+ * comes from the page `g`, the controls from the cached VMCB.
  */
-static void load_guest(svmx_cpu *cpu)
+static void load_guest(svmx_cpu *cpu, const svmx_vmcb *g)
 {
     const svmx_vmcb *v = &cpu->svm.vmcb;
     svmx_sregs *s = &cpu->sregs;
-    unsigned cpl = svm_rd8(v, SVMX_VMCB_CPL) & 3u;
-    s->seg[SVMX_ES] = seg_from(v, SVMX_VMCB_ES_SELECTOR);
-    s->seg[SVMX_CS] = seg_from(v, SVMX_VMCB_CS_SELECTOR);
-    s->seg[SVMX_SS] = seg_from(v, SVMX_VMCB_SS_SELECTOR);
-    s->seg[SVMX_DS] = seg_from(v, SVMX_VMCB_DS_SELECTOR);
+    unsigned cpl = svm_rd8(g, SVMX_VMCB_CPL) & 3u;
+    s->seg[SVMX_ES] = seg_from(g, SVMX_VMCB_ES_SELECTOR);
+    s->seg[SVMX_CS] = seg_from(g, SVMX_VMCB_CS_SELECTOR);
+    s->seg[SVMX_SS] = seg_from(g, SVMX_VMCB_SS_SELECTOR);
+    s->seg[SVMX_DS] = seg_from(g, SVMX_VMCB_DS_SELECTOR);
     s->seg[SVMX_SS].attr = (uint16_t)((s->seg[SVMX_SS].attr & ~0x60u) |
                                       cpl << 5);
-    s->gdt = (svmx_dtable){ svm_rd64(v, SVMX_VMCB_GDTR_BASE),
-                            (uint16_t)svm_rd32(v, SVMX_VMCB_GDTR_LIMIT) };
-    s->idt = (svmx_dtable){ svm_rd64(v, SVMX_VMCB_IDTR_BASE),
-                            (uint16_t)svm_rd32(v, SVMX_VMCB_IDTR_LIMIT) };
-    s->efer = svm_rd64(v, SVMX_VMCB_EFER);
-    s->cr4 = svm_rd64(v, SVMX_VMCB_CR4);
-    s->cr3 = svm_rd64(v, SVMX_VMCB_CR3);
-    s->cr0 = svm_rd64(v, SVMX_VMCB_CR0);
-    s->cr2 = svm_rd64(v, SVMX_VMCB_CR2);
-    cpu->dregs.dr7 = (svm_rd64(v, SVMX_VMCB_DR7) & CPU_DR7_WRITABLE) |
+    s->gdt = (svmx_dtable){ svm_rd64(g, SVMX_VMCB_GDTR_BASE),
+                            (uint16_t)svm_rd32(g, SVMX_VMCB_GDTR_LIMIT) };
+    s->idt = (svmx_dtable){ svm_rd64(g, SVMX_VMCB_IDTR_BASE),
+                            (uint16_t)svm_rd32(g, SVMX_VMCB_IDTR_LIMIT) };
+    s->efer = svm_rd64(g, SVMX_VMCB_EFER);
+    s->cr4 = svm_rd64(g, SVMX_VMCB_CR4);
+    s->cr3 = svm_rd64(g, SVMX_VMCB_CR3);
+    s->cr0 = svm_rd64(g, SVMX_VMCB_CR0);
+    s->cr2 = svm_rd64(g, SVMX_VMCB_CR2);
+    cpu->dregs.dr7 = (svm_rd64(g, SVMX_VMCB_DR7) & CPU_DR7_WRITABLE) |
                      CPU_DR7_FIXED1;
-    cpu->dregs.dr6 = (svm_rd64(v, SVMX_VMCB_DR6) & CPU_DR6_WRITABLE) |
+    cpu->dregs.dr6 = (svm_rd64(g, SVMX_VMCB_DR6) & CPU_DR6_WRITABLE) |
                      CPU_DR6_FIXED1;
-    cpu->regs.rflags = (svm_rd64(v, SVMX_VMCB_RFLAGS) & SVMX_RFLAGS_DEFINED) |
+    cpu->regs.rflags = (svm_rd64(g, SVMX_VMCB_RFLAGS) & SVMX_RFLAGS_DEFINED) |
                        SVMX_RFLAGS_FIXED;
-    cpu->regs.rip = svm_rd64(v, SVMX_VMCB_RIP);
-    cpu->regs.gpr[SVMX_RSP] = svm_rd64(v, SVMX_VMCB_RSP);
-    cpu->regs.gpr[SVMX_RAX] = svm_rd64(v, SVMX_VMCB_RAX);
+    cpu->regs.rip = svm_rd64(g, SVMX_VMCB_RIP);
+    cpu->regs.gpr[SVMX_RSP] = svm_rd64(g, SVMX_VMCB_RSP);
+    cpu->regs.gpr[SVMX_RAX] = svm_rd64(g, SVMX_VMCB_RAX);
     if (svm_rd8(v, SVMX_VMCB_V_INTR_MASKING) & SVMX_VMCB_V_INTR_MASKING_BIT)
         s->cr8 = svm_rd8(v, SVMX_VMCB_V_TPR) & 0xfu;
     if (cpu->svm.np)
@@ -273,10 +264,11 @@ static void load_guest(svmx_cpu *cpu)
 
 /* -------------------------------------------------------------- VMRUN -- */
 
-cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa, const uint8_t *page)
+cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa, uint8_t *page)
 {
     svmx_vmcb *v = &cpu->svm.vmcb;
-    svmx_svm_caps caps;
+    const svmx_vmcb *g = (const svmx_vmcb *)page; /* the save area */
+    const svmx_svm_caps *caps;
     svmx_svm_check_result chk;
     cpu_fault ev, f;
     cpu_res r;
@@ -284,24 +276,28 @@ cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa, const uint8_t *page)
     /* 1: insn_vmrun found the page in RAM, just now */
     if (page)
         read_vmcb(cpu, page);
-    if (!page || svm_caps(cpu, &caps) != SVMX_OK ||
-        svmx_svm_vmrun_check(v, &caps, &chk) != SVMX_OK)
+    if (!page || !(caps = svm_caps(cpu)))
         return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                          "VMRUN: internal error reading the VMCB");
-    /* 2 */
-    if (chk.first != SVMX_SVM_CHECK_OK)
-        return vmrun_invalid(cpu, pa);
-    uint64_t cr0 = svm_rd64(v, SVMX_VMCB_CR0), cr4 = svm_rd64(v, SVMX_VMCB_CR4);
-    uint64_t efer = svm_rd64(v, SVMX_VMCB_EFER);
-    bool np = (caps.svm_features & SVMX_SVM_FEATURE_NP) &&
+    /* 2: the quick test, else the full checks to decide */
+    if (!svm_vmrun_check_fast(g, caps)) {
+        if (svmx_svm_vmrun_check(g, caps, &chk) != SVMX_OK)
+            return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
+                             "VMRUN: internal error reading the VMCB");
+        if (chk.first != SVMX_SVM_CHECK_OK)
+            return vmrun_invalid(cpu, pa);
+    }
+    uint64_t cr0 = svm_rd64(g, SVMX_VMCB_CR0), cr4 = svm_rd64(g, SVMX_VMCB_CR4);
+    uint64_t efer = svm_rd64(g, SVMX_VMCB_EFER);
+    bool np = (caps->svm_features & SVMX_SVM_FEATURE_NP) &&
               (svm_rd64(v, SVMX_VMCB_NP_ENABLE) & SVMX_VMCB_NP_ENABLE_BIT);
     bool pdptes = !np && svm_pae_legacy(cr0, cr4, efer);
-    cpu->svm.features = caps.svm_features;
+    cpu->svm.features = caps->svm_features;
     if (pdptes) {
         /* 15.5.1: VMRUN loads a PAE guest's PDPTEs; a reserved bit in one
          * is an illegal guest state (docs/svm.md). The check leaves the
          * host's PDPTE registers as they were when it fails. */
-        r = paging_load_pdptes(cpu, svm_rd64(v, SVMX_VMCB_CR3), &f);
+        r = paging_load_pdptes(cpu, svm_rd64(g, SVMX_VMCB_CR3), &f);
         if (r == CPU_FAULT)
             return vmrun_invalid(cpu, pa);
         if (r != CPU_OK)
@@ -312,12 +308,14 @@ cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa, const uint8_t *page)
     save_host(cpu);
     /* 4: the intercepts were masked in step 1 */
     cpu->svm.vmcb_pa = pa;
+    cpu->svm.vmcb_page = page;
     cpu->svm.np = np;
     cpu->svm.tsc_offset = svm_rd64(v, SVMX_VMCB_TSC_OFFSET);
     cpu->svm.vintr = (svm_rd8(v, SVMX_VMCB_V_IRQ) & SVMX_VMCB_V_IRQ_BIT) != 0;
-    cpu->svm.pending = (svm_pending_exit){ .valid = false };
+    cpu->svm.pending.valid = false;
+    cpu->svm.pending.stop = false;
     /* 5 */
-    load_guest(cpu);
+    load_guest(cpu, g);
     cpu->svm.guest = true;
     /* 6: keep the PDPTEs just loaded; with nested paging the walker reads
      * the guest's through the nested tables. */
@@ -329,6 +327,6 @@ cpu_res svm_vmrun(svmx_cpu *cpu, uint64_t pa, const uint8_t *page)
     cpu->events.gif = true;
     if (!(svm_rd64(v, SVMX_VMCB_EVENTINJ) & SVMX_SVM_EVENT_VALID))
         return CPU_EXIT;
-    injected_event(cpu, &ev);
+    injected_event(cpu, g, &ev);
     return inject(cpu, &ev);
 }

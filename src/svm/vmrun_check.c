@@ -14,7 +14,9 @@
 
 #include "cpu/cpu_internal.h"
 #include "cpu/personality.h"
+#include "svm/svm_exec.h"
 #include "svm/svm_internal.h"
+#include "svm/vmrun_check.h"
 #include "svmx/svm.h"
 
 _Static_assert(SVMX_SVM_CHECK_COUNT <= 64, "one bit per check in `failed`");
@@ -102,13 +104,6 @@ static svmx_status caps_personal(const svmx_cpu *cpu, svmx_svm_caps *caps)
     return caps_fill(p, &l, caps);
 }
 
-/* The host's part: its paging and long mode now (APM Vol. 2 15.25.3). */
-static void caps_host(const svmx_cpu *cpu, svmx_svm_caps *caps)
-{
-    caps->host_paging = (cpu->sregs.cr0 & CPU_CR0_PG) != 0;
-    caps->host_long_mode = (cpu->sregs.efer & CPU_EFER_LMA) != 0;
-}
-
 svmx_status svmx_svm_caps_from_cpu(const svmx_cpu *cpu, svmx_svm_caps *caps)
 {
     if (!cpu || !caps)
@@ -117,18 +112,14 @@ svmx_status svmx_svm_caps_from_cpu(const svmx_cpu *cpu, svmx_svm_caps *caps)
         *caps = cpu->svm.caps;
     else
         SVMX_TRY(caps_personal(cpu, caps));
-    caps_host(cpu, caps);
+    svm_caps_host(cpu, caps);
     return SVMX_OK;
 }
 
-svmx_status svm_caps(svmx_cpu *cpu, svmx_svm_caps *caps)
+svmx_status svm_caps_personal(svmx_cpu *cpu)
 {
-    if (!cpu->svm.caps_ready) {
-        SVMX_TRY(caps_personal(cpu, &cpu->svm.caps));
-        cpu->svm.caps_ready = true;
-    }
-    *caps = cpu->svm.caps;
-    caps_host(cpu, caps);
+    SVMX_TRY(caps_personal(cpu, &cpu->svm.caps));
+    cpu->svm.caps_ready = true;
     return SVMX_OK;
 }
 
@@ -233,20 +224,6 @@ static inline bool map_in_range(uint64_t base_pa, uint64_t size,
     return last >= base && last < max_pa;
 }
 
-/*
- * 15.25.4, 7.8.1: every PAT entry (one byte) is a supported type - UC 0,
- * WC 1, WT 4, WP 5, WB 6, UC- 7 - with its reserved bits 7:3 clear. All
- * eight at once: an entry is bad if a bit of 7:3 is set, or if bit 1 is
- * set and bit 2 clear (types 2 and 3).
- */
-#define PAT_BYTE_LSB 0x0101010101010101ull
-static inline bool pat_valid(uint64_t pat)
-{
-    uint64_t bad = (pat & 0xf8 * PAT_BYTE_LSB) |
-                   ((pat >> 1) & ~(pat >> 2) & PAT_BYTE_LSB);
-    return bad == 0;
-}
-
 /* The lowest set bit of x != 0 (checks are bits 1..63). */
 static inline unsigned lowest_bit(uint64_t x)
 {
@@ -330,7 +307,7 @@ svmx_status svmx_svm_vmrun_check(const svmx_vmcb *vmcb,
     FAIL_IF(np && ABOVE(svm_rd64(vmcb, SVMX_VMCB_N_CR3),
                         caps->host_long_mode ? caps->maxphyaddr : 32u),
             NCR3_MBZ);
-    FAIL_IF(np && !pat_valid(svm_rd64(vmcb, SVMX_VMCB_G_PAT)), G_PAT);
+    FAIL_IF(np && !svm_pat_valid(svm_rd64(vmcb, SVMX_VMCB_G_PAT)), G_PAT);
 
     /* 23: virtual NMIs need the NMI intercept, where advertised. */
     FAIL_IF((caps->svm_features & SVMX_SVM_FEATURE_VNMI) &&

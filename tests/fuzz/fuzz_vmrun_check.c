@@ -3,13 +3,16 @@
  * consistency checks and the VMCB lookups: the first 8 bytes pick the
  * capabilities, an exit code and a port/MSR, the rest is the VMCB (zero-
  * padded to 4 KiB). Nothing may crash, and every answer must be
- * deterministic and self-consistent; otherwise abort() keeps the input.
+ * deterministic and self-consistent - VMRUN's quick test
+ * (svm_vmrun_check_fast) included: never true when a check fails, true
+ * when all pass outside its corners; otherwise abort() keeps the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "svmx/svmx.h"
+#include "svm/vmrun_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,6 +54,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       (a.failed & ((1ull << a.first) - 1)))))
         abort();
     if (a.field != svmx_svm_check_field(a.first))
+        abort();
+    bool fast = svm_vmrun_check_fast(&vmcb, &caps);
+    uint64_t maps = svmx_vmcb_get(&vmcb, SVMX_VMCB_IOPM_BASE_PA) |
+                    svmx_vmcb_get(&vmcb, SVMX_VMCB_MSRPM_BASE_PA);
+    bool corner = (svmx_vmcb_get(&vmcb, SVMX_VMCB_EVENTINJ) &
+                   SVMX_SVM_EVENT_VALID) ||
+                  (maps >> (caps.maxphyaddr - 1)) != 0;
+    if (a.failed ? fast : !fast && !corner)
         abort();
 
     /* The exit table and the refine steps on the same bytes. */
