@@ -5,7 +5,8 @@
  *   - a hint made in L1 is not followed in L2, whose page tables put
  *     other bytes at the same linear address (the fetch environment);
  *   - #VMEXIT writing the VMCB page, which holds code L1 runs;
- *   - a port handler (an embedder callback) rewriting code in RAM.
+ *   - a port handler or the route hook (embedder callbacks) rewriting
+ *     code in RAM.
  * In each, an instruction reaches a piece of code once to decode it and
  * once more to hint it, then the bytes change behind the fast loop's
  * back (other bytes in the other context, a #VMEXIT, a callback), and
@@ -216,6 +217,62 @@ static void test_hints_callback_writes_code(void **state)
     assert_int_equal(reg(SVMX_RCX), 4);
 }
 
+/* For the route hook's test: CPUID overwrites RBX and RCX, so the two
+ * codes count in R10 and R11, `inc r10; ret` and `inc r11; ret`, which
+ * differ in byte 2 (0xc2 / 0xc3). */
+#define CODE_R10 0x90909090c3c2ff49ull
+#define CODE_R11 0x90909090c3c3ff49ull
+
+/* The route hook of test_hints_hook_writes_code: every CPUID flips the
+ * code at CODE between the two. */
+static void flip_hook(void *opaque, const svmx_decision *d)
+{
+    (void)opaque;
+    if (d->exit.kind == SVMX_EVENT_CPUID)
+        m.ram[CODE + 2] ^= 0x01;
+}
+
+/*
+ * The same with the route hook as the writer: with an L1 policy set,
+ * L1's CPUID reaches the router (and the hook) before it executes, and
+ * the hook rewrites the code the CALL after it has a hint to.
+ */
+static void test_hints_hook_writes_code(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0x41, 0xb8, 0x04, 0x00, 0x00, 0x00,       /* mov r8d, 4           */
+        0x31, 0xc0,                               /* 1: xor eax, eax      */
+        0x0f, 0xa2,                               /*    cpuid             */
+        0xba, 0x00, 0x91, 0x00, 0x00,             /*    mov edx, CODE     */
+        0x41, 0xb9, 0x02, 0x00, 0x00, 0x00,       /*    mov r9d, 2        */
+        0xff, 0xd2,                               /* 2: call rdx          */
+        0x41, 0xff, 0xc9,                         /*    dec r9d           */
+        0x75, 0xf9,                               /*    jnz 2b            */
+        0x41, 0xff, 0xc8,                         /*    dec r8d           */
+        0x75, 0xe5,                               /*    jnz 1b            */
+        0xf4,                                     /*    hlt               */
+    };
+    boot_long(code, sizeof code, false);
+    /* A policy that wants another leaf: CPUID 0 is routed, then runs. */
+    svmx_policy p = { .l1 = { .ncpuid = 1,
+                              .cpuid = { { 0x40000000u, 0x40000000u } } } };
+    assert_int_equal(svmx_cpu_set_policy(m.cpu, &p), SVMX_OK);
+    assert_int_equal(svmx_cpu_set_route_hook(m.cpu, flip_hook, NULL),
+                     SVMX_OK);
+    assert_int_equal(CODE_R10 ^ CODE_R11, 0x10000);
+    put64(CODE, CODE_R10);
+    set_reg(SVMX_R10, 0);
+    set_reg(SVMX_R11, 0);
+    svmx_stop st = run(200);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c00 + sizeof code);
+    /* CPUIDs 1 and 3 leave `inc r11`, 2 and 4 `inc r10`. */
+    assert_int_equal(reg(SVMX_R10), 4);
+    assert_int_equal(reg(SVMX_R11), 4);
+    assert_int_equal(get(CODE, 8), CODE_R10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +280,8 @@ int main(void)
         cmocka_unit_test_teardown(test_hints_vmexit_writes_code,
                                   fixture_teardown),
         cmocka_unit_test_teardown(test_hints_callback_writes_code,
+                                  fixture_teardown),
+        cmocka_unit_test_teardown(test_hints_hook_writes_code,
                                   fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,8 +25,6 @@
  *       tagged R2 here; its effect is nested_r2() (rules.c);
  *   R3  the SVM form, nested_r3() (rules.c), routes a SHUTDOWN of L2.
  */
-#include <string.h>
-
 #include "cpu/exec.h"
 #include "nested/nested_exec.h"
 #include "svm/svm_internal.h"
@@ -96,34 +94,26 @@ static unsigned ioio_size(uint64_t info1)
  * vectors (the file comment). */
 #define SVM_DENSE (SVMX_SVM_EXIT_IDLE_HLT + 1)
 
-/* The kind of each exit code a policy can select; MSR and IOIO name the
- * first of two kinds, EXITINFO1 says which (15.10.2, 15.11). */
-static const uint8_t svm_kinds[SVM_DENSE] = {
-    [SVMX_SVM_EXIT_CPUID] = SVMX_EVENT_CPUID,
-    [SVMX_SVM_EXIT_MSR] = SVMX_EVENT_RDMSR,     /* + EXITINFO1 bit 0    */
-    [SVMX_SVM_EXIT_IOIO] = SVMX_EVENT_IN,       /* + !TYPE (bit 0)      */
-    [SVMX_SVM_EXIT_HLT] = SVMX_EVENT_HLT,
-    [SVMX_SVM_EXIT_PAUSE] = SVMX_EVENT_PAUSE,
-    [SVMX_SVM_EXIT_INVD] = SVMX_EVENT_INVD,
-    [SVMX_SVM_EXIT_WBINVD] = SVMX_EVENT_WBINVD,
-    [SVMX_SVM_EXIT_VMMCALL] = SVMX_EVENT_HYPERCALL,
-    [SVMX_SVM_EXIT_SHUTDOWN] = SVMX_EVENT_SHUTDOWN,
+/* The kind of each exit code a policy can select, by EXITINFO1 bit 0:
+ * the MSR's direction (1 = WRMSR, 15.11) and IOIO's TYPE (1 = IN,
+ * 15.10.2); the other codes have one kind. */
+static const uint8_t svm_kinds[SVM_DENSE][2] = {
+#define ONE_(code, kind) [SVMX_SVM_EXIT_##code] = { SVMX_EVENT_##kind,        \
+                                                    SVMX_EVENT_##kind }
+    ONE_(CPUID, CPUID), ONE_(HLT, HLT), ONE_(PAUSE, PAUSE), ONE_(INVD, INVD),
+    ONE_(WBINVD, WBINVD), ONE_(VMMCALL, HYPERCALL), ONE_(SHUTDOWN, SHUTDOWN),
+#undef ONE_
+    [SVMX_SVM_EXIT_MSR] = { SVMX_EVENT_RDMSR, SVMX_EVENT_WRMSR },
+    [SVMX_SVM_EXIT_IOIO] = { SVMX_EVENT_OUT, SVMX_EVENT_IN },
 };
 
-_Static_assert(SVMX_EVENT_WRMSR == SVMX_EVENT_RDMSR + 1 &&
-               SVMX_EVENT_OUT == SVMX_EVENT_IN + 1,
-               "svm_kind adds the direction to the first kind");
+_Static_assert(IOIO_IN == 1, "svm_kinds goes by IOIO's TYPE, bit 0");
 
 static inline svmx_event_kind svm_kind(uint64_t code, uint64_t info1)
 {
     if (code >= SVM_DENSE)
         return SVMX_EVENT_OTHER;
-    unsigned k = svm_kinds[code];
-    if (k == SVMX_EVENT_RDMSR)
-        k += (unsigned)(info1 & 1);
-    else if (k == SVMX_EVENT_IN)
-        k += !(info1 & IOIO_IN);
-    return (svmx_event_kind)k;
+    return (svmx_event_kind)svm_kinds[code][info1 & 1];
 }
 
 void nested_exit_init(const svmx_cpu *cpu, svmx_exit *x, uint64_t code,
@@ -177,18 +167,44 @@ static const uint8_t svm_refine[SVM_DENSE] = {
 };
 
 /*
- * EXITINFO1 as a CPU without decode assists writes it (15.33): the MOV
- * CR/DR register, the INVLPG address, the INTn vector and the IOIO
- * segment (bits 12:10) are decode-assist information and read as 0.
+ * The bits of EXITINFO1 that are decode-assist information (15.33), read
+ * as 0 by a CPU without decode assists: all of it for MOV CR/DR (the
+ * register), INVLPG (the address) and INTn (the vector), the segment
+ * (bits 12:10) for IOIO. A mask per code, so the fast path applies it
+ * without asking which exit it has.
  */
-static uint64_t svm_unassisted(uint64_t code, uint64_t info1)
+#define DA_ALL  UINT64_MAX
+#define DA_8(c) [(c)] = DA_ALL, [(c) + 1] = DA_ALL, [(c) + 2] = DA_ALL,      \
+                [(c) + 3] = DA_ALL, [(c) + 4] = DA_ALL, [(c) + 5] = DA_ALL,  \
+                [(c) + 6] = DA_ALL, [(c) + 7] = DA_ALL
+static const uint64_t svm_assist_bits[SVM_DENSE] = {
+    DA_8(0x00), DA_8(0x08), DA_8(0x10), DA_8(0x18),   /* CR0-15 read/write */
+    DA_8(0x20), DA_8(0x28), DA_8(0x30), DA_8(0x38),   /* DR0-15 read/write */
+    [SVMX_SVM_EXIT_INVLPG] = DA_ALL,
+    [SVMX_SVM_EXIT_SWINT] = DA_ALL,
+    [SVMX_SVM_EXIT_IOIO] = 7ull << 10,
+};
+#undef DA_8
+#undef DA_ALL
+
+_Static_assert(SVMX_SVM_EXIT_DR15_WRITE == 0x3f,
+               "svm_assist_bits covers the CR and DR codes 0x00-0x3f");
+
+static inline uint64_t svm_unassisted(uint64_t code, uint64_t info1)
 {
-    if (code == SVMX_SVM_EXIT_IOIO)
-        return info1 & ~(7ull << 10);
-    if (code <= SVMX_SVM_EXIT_DR15_WRITE || code == SVMX_SVM_EXIT_INVLPG ||
-        code == SVMX_SVM_EXIT_SWINT)
-        return 0;
-    return info1;
+    return code < SVM_DENSE ? info1 & ~svm_assist_bits[code] : info1;
+}
+
+/* The map's base as VMRUN takes it: bits 11:0 ignored (15.10.1, 15.11). */
+static inline uint64_t map_base(const svmx_vmcb *v, svmx_vmcb_field f)
+{
+    return svm_rd64(v, f) & ~0xfffull;
+}
+
+/* `n` bytes of a permission map at `pa` are in RAM. */
+static inline bool map_in_ram(const svmx_mem *m, uint64_t pa, unsigned n)
+{
+    return (pa < m->ram_size) & (m->ram_size - pa >= n);
 }
 
 /* `n` bytes of a permission map at `pa`: straight from RAM when they are
@@ -197,7 +213,7 @@ static inline svmx_status map_bytes(const svmx_cpu *cpu, uint64_t pa,
                                     uint8_t *out, unsigned n)
 {
     const svmx_mem *m = &cpu->mem;
-    if (pa < m->ram_size && m->ram_size - pa >= n) {
+    if (map_in_ram(m, pa, n)) {
         out[0] = m->ram[pa];
         if (n > 1)
             out[1] = m->ram[pa + 1];
@@ -206,20 +222,19 @@ static inline svmx_status map_bytes(const svmx_cpu *cpu, uint64_t pa,
     return svmx_mem_read(m, pa, out, n);
 }
 
-/* The map's base as VMRUN takes it: bits 11:0 ignored (15.10.1, 15.11). */
-static inline uint64_t map_base(const svmx_vmcb *v, svmx_vmcb_field f)
-{
-    uint64_t b;
-    memcpy(&b, v->bytes + f, 8); /* little-endian, as the host */
-    return b & ~0xfffull;
-}
-
 /* Where the bits of an IOIO or MSR event are in its permission map. */
 typedef struct map_bits {
     uint64_t pa;        /* the first byte                               */
     unsigned shift;     /* the first bit in it                          */
-    unsigned width;     /* bits, 1-4; they may run into the next byte   */
+    unsigned mask;      /* 1-4 bits, from bit 0; they may run into the
+                           next byte                                    */
 } map_bits;
+
+/* The bytes the bits span: 1, or 2 when they run into the next one. */
+static inline unsigned map_span(const map_bits *m)
+{
+    return 1 + ((m->mask << m->shift) > 0xffu);
+}
 
 /*
  * 15.11 Table 15-8: three 2 KiB vectors, two bits per MSR (read even,
@@ -242,12 +257,12 @@ static inline bool map_locate(const svmx_vmcb *v, unsigned refine,
             return false;
         m->pa = map_base(v, SVMX_VMCB_MSRPM_BASE_PA) + off + msr / 4;
         m->shift = (msr % 4) * 2 + (unsigned)(in->info1 & 1);
-        m->width = 1;
+        m->mask = 1;
     } else {
         uint32_t port = in->index & 0xffffu;
         m->pa = map_base(v, SVMX_VMCB_IOPM_BASE_PA) + port / 8;
         m->shift = port % 8;
-        m->width = in->size == 1 || in->size == 2 ? in->size : 4;
+        m->mask = in->size == 1 ? 1 : in->size == 2 ? 3 : 0xf;
     }
     return true;
 }
@@ -257,11 +272,11 @@ static inline bool map_locate(const svmx_vmcb *v, unsigned refine,
 static inline bool map_test(const svmx_cpu *cpu, const map_bits *m,
                             svmx_status *st)
 {
-    unsigned n = m->shift + m->width > 8 ? 2 : 1;
+    unsigned n = map_span(m);
     uint8_t b[2] = { 0xff, 0xff };
     *st = map_bytes(cpu, m->pa, b, n);
     unsigned bits = (unsigned)b[0] | (n > 1 ? (unsigned)b[1] << 8 : 0);
-    return (bits >> m->shift) & ((1u << m->width) - 1);
+    return (bits >> m->shift) & m->mask;
 }
 
 /*
@@ -370,6 +385,13 @@ static void vmx_record(svmx_exit *x)
 #define EFER_SVME (1ull << 12)
 #define MSR_EFER  0xc0000080u
 
+/* The rule of an L2 event L1 does not intercept by its kind alone, when
+ * the caller names none. */
+static const uint8_t l2_rules[SVMX_EVENT_KIND_COUNT] = {
+    [SVMX_EVENT_HYPERCALL] = SVMX_RULE_R1,
+    [SVMX_EVENT_SHUTDOWN] = SVMX_RULE_L2_SHUTDOWN,
+};
+
 /*
  * The rule that decides an L2 event L1 does not intercept: R1 for a
  * VMMCALL (#UD in L2), R2 for a write that clears EFER.SVME, and for a
@@ -378,14 +400,11 @@ static void vmx_record(svmx_exit *x)
 static inline svmx_rule l2_rule(const svmx_cpu *cpu, const svmx_exit *in,
                                 unsigned kind, svmx_rule given)
 {
-    if (kind == SVMX_EVENT_HYPERCALL)
-        return SVMX_RULE_R1;
     if (kind == SVMX_EVENT_WRMSR && in->index == MSR_EFER &&
         (cpu->sregs.efer & ~in->value & EFER_SVME))
         return SVMX_RULE_R2;
-    if (kind == SVMX_EVENT_SHUTDOWN && given == SVMX_RULE_NONE)
-        return SVMX_RULE_L2_SHUTDOWN;
-    return given;
+    return given == SVMX_RULE_NONE || kind == SVMX_EVENT_HYPERCALL
+               ? (svmx_rule)l2_rules[kind] : given;
 }
 
 /*
@@ -448,8 +467,11 @@ static inline svmx_status route(svmx_cpu *cpu, const svmx_exit *in,
     if (live && cpu->vendor == SVMX_VENDOR_INTEL)
         vmx_record(&d->exit);
 decided:
-    if (live && cpu->nested.hook)
+    if (live && cpu->nested.hook) {
         cpu->nested.hook(cpu->nested.hook_opaque, d);
+        /* The embedder's code may have written guest RAM (hostmap.h). */
+        hostmap_epoch_end(&cpu->hostmap);
+    }
     return st;
 }
 
@@ -474,52 +496,70 @@ route_pure(svmx_cpu *cpu, const svmx_exit *exit, svmx_decision *decision)
 
 /*
  * The common case of svmx_route(), the same decision as route() makes:
- * guest mode, a code with an intercept bit, its permission-map byte (if
- * any) in RAM, no L2 policy. A map byte outside RAM, IOPM bits across two
- * bytes, a policy or L1's own events take route_pure(). True when it
- * decided.
+ * guest mode, a code with an intercept bit, its permission-map bytes (if
+ * any) in RAM, no L2 policy. A map outside RAM, a policy or L1's own
+ * events take route_pure(). Table lookups where they replace a test of
+ * which exit it is; branches where they save work (the refine steps, the
+ * intercept), which a predictor learns for a recurring mix of exits.
  */
-static inline bool route_fast(const svmx_cpu *cpu, const svmx_exit *in,
-                              svmx_decision *d)
+_Static_assert(SVMX_ROUTE_REFLECT == 1 && SVMX_ROUTE_ARCH == 0,
+               "the fast path's route is the intercept");
+
+/*
+ * The fast path's record: `in` as vmcb12 receives it when `hit` - the
+ * exit `code`, EXITINFO1 as svm_unassisted() gives it - else as raised,
+ * with the rule of an event L1 does not intercept. Both codes are dense.
+ */
+static inline void fast_decide(const svmx_cpu *cpu, const svmx_exit *in,
+                               svmx_decision *d, uint64_t code, bool hit)
 {
-    uint64_t code = in->code;
-    if (!cpu->svm.guest || code >= SVM_DENSE ||
-        cpu->nested.wants[SVMX_LEVEL_L2])
-        return false;
-    const svmx_vmcb *v = &cpu->svm.vmcb;
-    bool hit = svm_icpt_bit(v, (unsigned)code);
-    unsigned refine = svm_refine[code];
-    if (refine == SVMX_SVM_REFINE_CR0_WRITE) {
-        /* 15.9 Table 15-7: the plain or the selective CR0 write. */
-        code = svm_cr0_write_exit(v, cpu->sregs.cr0, in->value,
-                                  in->flags & SVMX_EXIT_LMSW);
-        hit = code != 0;
-        if (!hit)
-            code = in->code;
-    } else if (refine && hit) {
-        /* The map's bits, when they are in one byte of RAM. */
-        map_bits m;
-        if (map_locate(v, refine, in, &m)) {
-            if (m.pa >= cpu->mem.ram_size || m.shift + m.width > 8)
-                return false;
-            hit = (cpu->mem.ram[m.pa] >> m.shift) & ((1u << m.width) - 1);
-        }
-    }
-    svmx_event_kind kind = svm_kind(in->code, in->info1);
+    /* The kind follows from the code (the caller's kind is not trusted:
+     * an L2 VMMCALL must be R1's whatever it says). */
+    uint64_t info1 = in->info1;
+    unsigned kind = svm_kinds[in->code][info1 & 1];
+    svmx_rule rule = SVMX_RULE_NONE;
+    if (!hit)
+        rule = l2_rule(cpu, in, kind, SVMX_RULE_NONE);
+    else if (!(cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS))
+        info1 &= ~svm_assist_bits[code];
+    /* Everything `in` says is read: d->exit may be `in` itself. */
     d->exit = *in;
     d->exit.code = code;
+    d->exit.info1 = info1;
     d->exit.kind = (uint8_t)kind;
     d->exit.level = SVMX_LEVEL_L2;
-    d->rule = SVMX_RULE_NONE;
-    if (hit) {
-        d->route = SVMX_ROUTE_REFLECT;
-        if (!(cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS))
-            d->exit.info1 = svm_unassisted(code, in->info1);
-        return true;
+    d->route = (uint8_t)hit;
+    d->rule = (uint8_t)rule;
+}
+
+/*
+ * The fast path for the codes with a refine step: the CR0 writes, IOIO
+ * and MSR. Out of line, so that the others need no registers saved.
+ */
+static svmx_status __attribute__((noinline))
+route_refined(svmx_cpu *cpu, const svmx_exit *in, svmx_decision *d,
+              unsigned refine)
+{
+    const svmx_vmcb *v = &cpu->svm.vmcb;
+    uint64_t code = in->code;
+    bool hit = svm_icpt_bit(v, (unsigned)code);
+    map_bits m;
+    if (refine == SVMX_SVM_REFINE_CR0_WRITE) {
+        /* 15.9 Table 15-7: the plain or the selective CR0 write. */
+        uint64_t c = svm_cr0_write_exit(v, cpu->sregs.cr0, in->value,
+                                        in->flags & SVMX_EXIT_LMSW);
+        hit = c != 0;
+        code = hit ? c : code;
+    } else if (hit && map_locate(v, refine, in, &m)) {
+        /* Two bytes whatever the bits' span (map_span): the second may
+         * be unused, and only a map at RAM's end goes the long way. */
+        if (!map_in_ram(&cpu->mem, m.pa, 2))
+            return route_pure(cpu, in, d);
+        unsigned bits = (unsigned)le_load(cpu->mem.ram + m.pa, 2);
+        hit = (bits >> m.shift) & m.mask;
     }
-    d->route = SVMX_ROUTE_ARCH;
-    d->rule = (uint8_t)l2_rule(cpu, in, kind, SVMX_RULE_NONE);
-    return true;
+    fast_decide(cpu, in, d, code, hit);
+    return SVMX_OK;
 }
 
 svmx_status svmx_route(svmx_cpu *cpu, const svmx_exit *exit,
@@ -527,11 +567,17 @@ svmx_status svmx_route(svmx_cpu *cpu, const svmx_exit *exit,
 {
     if (!cpu || !exit || !decision)
         return SVMX_E_ARG;
-    /* The kind follows from the code (the caller's kind is not trusted:
-     * an L2 VMMCALL must be R1's whatever it says). */
-    if (route_fast(cpu, exit, decision))
-        return SVMX_OK;
-    return route_pure(cpu, exit, decision);
+    uint64_t code = exit->code;
+    if (code >= SVM_DENSE || !cpu->svm.guest ||
+        cpu->nested.wants[SVMX_LEVEL_L2])
+        return route_pure(cpu, exit, decision);
+    unsigned refine = svm_refine[code];
+    if (refine)
+        return route_refined(cpu, exit, decision, refine);
+    /* No refine step: the bit decides. */
+    fast_decide(cpu, exit, decision, code,
+                svm_icpt_bit(&cpu->svm.vmcb, (unsigned)code));
+    return SVMX_OK;
 }
 
 svmx_status svmx_cpu_set_route_hook(svmx_cpu *cpu, svmx_route_hook hook,
