@@ -226,6 +226,98 @@ _Static_assert(ALU_ADD == 0 && ALU_OR == 1 && ALU_ADC == 2 && ALU_SBB == 3 &&
                ALU_AND == 4 && ALU_SUB == 5 && ALU_XOR == 6 && ALU_CMP == 7 &&
                ALU_TEST == 8, "binop_fns rows follow alu_op's order");
 
+/* ---- group 1 with a memory operand, 64-bit mode, address size 8 ------ */
+
+/*
+ * op mem, reg|imm as insn_binop does it: the destination is read (a read
+ * access, exec_read_operand), then the source; CMP and TEST stop there
+ * (SDM Vol. 2A CMP, Vol. 2B TEST: flags only), the others write the
+ * result to the same bytes (a write access of its own, exec_write_operand)
+ * and only then the flags. A page that is present but not writable thus
+ * gives its #PF (W = 1, SDM Vol. 3A 4.7) on the write, after a read that
+ * set the accessed bit; a page not present gives it on the read (W = 0),
+ * as the general handler does. The linear address is the general path's
+ * for both accesses: its canonical check does not depend on the kind of
+ * access (SDM Vol. 3A 3.3.7.1). LOCK forms are left to insn_binop.
+ */
+static ALU_ALWAYS_INLINE cpu_res binop_mem(svmx_cpu *cpu, const svmx_insn *insn,
+                                           alu_op op, unsigned size,
+                                           uint64_t b, cpu_fault *f)
+{
+    uint64_t lin, a, fl = cpu->regs.rflags;
+    cpu_res r = lin64(cpu, &insn->operands[0], size, &lin, f);
+    if (r == CPU_OK)
+        r = read64(cpu, lin, size, &a, f);
+    if (r != CPU_OK)
+        return r;
+    uint64_t v = alu_group1_op(alu_policy_get(cpu->vendor)->logic_af, op, size,
+                               a, b, &fl);
+    if (op != ALU_CMP && op != ALU_TEST &&
+        (r = write64(cpu, lin, size, v, f)) != CPU_OK)
+        return r;
+    cpu->regs.rflags = fl;
+    return CPU_OK;
+}
+
+/* op mem, reg; op mem, imm; op reg, mem (the register destination is read
+ * first there, which has no effect of its own). */
+#define FAST_BINOP_MEM_SIZE(name, op, size)                                   \
+    static cpu_res fast_##name##_mr64_##size(svmx_cpu *cpu,                  \
+                                             const svmx_insn *insn,           \
+                                             cpu_fault *f)                    \
+    {                                                                         \
+        return binop_mem(cpu, insn, op, size,                                 \
+                         gpr_get(cpu, insn->operands[1].reg, size), f);       \
+    }                                                                         \
+    static cpu_res fast_##name##_mi64_##size(svmx_cpu *cpu,                  \
+                                             const svmx_insn *insn,           \
+                                             cpu_fault *f)                    \
+    {                                                                         \
+        return binop_mem(cpu, insn, op, size, insn->operands[1].imm, f);      \
+    }                                                                         \
+    static cpu_res fast_##name##_rm64_##size(svmx_cpu *cpu,                  \
+                                             const svmx_insn *insn,           \
+                                             cpu_fault *f)                    \
+    {                                                                         \
+        uint64_t lin, b;                                                      \
+        cpu_res r = lin64(cpu, &insn->operands[1], size, &lin, f);            \
+        if (r == CPU_OK)                                                      \
+            r = read64(cpu, lin, size, &b, f);                                \
+        if (r == CPU_OK)                                                      \
+            r = binop(cpu, insn, op, size, b);                                \
+        return r;                                                             \
+    }
+#define FAST_BINOP_MEM(name, op)                                              \
+    FAST_BINOP_MEM_SIZE(name, op, 1) FAST_BINOP_MEM_SIZE(name, op, 2)         \
+    FAST_BINOP_MEM_SIZE(name, op, 4) FAST_BINOP_MEM_SIZE(name, op, 8)
+FAST_BINOP_MEM(add, ALU_ADD)
+FAST_BINOP_MEM(or, ALU_OR)
+FAST_BINOP_MEM(adc, ALU_ADC)
+FAST_BINOP_MEM(sbb, ALU_SBB)
+FAST_BINOP_MEM(and, ALU_AND)
+FAST_BINOP_MEM(sub, ALU_SUB)
+FAST_BINOP_MEM(xor, ALU_XOR)
+FAST_BINOP_MEM(cmp, ALU_CMP)
+FAST_BINOP_MEM(test, ALU_TEST)
+#undef FAST_BINOP_MEM
+#undef FAST_BINOP_MEM_SIZE
+
+/* [op][mem, reg | mem, imm | reg, mem][size index], in alu_op order. */
+enum { BINOP_MR, BINOP_MI, BINOP_RM };
+#define FAST_BINOP_MEM_ROW(name)                                              \
+    { { fast_##name##_mr64_1, fast_##name##_mr64_2, fast_##name##_mr64_4,     \
+        fast_##name##_mr64_8 },                                               \
+      { fast_##name##_mi64_1, fast_##name##_mi64_2, fast_##name##_mi64_4,     \
+        fast_##name##_mi64_8 },                                               \
+      { fast_##name##_rm64_1, fast_##name##_rm64_2, fast_##name##_rm64_4,     \
+        fast_##name##_rm64_8 } },
+static const exec_fn binop_mem_fns[ALU_TEST + 1][3][4] = {
+    FAST_BINOP_MEM_ROW(add) FAST_BINOP_MEM_ROW(or) FAST_BINOP_MEM_ROW(adc)
+    FAST_BINOP_MEM_ROW(sbb) FAST_BINOP_MEM_ROW(and) FAST_BINOP_MEM_ROW(sub)
+    FAST_BINOP_MEM_ROW(xor) FAST_BINOP_MEM_ROW(cmp) FAST_BINOP_MEM_ROW(test)
+};
+#undef FAST_BINOP_MEM_ROW
+
 /* ---- INC DEC reg, shifts of reg by imm (insn_unary, insn_shift) ------ */
 
 #define FAST_UNARY(name, op, size)                                            \
@@ -463,50 +555,28 @@ static cpu_res fast_ret64(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 
 /* ---- the general handlers -------------------------------------------- */
 
-/* The class's general handler, for decodes without a form of their own
- * that cannot touch memory. */
-static cpu_res fast_general(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
-{
-    return exec_table[insn->cls](cpu, insn, f);
-}
-
-/* The same for decodes that may: a general handler may reach RAM by ways
- * that bypass the hostmap's write-tracking (string instructions copy
- * through host pointers), so it ends the epoch (hostmap.h). */
-static cpu_res fast_general_mem(svmx_cpu *cpu, const svmx_insn *insn,
-                                cpu_fault *f)
-{
-    cpu_res r = exec_table[insn->cls](cpu, insn, f);
-    hostmap_epoch_end(&cpu->hostmap);
-    return r;
-}
-
-/* Whether the class's general handler may access memory for this
- * decode: an explicit memory operand (LEA's and a hinting NOP's are only
- * addresses), or the stack, a string or XLAT's table. */
-static bool touches_memory(const svmx_insn *insn)
-{
-    switch (insn->cls) {
-    case SVMX_INSN_LEA: case SVMX_INSN_NOP:
-        return false;
-    case SVMX_INSN_XLAT: case SVMX_INSN_PUSH: case SVMX_INSN_POP:
-    case SVMX_INSN_PUSHA: case SVMX_INSN_POPA: case SVMX_INSN_ENTER:
-    case SVMX_INSN_LEAVE: case SVMX_INSN_CALL: case SVMX_INSN_RET:
-    case SVMX_INSN_MOVS: case SVMX_INSN_CMPS: case SVMX_INSN_SCAS:
-    case SVMX_INSN_LODS: case SVMX_INSN_STOS:
-        return true;
-    default:
-        break;
-    }
-    for (unsigned i = 0; i < insn->operand_count && i < 4; i++)
-        if (insn->operands[i].kind == SVMX_OPK_MEM)
-            return true;
-    return false;
-}
-
+/*
+ * A decode without a form of its own runs its class's general handler
+ * itself, with nothing around it. The fast loop's hints need the
+ * hostmap's epoch to end whenever guest RAM changes other than through
+ * a write entry (hostmap.h), and the general handler of every class the
+ * loop runs (exec.c, EXEC_SIMPLE) either reaches memory only through
+ * exec_read_linear, exec_write_linear, exec_push and exec_pop (exec.h;
+ * insn_basic.c, insn_alu.c, insn_arith.c, insn_flags.c, and LEAVE and
+ * POPA of insn_stack.c) - whose fast path is a hostmap entry, and no
+ * write entry maps a protected code page, and whose slow path ends the
+ * epoch - or ends it where it goes around them:
+ *   - the string instructions store a run in one RAM page through a host
+ *     pointer; window() (insn_string.c) ends the epoch first;
+ *   - they, and the probe pass of PUSHA and ENTER (insn_stack.c),
+ *     translate with paging_translate() directly, whose walk may set
+ *     accessed and dirty bits (SDM Vol. 3A 4.8): paging.c ends the epoch
+ *     with each such write;
+ *   - an MMIO handler may write RAM: cpu.c ends the epoch after each call.
+ */
 static exec_fn general(const svmx_insn *insn)
 {
-    return touches_memory(insn) ? fast_general_mem : fast_general;
+    return exec_table[insn->cls];
 }
 
 /* ---- the choice ------------------------------------------------------ */
@@ -542,11 +612,22 @@ exec_fn exec_fast_pick(const svmx_insn *insn)
 
     /* Register destinations of a size the handlers are compiled for. */
     bool reg0 = n >= 1 && is_gpr(o0) && sz < 4;
-    if (op <= ALU_TEST && group1_op(insn->cls) == op && n == 2 && reg0) {
-        if (is_gpr(o1) && o1->size == o0->size)
+    /* Memory operands of 64-bit mode at an address size of 8. */
+    bool mem64 = mode64 && insn->address_size == 8;
+    if (op <= ALU_TEST && group1_op(insn->cls) == op && n == 2) {
+        if (reg0 && is_gpr(o1) && o1->size == o0->size)
             return binop_fns[op][0][sz];
-        if (o1->kind == SVMX_OPK_IMM)
+        if (reg0 && o1->kind == SVMX_OPK_IMM)
             return binop_fns[op][1][sz];
+        if (reg0 && mem64 && is_mem(o1) && o1->size == o0->size)
+            return binop_mem_fns[op][BINOP_RM][sz];
+        if (mem64 && is_mem(o0) && sz < 4 &&
+            !(insn->prefixes & SVMX_PFX_LOCK)) {
+            if (is_gpr(o1) && o1->size == o0->size)
+                return binop_mem_fns[op][BINOP_MR][sz];
+            if (o1->kind == SVMX_OPK_IMM)
+                return binop_mem_fns[op][BINOP_MI][sz];
+        }
     }
     switch (insn->cls) {
     case SVMX_INSN_MOV:
@@ -556,10 +637,9 @@ exec_fn exec_fast_pick(const svmx_insn *insn)
             return mov_fns[0][sz];
         if (reg0 && o1->kind == SVMX_OPK_IMM)
             return mov_fns[1][sz];
-        if (mode64 && insn->address_size == 8 && reg0 && is_mem(o1) &&
-            o1->size == o0->size)
+        if (mem64 && reg0 && is_mem(o1) && o1->size == o0->size)
             return mov_fns[2][sz];
-        if (mode64 && insn->address_size == 8 && is_mem(o0) &&
+        if (mem64 && is_mem(o0) &&
             size_index(o0->size) < 4 &&
             ((is_gpr(o1) && o1->size == o0->size) || o1->kind == SVMX_OPK_IMM))
             return mov_fns[3][size_index(o0->size)];

@@ -9,9 +9,9 @@
 
 /*
  * The handler the fast loop (exec.c) runs a decode with: one compiled for
- * its operand form, or a call of the class's general handler, which ends
- * the hostmap's epoch when the decode may touch memory (hostmap.h). Only
- * for decodes the fast loop may run at all; never NULL.
+ * its operand form, or else the class's general handler itself, which
+ * needs nothing around it for the hostmap's epoch (hostmap.h; exec_fast.c
+ * says why). Only for decodes the fast loop may run at all; never NULL.
  */
 exec_fn exec_fast_pick(const svmx_insn *insn);
 
