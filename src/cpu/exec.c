@@ -310,12 +310,21 @@ static const bool simple_class[SVMX_INSN_CLASS_COUNT] = {
  * slot's fn (exec_fast_pick). */
 enum { AUX_UNKNOWN = 0, AUX_SLOW, AUX_RUN };
 
+/* The handler the fast loop keeps with a decode it does not run. */
+static cpu_res fast_handoff(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    (void)cpu, (void)insn, (void)f;
+    return CPU_HANDOFF;
+}
+
 /* Whether the fast loop may run a decode: its class is in the list and it
- * has a handler; PUSH/POP of a segment register loads a segment. */
+ * has a handler; PUSH/POP of a segment register loads a segment. The
+ * slot's fn is its handler, or fast_handoff. */
 static bool classify(const svmx_insn *insn)
 {
     cache_entry *e = decode_cache_entry_of(insn);
     e->aux = AUX_SLOW;
+    e->fn = (decode_cache_fn)fast_handoff;
     if (insn->fault != SVMX_DECODE_FAULT_NONE || !simple_class[insn->cls] ||
         !exec_table[insn->cls])
         return false;
@@ -429,7 +438,9 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
     uint64_t salt = decode_cache_where_key(0, mode);
     uint32_t meta = decode_cache_meta(SVMX_INSN_MAX_LEN, mode, cpu->decode_flags);
     fast_fetch ff = { UINT64_MAX, NULL };
-    cache_entry *prev = h->run_prev;
+    /* Any slot will do as the first predecessor: a hint is only ever
+     * followed when its address and tag match. */
+    cache_entry *prev = h->run_prev ? h->run_prev : &cpu->dcache->entries[0];
     uint64_t seq = h->run_seq; /* where prev falls through to */
     uint64_t n = 0;
 
@@ -446,28 +457,24 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
                         .cs_base = long64 ? 0 : cs->base,
                         .cs_limit = long64 ? 0 : cs->limit,
                         .meta = meta, .user = acc & PG_USER };
-    unsigned env_index = (unsigned)(hostmap_link_tag(h, &env) % HOSTMAP_ENVS);
+    hostmap_env_select(h, &env);
     while (n < budget) {
         uint64_t rip = cpu->regs.rip;
         uint64_t lin = (cs_base + rip) & lin_mask;
-        uint64_t tag = h->epoch | env_index; /* an epoch may end in a run */
         cache_entry *e;
-        if (prev && prev->link[0].lin == lin && prev->link[0].epoch == tag) {
+        /* h->epoch is the tag of hints of the current epoch and
+         * environment; an epoch may end in a run. */
+        if (prev->link[0].lin == lin && prev->link[0].epoch == h->epoch) {
             e = prev->link[0].to;
-        } else if (prev && prev->link[1].lin == lin &&
-                   prev->link[1].epoch == tag) {
+        } else if (prev->link[1].lin == lin &&
+                   prev->link[1].epoch == h->epoch) {
             e = prev->link[1].to;
         } else {
             e = fetch_fast(cpu, &ff, rip, lin, long64, acc, salt, meta);
             if (!e)
                 break;
-            if (prev)
-                prev->link[rip == seq ? 0 : 1] =
-                    (decode_cache_link){ lin, tag, e };
-        }
-        if (e->aux != AUX_RUN) {
-            *slow = &e->insn; /* for step_one, which makes it run_prev */
-            break;
+            prev->link[rip == seq ? 0 : 1] =
+                (decode_cache_link){ lin, h->epoch, e };
         }
         seq = (rip + e->insn.length) & rip_mask;
         cpu->regs.rip = seq;
@@ -475,7 +482,11 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
         cpu_res r = ((exec_fn)e->fn)(cpu, &e->insn, &f);
         if (r != CPU_OK) {
             cpu->regs.rip = rip;
-            if (r == CPU_FAULT) {
+            if (r == CPU_HANDOFF) {
+                /* Not for this loop: for step_one, which makes it
+                 * run_prev. */
+                *slow = &e->insn;
+            } else if (r == CPU_FAULT) {
                 /* Counted as step_one's caller counts it: unless the
                  * delivery stopped the run (a shutdown). */
                 *res = exec_deliver(cpu, &f);

@@ -20,6 +20,8 @@ typedef enum cpu_res {
                      #VMEXIT is done or pending (src/svm/svm_exec.h). Not
                      a fault, not a stop; nothing is to be rewound or
                      delivered by the caller                               */
+    CPU_HANDOFF,  /* the fast loop's only (exec.c): the decode is not for
+                     it and goes to step_one; never leaves run_fast_in     */
 } cpu_res;
 
 /* Exception vectors (SDM Vol. 3A 6.3.1 Table 6-1, APM Vol. 2 8.2). */

@@ -70,9 +70,9 @@ void hostmap_protect_code_slow(cpu_hostmap *h, const uint8_t *page)
     h->code_last = page;
 }
 
-uint64_t hostmap_link_tag_slow(cpu_hostmap *h, const hostmap_env *env)
+void hostmap_env_select_slow(cpu_hostmap *h, const hostmap_env *env)
 {
-    unsigned i;
+    unsigned cur = (unsigned)(h->epoch % HOSTMAP_ENVS), i;
     for (i = 0; i < HOSTMAP_ENVS; i++)
         if (hostmap_env_eq(&h->env[i], env))
             break;
@@ -84,8 +84,7 @@ uint64_t hostmap_link_tag_slow(cpu_hostmap *h, const hostmap_env *env)
         h->env[i] = *env;
         hostmap_epoch_end(h);
     }
-    if (i != h->env_last)
-        h->env_prev = h->env_last;
-    h->env_last = i;
-    return h->epoch | i;
+    if (i != cur)
+        h->env_prev = cur;
+    h->epoch = h->epoch - cur + i;
 }

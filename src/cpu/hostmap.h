@@ -76,10 +76,10 @@ typedef struct hostmap_entry {
  * mode, the CS base and limit, the user/supervisor bit of a fetch, the
  * decode flags and the TLB context decide which bytes a linear address
  * names and how they decode. The map keeps the last HOSTMAP_ENVS
- * environments the fast loop ran in; a hint's tag is the epoch with the
- * environment's index in its low bits (hostmap_link_tag), so a hint made
- * in L1 is never followed in L2 and the two keep their hints across
- * world switches.
+ * environments the fast loop ran in, and `epoch` carries the index of
+ * the current one in its low bits (hostmap_env_select): a hint's tag is
+ * that word, so a hint made in L1 is never followed in L2 and the two
+ * keep their hints across world switches.
  */
 #define HOSTMAP_ENVS 8
 
@@ -98,11 +98,12 @@ typedef struct cpu_hostmap {
     uint64_t cr0, cr3, cr4, efer;   /* the controls the entries of the
                                        current context were made under     */
     bool     empty;                 /* no entry since the last flush       */
-    uint64_t epoch;                 /* a multiple of HOSTMAP_ENVS, never 0
-                                       once the CPU ran                    */
+    uint64_t epoch;                 /* the epoch, a multiple of HOSTMAP_ENVS
+                                       never 0 once the CPU ran, | the
+                                       current environment's index: the
+                                       tag of the hints made now           */
     hostmap_env env[HOSTMAP_ENVS];  /* fetch environments (above)          */
-    unsigned env_last;              /* the one the fast loop ran in last   */
-    unsigned env_prev;              /* and the one before                  */
+    unsigned env_prev;              /* the one before the current one      */
     unsigned env_next;              /* round-robin victim in env[]         */
     struct cache_entry *run_prev;   /* the decode that ran last, where the
                                        fast loop's next hint goes (exec.c) */
@@ -155,7 +156,8 @@ static inline uint8_t *hostmap_lookup_as(cpu_hostmap *h, uint64_t lin,
                ? e->host + (lin & 0xfff) : NULL;
 }
 
-/* Guest RAM may have changed: the fast loop's hints are void. */
+/* Guest RAM may have changed: the fast loop's hints are void. The
+ * environment stays the current one. */
 static inline void hostmap_epoch_end(cpu_hostmap *h)
 {
     h->epoch += HOSTMAP_ENVS;
@@ -188,9 +190,8 @@ static inline void hostmap_wrote(cpu_hostmap *h, const uint8_t *page)
         }
 }
 
-/* The tag of the hints made and followed under environment `env` in the
- * current epoch (hostmap.c). */
-uint64_t hostmap_link_tag_slow(cpu_hostmap *h, const hostmap_env *env);
+/* Makes `env` the current fetch environment (hostmap.c). */
+void hostmap_env_select_slow(cpu_hostmap *h, const hostmap_env *env);
 
 static inline bool hostmap_env_eq(const hostmap_env *a, const hostmap_env *b)
 {
@@ -199,18 +200,21 @@ static inline bool hostmap_env_eq(const hostmap_env *a, const hostmap_env *b)
            a->user == b->user;
 }
 
-static inline uint64_t hostmap_link_tag(cpu_hostmap *h, const hostmap_env *env)
+/* Makes `env` the current fetch environment: h->epoch is then the tag
+ * of the hints made and followed under it in the current epoch. */
+static inline void hostmap_env_select(cpu_hostmap *h, const hostmap_env *env)
 {
-    unsigned i = h->env_last;
+    unsigned i = (unsigned)(h->epoch % HOSTMAP_ENVS);
     if (hostmap_env_eq(&h->env[i], env))
-        return h->epoch | i;
+        return;
     /* A hypervisor and its guest take turns. */
-    if (hostmap_env_eq(&h->env[h->env_prev], env)) {
-        h->env_last = h->env_prev;
+    unsigned p = h->env_prev;
+    if (hostmap_env_eq(&h->env[p], env)) {
         h->env_prev = i;
-        return h->epoch | h->env_last;
+        h->epoch = h->epoch - i + p;
+        return;
     }
-    return hostmap_link_tag_slow(h, env);
+    hostmap_env_select_slow(h, env);
 }
 
 /* Write-protects the host page `page` (4 KiB aligned) of code the fast
