@@ -69,8 +69,10 @@ static const mix_row mix[16] = {
     { { .code = SVMX_SVM_EXIT_CR8_WRITE }, SVMX_ROUTE_ARCH },
 };
 
-/* The order the timed loop visits the mix in: a fixed shuffle, so the
- * branch predictor does not learn a period of 16. */
+/* The order the timed loop visits the mix in: a fixed shuffle of 1,024,
+ * rather than a period of 16. A recurring mix, as a hypervisor's exits
+ * are: Zen 3's branch predictor learns even this order (with a
+ * non-repeating one the figure doubles, docs/performance.md). */
 static uint8_t order[1024];
 
 static int fail(const char *what)
