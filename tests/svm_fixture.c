@@ -215,3 +215,11 @@ void expect_l1_fault(const svmx_stop *st, unsigned v)
     assert_int_equal(st->rip, L1HANDLER(v) + 1);
 }
 
+void identity_tables(uint32_t base)
+{
+    put64(base, (base + 0x1000) | 7);
+    put64(base + 0x1000, (base + 0x2000) | 7);
+    put64(base + 0x2000, (base + 0x3000) | 7);
+    for (uint32_t i = 0; i < 512; i++)
+        put64(base + 0x3000 + 8 * i, (uint64_t)i << 12 | 7);
+}

@@ -69,6 +69,10 @@ void check_exit(const svmx_stop *st, uint64_t code, uint64_t info1,
 void expect_exit(uint64_t code, uint64_t info1, uint64_t info2,
                  uint64_t rip, uint64_t nrip);
 uint64_t gframe(unsigned i);
+/* 4-level tables at `base` (PML4, PDPT, PD, PT on consecutive pages)
+ * mapping the first 2 MiB identically in 4 KiB pages, user and writable,
+ * for a guest with tables of its own. */
+void identity_tables(uint32_t base);
 void expect_l1_fault(const svmx_stop *st, unsigned v);
 
 #endif /* SVMX_TESTS_SVM_FIXTURE_H */

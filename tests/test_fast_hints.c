@@ -41,16 +41,6 @@
 #define CODE_RCX 0x90909090c3c1ff48ull
 #define CODE_RBX 0x90909090c3c3ff48ull
 
-/* A 4-level identity map of the first 2 MiB in 4 KiB pages at `base`
- * (PML4, PDPT, PD, PT on consecutive pages), user and writable. */
-static void tables(uint32_t base)
-{
-    put64(base, (base + 0x1000) | 7);
-    put64(base + 0x1000, (base + 0x2000) | 7);
-    put64(base + 0x2000, (base + 0x3000) | 7);
-    for (uint32_t i = 0; i < 512; i++)
-        put64(base + 0x3000 + 8 * i, (uint64_t)i << 12 | 7);
-}
 
 /* At PG_X: `nop; mov rsi, imm64; ret`, the MOV padded with operand-size
  * prefixes to 15 bytes, so that its last byte (offset 15) lies outside
@@ -108,7 +98,7 @@ static void test_hints_per_context(void **state)
     setup_l1(SVMX_VENDOR_AMD, l1, sizeof l1, NULL, 0, false);
     memcpy(m.ram + CODE, guest, sizeof guest);
     vset(SVMX_VMCB_RIP, CODE);
-    tables(GPT);
+    identity_tables(GPT);
     put64(GPT + 0x3000 + 8 * (PG_X >> 12), TGT | 7);
     vset(SVMX_VMCB_CR3, GPT);
     vset(SVMX_VMCB_RSP, GSTACK2);

@@ -147,10 +147,9 @@ static void test_intercepts_across_runs(void **state)
 
 /*
  * Page tables for the TLB tests, in the RAM below 1 MiB that the fixture
- * leaves free. A 4-level set at `base` (PML4, PDPT, PD, PT on consecutive
- * pages) maps the first 2 MiB identically with 4 KiB pages, user and
- * writable, so that guest code, stack, GDT and IDT are where the fixture
- * put them. A test then points single pages elsewhere and asks
+ * leaves free. A 4-level set (svm_fixture's identity_tables) maps the
+ * first 2 MiB identically with 4 KiB pages, user and writable, so that
+ * guest code, stack, GDT and IDT are where the fixture put them. A test then points single pages elsewhere and asks
  * paging_translate() what the current context answers: a fresh walk gives
  * the tables' new target, a retained entry the old one.
  */
@@ -165,14 +164,6 @@ static void test_intercepts_across_runs(void **state)
 #define BIG(n) (0x400000ull + (n) * 0x200000ull) /* 2 MiB targets         */
 #define PTE_G 0x100u
 
-static void tables(uint32_t base)
-{
-    put64(base, (base + 0x1000) | 7);
-    put64(base + 0x1000, (base + 0x2000) | 7);
-    put64(base + 0x2000, (base + 0x3000) | 7);
-    for (uint32_t i = 0; i < 512; i++)
-        put64(base + 0x3000 + 8 * i, (uint64_t)i << 12 | 7);
-}
 
 static void map4k(uint32_t base, uint32_t lin, uint64_t phys, uint64_t bits)
 {
@@ -240,7 +231,7 @@ static void invlpga(uint64_t lin, uint32_t asid)
 static void tlb_setup(void)
 {
     setup(NULL, 0);
-    tables(GPT);
+    identity_tables(GPT);
     map4k(GPT, PG_X, TGT(0), 0);
     map4k(GPT, PG_Z, TGT(1), 0);
     map4k(GPT, PG_G, TGT(2), PTE_G);
@@ -284,7 +275,7 @@ static void test_tlb_contexts_apart(void **state)
     /* The same through the hostmap, twice: the second time every context
      * has its entries already. */
     setup_l1(SVMX_VENDOR_AMD, l1, sizeof l1, guest, sizeof guest, false);
-    tables(GPT);
+    identity_tables(GPT);
     map4k(GPT, PG_X, TGT(0), 0);
     vset(SVMX_VMCB_CR3, GPT);
     put64(PG_X, 0x1111);
@@ -441,7 +432,7 @@ static void test_tlb_inputs_changed(void **state)
     enter();
     assert_int_equal(xl(PG_X), TGT(0));
     leave();
-    tables(0x70000);
+    identity_tables(0x70000);
     map4k(0x70000, PG_X, TGT(5), 0);
     vset(SVMX_VMCB_CR3, 0x70000);
     enter();
@@ -469,8 +460,8 @@ static void test_tlb_nested(void **state)
 {
     (void)state;
     tlb_setup();
-    tables(NPTA);
-    tables(NPTB);
+    identity_tables(NPTA);
+    identity_tables(NPTB);
     map4k(NPTA, TGT(0), TGT(8), 0);           /* gpa TGT(0) -> hpa     */
     map4k(NPTB, TGT(0), TGT(9), 0);
     vset(SVMX_VMCB_NP_ENABLE, SVMX_VMCB_NP_ENABLE_BIT);
