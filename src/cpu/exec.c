@@ -409,7 +409,7 @@ static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
  *
  * Each decode keeps hints to the decodes that followed it (its successor
  * hints, decode_cache_fast.h), tagged with the hostmap's epoch and the
- * fetch environment they were made in (hostmap_link_tag). While the
+ * fetch environment they were made in (hostmap_env_select). While the
  * epoch lasts, neither the bytes behind a hint nor the code page's
  * translation can have changed (hostmap.h), and the environment - mode,
  * CS base and limit, user or supervisor, decode flags, TLB context - is
