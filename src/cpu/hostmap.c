@@ -27,12 +27,10 @@ void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys)
         return;
     /* A store into a code page stays on the slow path, which ends the
      * epoch (hostmap.h). */
-    if (kind == PG_WRITE)
-        for (unsigned i = 0; i < HOSTMAP_CODE_PAGES; i++)
-            if (cpu->hostmap.code[i] == host) {
-                hostmap_epoch_end(&cpu->hostmap);
-                return;
-            }
+    if (kind == PG_WRITE && hostmap_is_code(&cpu->hostmap, host)) {
+        hostmap_epoch_end(&cpu->hostmap);
+        return;
+    }
     /* Written under the current controls: make sure the snapshot says so
      * (a handler may have changed them earlier in this instruction). */
     hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
@@ -45,14 +43,10 @@ void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys)
 
 void hostmap_protect_code_slow(cpu_hostmap *h, const uint8_t *page)
 {
-    unsigned i;
-    for (i = 0; i < HOSTMAP_CODE_PAGES; i++)
-        if (h->code[i] == page)
-            break;
-    if (i == HOSTMAP_CODE_PAGES) {
+    if (!hostmap_is_code(h, page)) {
         /* A new code page replaces the oldest, whose hints (it may have
          * been written since) must not be followed any more. */
-        i = h->code_next;
+        unsigned i = h->code_next;
         h->code_next = (i + 1) % HOSTMAP_CODE_PAGES;
         if (h->code[i])
             hostmap_epoch_end(h);

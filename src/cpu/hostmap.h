@@ -172,22 +172,29 @@ static inline void hostmap_flush(cpu_hostmap *h)
     hostmap_epoch_end(h);
 }
 
-/* RAM in the host page `page` (4 KiB aligned) was written other than
- * through a write entry: the hints are void if it holds protected code. */
+/* The bit of code_bloom a host page sets. */
 static inline uint64_t hostmap_bloom_bit(const uint8_t *page)
 {
     return 1ull << (((uintptr_t)page >> 12) % 64);
 }
 
-static inline void hostmap_wrote(cpu_hostmap *h, const uint8_t *page)
+/* Whether the host page `page` is one of the protected code pages. */
+static inline bool hostmap_is_code(const cpu_hostmap *h, const uint8_t *page)
 {
     if (!(h->code_bloom & hostmap_bloom_bit(page)))
-        return; /* surely not one of them */
+        return false; /* surely not one of them */
     for (unsigned i = 0; i < HOSTMAP_CODE_PAGES; i++)
-        if (h->code[i] == page) {
-            hostmap_epoch_end(h);
-            return;
-        }
+        if (h->code[i] == page)
+            return true;
+    return false;
+}
+
+/* RAM in the host page `page` (4 KiB aligned) was written other than
+ * through a write entry: the hints are void if it holds protected code. */
+static inline void hostmap_wrote(cpu_hostmap *h, const uint8_t *page)
+{
+    if (hostmap_is_code(h, page))
+        hostmap_epoch_end(h);
 }
 
 /* Makes `env` the current fetch environment (hostmap.c). */
