@@ -296,6 +296,34 @@ static inline cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
     return exec_read_operand_any(cpu, insn, op, value, f);
 }
 
+/*
+ * The destination of a read-modify-write instruction (ADD mem, r; INC;
+ * the shifts; BTS/BTR/BTC; XCHG; XADD; CMPXCHG ...): read as the first
+ * half of a write. Its segment is checked for writing and its page
+ * translated for a write before any byte is read, so a page that is not
+ * present, or present but not writable, or a supervisor page at CPL 3,
+ * faults on the read with W/R = 1 in the #PF error code (SDM Vol. 3A 4.7:
+ * W/R "describes the access causing the page-fault exception"; the
+ * locked and unlocked forms alike read for ownership, as the Bochs model
+ * of the processor does) and its accessed and dirty flags are set.
+ * Other operands are read as exec_read_operand() reads them.
+ */
+static inline cpu_res exec_read_operand_rmw(svmx_cpu *cpu,
+                                            const svmx_insn *insn,
+                                            const svmx_operand *op,
+                                            uint64_t *value, cpu_fault *f)
+{
+    if (op->kind == SVMX_OPK_MEM && op->size && op->size <= 8) {
+        uint64_t lin;
+        cpu_res r = exec_mem_linear(cpu, insn, op, true, &lin, f);
+        if (r != CPU_OK)
+            return r;
+        return exec_read_linear(cpu, lin, op->size,
+                                exec_user_flag(cpu) | PG_WRITE, value, f);
+    }
+    return exec_read_operand(cpu, insn, op, value, f);
+}
+
 static inline cpu_res exec_write_operand(svmx_cpu *cpu, const svmx_insn *insn,
                                          const svmx_operand *op,
                                          uint64_t value, cpu_fault *f)

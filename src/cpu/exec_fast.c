@@ -105,16 +105,27 @@ static ALU_ALWAYS_INLINE uint8_t *ram_ptr(svmx_cpu *cpu, uint64_t lin,
     return hostmap_lookup_as(&cpu->hostmap, lin, kind, cpu->hostmap.run_user);
 }
 
-static ALU_ALWAYS_INLINE cpu_res read64(svmx_cpu *cpu, uint64_t lin,
-                                        unsigned size, uint64_t *v,
-                                        cpu_fault *f)
+/* A read of `size` bytes at lin, as a read (kind PG_READ) or as the first
+ * half of a read-modify-write (PG_WRITE: exec_read_operand_rmw). */
+static ALU_ALWAYS_INLINE cpu_res read64_as(svmx_cpu *cpu, uint64_t lin,
+                                           unsigned size, unsigned kind,
+                                           uint64_t *v, cpu_fault *f)
 {
-    const uint8_t *p = ram_ptr(cpu, lin, size, PG_READ);
+    const uint8_t *p = ram_ptr(cpu, lin, size, kind);
     if (p) {
         *v = le_load(p, size);
         return CPU_OK;
     }
-    return exec_read_linear_slow(cpu, lin, size, cpu->hostmap.run_user, v, f);
+    return exec_read_linear_slow(cpu, lin, size,
+                                 cpu->hostmap.run_user | (kind & PG_WRITE),
+                                 v, f);
+}
+
+static ALU_ALWAYS_INLINE cpu_res read64(svmx_cpu *cpu, uint64_t lin,
+                                        unsigned size, uint64_t *v,
+                                        cpu_fault *f)
+{
+    return read64_as(cpu, lin, size, PG_READ, v, f);
 }
 
 static ALU_ALWAYS_INLINE cpu_res write64(svmx_cpu *cpu, uint64_t lin,
@@ -229,31 +240,30 @@ _Static_assert(ALU_ADD == 0 && ALU_OR == 1 && ALU_ADC == 2 && ALU_SBB == 3 &&
 /* ---- group 1 with a memory operand, 64-bit mode, address size 8 ------ */
 
 /*
- * op mem, reg|imm as insn_binop does it: the destination is read (a read
- * access, exec_read_operand), then the source; CMP and TEST stop there
- * (SDM Vol. 2A CMP, Vol. 2B TEST: flags only), the others write the
- * result to the same bytes (a write access of its own, exec_write_operand)
- * and only then the flags. A page that is present but not writable thus
- * gives its #PF (W = 1, SDM Vol. 3A 4.7) on the write, after a read that
- * set the accessed bit; a page not present gives it on the read (W = 0),
- * as the general handler does. The linear address is the general path's
- * for both accesses: its canonical check does not depend on the kind of
- * access (SDM Vol. 3A 3.3.7.1). LOCK forms are left to insn_binop.
+ * op mem, reg|imm as insn_binop does it: the destination is read, then
+ * the source; CMP and TEST stop there (SDM Vol. 2A CMP, Vol. 2B TEST:
+ * flags only) and their read is a plain read (exec_read_operand); the
+ * others read the destination for writing (exec_read_operand_rmw: a page
+ * not present or not writable faults on that read with W = 1), write the
+ * result to the same bytes, and only then the flags. The linear address
+ * is the general path's for both accesses: its canonical check does not
+ * depend on the kind of access (SDM Vol. 3A 3.3.7.1). LOCK forms are left
+ * to insn_binop.
  */
 static ALU_ALWAYS_INLINE cpu_res binop_mem(svmx_cpu *cpu, const svmx_insn *insn,
                                            alu_op op, unsigned size,
                                            uint64_t b, cpu_fault *f)
 {
     uint64_t lin, a, fl = cpu->regs.rflags;
+    bool writes = op != ALU_CMP && op != ALU_TEST;
     cpu_res r = lin64(cpu, &insn->operands[0], size, &lin, f);
     if (r == CPU_OK)
-        r = read64(cpu, lin, size, &a, f);
+        r = read64_as(cpu, lin, size, writes ? PG_WRITE : PG_READ, &a, f);
     if (r != CPU_OK)
         return r;
     uint64_t v = alu_group1_op(alu_policy_get(cpu->vendor)->logic_af, op, size,
                                a, b, &fl);
-    if (op != ALU_CMP && op != ALU_TEST &&
-        (r = write64(cpu, lin, size, v, f)) != CPU_OK)
+    if (writes && (r = write64(cpu, lin, size, v, f)) != CPU_OK)
         return r;
     cpu->regs.rflags = fl;
     return CPU_OK;

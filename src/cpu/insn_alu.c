@@ -27,20 +27,22 @@ const uint8_t alu_class_ops[SVMX_INSN_CLASS_COUNT] = {
 };
 
 /* ADD OR ADC SBB AND SUB XOR CMP TEST: dst op= src; CMP and TEST only
- * set flags. */
+ * set flags, and only they read a memory destination as a plain read
+ * (the others read it for writing: exec_read_operand_rmw). */
 cpu_res insn_binop(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0];
     alu_op op = alu_op_of_class(insn->cls);
     uint64_t a, b, fl = cpu->regs.rflags;
-    cpu_res r = exec_read_operand(cpu, insn, d, &a, f);
+    bool writes = op != ALU_CMP && op != ALU_TEST;
+    cpu_res r = writes ? exec_read_operand_rmw(cpu, insn, d, &a, f)
+                       : exec_read_operand(cpu, insn, d, &a, f);
     if (r == CPU_OK)
         r = exec_read_operand(cpu, insn, &insn->operands[1], &b, f);
     if (r != CPU_OK)
         return r;
     uint64_t v = alu_arith(policy(cpu), op, d->size, a, b, &fl);
-    if (op != ALU_CMP && op != ALU_TEST &&
-        (r = exec_write_operand(cpu, insn, d, v, f)) != CPU_OK)
+    if (writes && (r = exec_write_operand(cpu, insn, d, v, f)) != CPU_OK)
         return r;
     cpu->regs.rflags = fl;
     return CPU_OK;
@@ -51,7 +53,7 @@ cpu_res insn_unary(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     const svmx_operand *d = &insn->operands[0];
     alu_op op = alu_op_of_class(insn->cls);
     uint64_t a, fl = cpu->regs.rflags;
-    cpu_res r = exec_read_operand(cpu, insn, d, &a, f);
+    cpu_res r = exec_read_operand_rmw(cpu, insn, d, &a, f);
     if (r != CPU_OK)
         return r;
     uint64_t v = alu_unary(op, d->size, a, &fl);
@@ -66,7 +68,7 @@ cpu_res insn_shift(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     const svmx_operand *d = &insn->operands[0];
     alu_op op = alu_op_of_class(insn->cls);
     uint64_t a, count = 1, fl = cpu->regs.rflags;
-    cpu_res r = exec_read_operand(cpu, insn, d, &a, f);
+    cpu_res r = exec_read_operand_rmw(cpu, insn, d, &a, f);
     if (r == CPU_OK && insn->operand_count > 1)
         r = exec_read_operand(cpu, insn, &insn->operands[1], &count, f);
     if (r != CPU_OK)

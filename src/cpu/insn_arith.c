@@ -52,12 +52,16 @@ static bool has_feature(const svmx_cpu *cpu, uint32_t leaf, int reg,
     return (v & bit) != 0;
 }
 
-/* Reads the operands a[0..n) in order; the first fault ends it. */
+/* Reads the operands a[0..n) in order; the first fault ends it. With
+ * `rmw` the instruction writes its memory operand, which is then read
+ * for writing (exec_read_operand_rmw). */
 static cpu_res read_ops(svmx_cpu *cpu, const svmx_insn *insn, unsigned n,
-                        uint64_t *v, cpu_fault *f)
+                        bool rmw, uint64_t *v, cpu_fault *f)
 {
     for (unsigned i = 0; i < n; i++) {
-        cpu_res r = exec_read_operand(cpu, insn, &insn->operands[i], &v[i], f);
+        const svmx_operand *op = &insn->operands[i];
+        cpu_res r = rmw ? exec_read_operand_rmw(cpu, insn, op, &v[i], f)
+                        : exec_read_operand(cpu, insn, op, &v[i], f);
         if (r != CPU_OK)
             return r;
     }
@@ -117,7 +121,7 @@ static cpu_res imul_trunc(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     const svmx_operand *d = &insn->operands[0];
     uint64_t v[3], fl = cpu->regs.rflags;
     unsigned n = insn->operand_count == 3 ? 3 : 2;
-    cpu_res r = read_ops(cpu, insn, n, v, f);
+    cpu_res r = read_ops(cpu, insn, n, false, v, f);
     if (r != CPU_OK)
         return r;
     uint64_t p = alu_mul(policy(cpu), ALU_IMUL2, d->size, v[n - 2], v[n - 1],
@@ -173,7 +177,7 @@ cpu_res insn_div(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 cpu_res insn_xchg(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint64_t v[2];
-    cpu_res r = read_ops(cpu, insn, 2, v, f);
+    cpu_res r = read_ops(cpu, insn, 2, true, v, f);
     if (r != CPU_OK)
         return r;
     return write_two(cpu, insn, &insn->operands[1], v[0], &insn->operands[0],
@@ -186,7 +190,7 @@ cpu_res insn_xadd(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0];
     uint64_t v[2], fl = cpu->regs.rflags;
-    cpu_res r = read_ops(cpu, insn, 2, v, f);
+    cpu_res r = read_ops(cpu, insn, 2, true, v, f);
     if (r != CPU_OK)
         return r;
     uint64_t src = v[1];
@@ -214,7 +218,7 @@ cpu_res insn_cmpxchg(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     const svmx_operand *d = &insn->operands[0];
     unsigned size = d->size;
     uint64_t v[2], fl = cpu->regs.rflags;
-    cpu_res r = read_ops(cpu, insn, 2, v, f);
+    cpu_res r = read_ops(cpu, insn, 2, true, v, f);
     if (r != CPU_OK)
         return r;
     uint64_t acc = exec_gpr_read(cpu, SVMX_RAX, size, false);
@@ -229,7 +233,8 @@ cpu_res insn_cmpxchg(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     return CPU_OK;
 }
 
-/* Reads or writes n (1 or 2) quadwords at lin. */
+/* Reads (for writing: exec_read_operand_rmw) or writes n (1 or 2)
+ * quadwords at lin. */
 static cpu_res quads(svmx_cpu *cpu, uint64_t lin, unsigned n, bool write,
                      uint64_t *q, cpu_fault *f)
 {
@@ -237,7 +242,7 @@ static cpu_res quads(svmx_cpu *cpu, uint64_t lin, unsigned n, bool write,
     for (unsigned i = 0; i < n; i++) {
         uint64_t a = lin + 8 * i;
         cpu_res r = write ? exec_write_linear(cpu, a, 8, acc, q[i], f)
-                          : exec_read_linear(cpu, a, 8, acc, &q[i], f);
+                          : exec_read_linear(cpu, a, 8, acc | PG_WRITE, &q[i], f);
         if (r != CPU_OK)
             return r;
     }
@@ -340,7 +345,9 @@ cpu_res insn_bt(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
         unsigned shift = size == 2 ? 4 : size == 4 ? 5 : 6;
         dst = displaced(d, sar64(alu_sext(size, bit), shift) * size);
     }
-    if ((r = exec_read_operand(cpu, insn, &dst, &a, f)) != CPU_OK)
+    r = op == ALU_BT ? exec_read_operand(cpu, insn, &dst, &a, f)
+                     : exec_read_operand_rmw(cpu, insn, &dst, &a, f);
+    if (r != CPU_OK)
         return r;
     uint64_t v = alu_bt(policy(cpu), op, size, a, bit, &fl);
     if (op != ALU_BT &&
@@ -374,7 +381,7 @@ cpu_res insn_scan(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     else if (op == ALU_POPCNT &&
              !has_feature(cpu, 1, ID_ECX, CPU_CPUID1_ECX_POPCNT))
         return cpu_raise(f, CPU_VEC_UD, false, 0);
-    cpu_res r = read_ops(cpu, insn, 2, v, f);
+    cpu_res r = read_ops(cpu, insn, 2, false, v, f);
     if (r != CPU_OK)
         return r;
     uint64_t out = alu_scan(policy(cpu), op, d->size, v[0], v[1], &fl);
@@ -458,7 +465,7 @@ cpu_res insn_shd(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *d = &insn->operands[0];
     uint64_t v[3], fl = cpu->regs.rflags;
-    cpu_res r = read_ops(cpu, insn, 3, v, f);
+    cpu_res r = read_ops(cpu, insn, 3, true, v, f);
     if (r != CPU_OK)
         return r;
     uint64_t out = alu_shd(policy(cpu), op_of(insn), d->size, v[0], v[1],

@@ -281,6 +281,96 @@ static void t_accessed_dirty(void)
     CHECK(!(*rt_pte(va(12), 1) & RT_PTE_D), "D set by a faulting write");
 }
 
+/*
+ * The destination of a read-modify-write instruction is read for writing:
+ * the segment and the page are checked for the write before the first
+ * byte is read, so a page not present, read-only (CR0.WP = 1) or
+ * supervisor-only at CPL 3 gives its #PF with W/R = 1 - the error code
+ * describes "the access causing the page-fault exception" (SDM Vol. 3A
+ * 5.7), here a write - and nothing is written. CMP, TEST and BT only read
+ * (W/R = 0). CMPXCHG writes its destination back when the comparison
+ * fails (SDM Vol. 2A CMPXCHG), so it is checked for the write either way.
+ * Bochs agrees; QEMU 7.2's TCG reads an unlocked destination with a plain
+ * load first (W/R = 0), excused there only.
+ */
+static const char rmw_note[] = "read-modify-write destination faults as a "
+                               "read, W/R = 0 (SDM Vol. 3A 5.7: the access "
+                               "is a write)";
+#define CHECK_PF_RMW(caught, err, addr)                                       \
+    do {                                                                      \
+        int c_ = (caught);                                                    \
+        CHECK(c_ == RT_PF + 1 &&                                              \
+                  rt_tcg_excuse(rt_last.error, (err), (err) & ~E_W,           \
+                                rmw_note),                                    \
+              "expected #PF(%#x), got %s(%#lx)", (unsigned)(err),             \
+              c_ ? rt_vector_name(c_ - 1) : "nothing", rt_last.error);        \
+        CHECK_EQ(rt_last.cr2, addr);                                          \
+    } while (0)
+#define RMW_1(insn, a)                                                        \
+    __asm__ volatile(insn " %0" : "+m"(*(volatile uint64_t *)(a)) : : "cc")
+#define RMW_2(insn, a, r)                                                     \
+    __asm__ volatile(insn " %1, %0"                                           \
+                     : "+m"(*(volatile uint64_t *)(a)), "+r"(r) : : "cc")
+
+static RT_USER_FN uint64_t user_inc(uint64_t a)
+{
+    RMW_1("incq", a);
+    return 0;
+}
+
+static void t_rmw(void)
+{
+    volatile uint64_t r = 1, rax = 7, lo = 0, hi = 0;
+    rt_map(va(13), pa(13), 0, 1);                       /* not present   */
+    rt_map(va(14), pa(14), RT_PTE_P, 1);                /* read-only     */
+    rt_map(va(15), pa(15), RW, 1);                      /* supervisor    */
+    rt_poke64(pa(14), 0x1111);
+    uint64_t a = va(13) + 0x40;
+    CHECK_PF_RMW(RT_FAULT(RMW_2("addq", a, r)), E_W, a);
+    CHECK_PF_RMW(RT_FAULT(RMW_1("incq", a)), E_W, a);
+    CHECK_PF_RMW(RT_FAULT(RMW_1("notq", a)), E_W, a);
+    CHECK_PF_RMW(RT_FAULT(__asm__ volatile("shlq %%cl, %0"
+                                       : "+m"(*(volatile uint64_t *)a)
+                                       : "c"(0) : "cc")), E_W, a);
+    CHECK_PF_RMW(RT_FAULT(RMW_2("btsq", a, r)), E_W, a);
+    CHECK_PF_RMW(RT_FAULT(RMW_2("xchgq", a, r)), E_W, a);
+    CHECK_PF_RMW(RT_FAULT(RMW_2("xaddq", a, r)), E_W, a);
+    CHECK_PF_RMW(RT_FAULT(__asm__ volatile("cmpxchgq %2, %0"
+                                       : "+m"(*(volatile uint64_t *)a),
+                                         "+a"(rax) : "r"(r) : "cc")), E_W, a);
+    CHECK_PF_RMW(RT_FAULT(__asm__ volatile("cmpxchg8b %0"
+                                       : "+m"(*(volatile uint64_t *)a),
+                                         "+a"(lo), "+d"(hi)
+                                       : "b"(0), "c"(0) : "cc")), E_W, a);
+    CHECK_PF_RMW(RT_FAULT(__asm__ volatile("lock addq %1, %0"
+                                       : "+m"(*(volatile uint64_t *)a)
+                                       : "r"(r) : "cc")), E_W, a);
+    /* reads only: W/R = 0 */
+    CHECK_PF(RT_FAULT(__asm__ volatile("cmpq %1, %0" : : "m"(*(volatile
+                                       uint64_t *)a), "r"(r) : "cc")), 0, a);
+    CHECK_PF(RT_FAULT(__asm__ volatile("testq %1, %0" : : "m"(*(volatile
+                                       uint64_t *)a), "r"(r) : "cc")), 0, a);
+    CHECK_PF(RT_FAULT(__asm__ volatile("btq %1, %0" : : "m"(*(volatile
+                                       uint64_t *)a), "r"(r) : "cc")), 0, a);
+    /* read-only: P and W, and the value is kept; CMPXCHG fails the
+       comparison (RAX = 7) and still faults */
+    a = va(14) + 8;
+    rt_poke64(pa(14) + 8, 0x2222);
+    CHECK_PF_RMW(RT_FAULT(RMW_2("subq", a, r)), E_P | E_W, a);
+    rax = 7;
+    CHECK_PF_RMW(RT_FAULT(__asm__ volatile("cmpxchgq %2, %0"
+                                       : "+m"(*(volatile uint64_t *)a),
+                                         "+a"(rax) : "r"(r) : "cc")),
+             E_P | E_W, a);
+    CHECK_EQ(rax, 7);
+    CHECK_EQ(rt_peek64(pa(14) + 8), 0x2222);
+    CHECK(!(*rt_pte(va(14), 1) & RT_PTE_D), "D set by a faulting RMW");
+    CHECK_EQ(rt_peek64(va(14) + 8), 0x2222);          /* CMP of it works */
+    /* ring 3 on a supervisor page */
+    CHECK_PF_RMW(RT_FAULT(rt_user_call(user_inc, va(15) + 0x10, 0)),
+             E_P | E_U | E_W, va(15) + 0x10);
+}
+
 static void t_invalidation(void)
 {
     rt_poke64(pa(13), 0x1313);
@@ -411,6 +501,7 @@ void kmain(void)
     RT_RUN(t_rsvd);
     RT_RUN(t_wp);
     RT_RUN(t_accessed_dirty);
+    RT_RUN(t_rmw);
     RT_RUN(t_invalidation);
     RT_RUN(t_page_sizes);
     RT_RUN(t_smep);
