@@ -5,7 +5,8 @@
  * contexts the switch selects (src/cpu/paging.c): the host's and each
  * guest ASID's translations kept apart and kept across switches,
  * TLB_CONTROL, INVLPGA, global pages, and the paging inputs (CR3, nCR3)
- * whose change flushes a context.
+ * whose change flushes a context; and the exit an intercepted
+ * instruction records, against the router's decision.
  *
  * The machine is svm_fixture.h's. References: APM Vol. 2 15.5.1 (VMRUN),
  * 15.6 and 15.7.1 (#VMEXIT), 15.16 (TLB control, INVLPGA), 15.25 (nested
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "cpu/cpu_internal.h"
+#include "svm/svm_exec.h"
 #include "svm_fixture.h"
 
 /*
@@ -420,10 +422,10 @@ static void test_tlb_global_pages(void **state)
 
 /*
  * A context is flushed when the guest comes back with other paging
- * inputs than it left with - here another CR3, then another CR4 - even
- * with TLB_CONTROL 0, where hardware would keep the ASID's entries and
- * the VMM owes the flush: the model never uses an entry made from other
- * tables (paging.h, paging_enter).
+ * inputs than it left with - here another CR3, then another CR4, then
+ * another CR0 (WP) - even with TLB_CONTROL 0, where hardware would keep
+ * the ASID's entries and the VMM owes the flush: the model never uses an
+ * entry made from other tables (paging.h, paging_enter).
  */
 static void test_tlb_inputs_changed(void **state)
 {
@@ -445,6 +447,14 @@ static void test_tlb_inputs_changed(void **state)
     vset(SVMX_VMCB_CR4, 0x20);                /* PGE off               */
     enter();
     assert_int_equal(xl(PG_X), TGT(6));
+    leave();
+    map4k(0x70000, PG_X, TGT(7), 0);
+    enter();
+    assert_int_equal(xl(PG_X), TGT(6));       /* same inputs: kept     */
+    leave();
+    vset(SVMX_VMCB_CR0, svmx_vmcb_get(&vm, SVMX_VMCB_CR0) ^ (1u << 16));
+    enter();
+    assert_int_equal(xl(PG_X), TGT(7));       /* CR0.WP changed        */
     leave();
 }
 
@@ -496,6 +506,69 @@ static void test_tlb_nested(void **state)
     leave();
 }
 
+static unsigned hook_calls;
+
+static void count_hook(void *opaque, const svmx_decision *d)
+{
+    (void)opaque, (void)d;
+    hook_calls++;
+}
+
+/*
+ * An instruction intercept's record (svm_insn_exit, which skips building
+ * the router's record in the common case: nested_l2_reflects) against the
+ * router's decision for the same event (nested_route on
+ * nested_exit_init's record): every exit code with an intercept bit and
+ * no refine step, its bit set and clear, with and without decode assists
+ * (whose EXITINFO1 bits a CPU without them reports as 0, 15.33), and
+ * with a route hook, which sees every decision.
+ */
+static void test_intercept_record_is_the_routers(void **state)
+{
+    (void)state;
+    static const uint8_t guest[] = { 0xf4 }; /* hlt */
+    const uint64_t info1 = 0xfedcba9876543210ull, info2 = 0x1234;
+    setup(guest, sizeof guest);
+    enter();
+    svmx_cpu *cpu = m.cpu;
+    uint32_t features = cpu->svm.features;
+    for (unsigned k = 0; k < 8; k++) {
+        bool hit = k & 1, assists = k & 2, hooked = k & 4;
+        cpu->svm.features = assists
+            ? features | SVMX_SVM_FEATURE_DECODE_ASSISTS
+            : features & ~(uint32_t)SVMX_SVM_FEATURE_DECODE_ASSISTS;
+        svmx_cpu_set_route_hook(cpu, hooked ? count_hook : NULL, NULL);
+        for (uint64_t code = 0; code < NESTED_SVM_DENSE; code++) {
+            if (nested_svm_refine[code])
+                continue;
+            svmx_svm_intercept_set(&cpu->svm.vmcb, (unsigned)code, hit);
+            svmx_decision d = { .route = SVMX_ROUTE_ARCH };
+            nested_exit_init(cpu, &d.exit, code, info1, info2);
+            assert_int_equal(nested_route(cpu, &d), SVMX_OK);
+            cpu->svm.pending.valid = false;
+            hook_calls = 0;
+            cpu_res r = svm_insn_exit(cpu, code, info1, info2);
+            assert_int_equal(hook_calls, hooked ? 1 : 0);
+            if (d.route != SVMX_ROUTE_REFLECT) {
+                assert_int_not_equal(r, CPU_EXIT);
+                assert_false(cpu->svm.pending.valid);
+                continue;
+            }
+            const svm_exit *e = &cpu->svm.pending.exit;
+            assert_int_equal(r, CPU_EXIT);
+            assert_true(cpu->svm.pending.valid);
+            assert_int_equal(e->code, d.exit.code);
+            assert_int_equal(e->info1, d.exit.info1);
+            assert_int_equal(e->info2, info2);
+            assert_int_equal(e->intinfo, 0);
+            assert_int_equal(e->nrip, cpu->regs.rip);
+        }
+    }
+    cpu->svm.pending.valid = false;
+    cpu->svm.features = features;
+    svmx_cpu_set_route_hook(cpu, NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +582,8 @@ int main(void)
         cmocka_unit_test_teardown(test_tlb_global_pages, fixture_teardown),
         cmocka_unit_test_teardown(test_tlb_inputs_changed, fixture_teardown),
         cmocka_unit_test_teardown(test_tlb_nested, fixture_teardown),
+        cmocka_unit_test_teardown(test_intercept_record_is_the_routers,
+                                  fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

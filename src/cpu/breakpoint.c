@@ -41,11 +41,6 @@ static bool on(uint64_t dr7, unsigned n)
     return (dr7 >> (2 * n)) & 3;
 }
 
-bool bp_enabled(const svmx_cpu *cpu)
-{
-    return (cpu->dregs.dr7 & 0xff) != 0;
-}
-
 /* Does [a, a + size - 1] overlap breakpoint n's range? */
 static bool overlaps(const svmx_cpu *cpu, unsigned n, uint64_t a, unsigned size)
 {

@@ -17,8 +17,12 @@
 
 typedef struct svmx_cpu svmx_cpu;
 
-/* True when DR7 enables any of the four breakpoints (L0-G3). */
-bool bp_enabled(const svmx_cpu *cpu);
+/* True when DR7 enables any of the four breakpoints (L0-G3, bits 7:0;
+ * SDM Vol. 3B 18.2.4). Inline: the run loop asks before every run. */
+static inline bool bp_enabled(uint64_t dr7)
+{
+    return (dr7 & 0xff) != 0;
+}
 
 /* The breakpoints an instruction fetch at linear `lin` hits (DR6 B0-B3
  * bits; 0 for none). */

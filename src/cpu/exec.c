@@ -222,7 +222,7 @@ static cpu_res step_one(svmx_cpu *cpu, const svmx_insn *pre,
     } else {
         hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
                      cpu->sregs.cr4, cpu->sregs.efer);
-        cpu->bp_armed = bp_enabled(cpu);
+        cpu->bp_armed = bp_enabled(cpu->dregs.dr7);
         if (cpu->bp_armed) {
             bool hit;
             cpu_res b = code_breakpoint(cpu, mode, &hit);
@@ -341,7 +341,7 @@ static bool classify(const svmx_insn *insn)
 static inline bool quiet(const svmx_cpu *cpu)
 {
     return !(cpu->regs.rflags & (SVMX_RFLAGS_TF | SVMX_RFLAGS_RF)) &&
-           !bp_enabled(cpu) &&
+           !bp_enabled(cpu->dregs.dr7) &&
            !cpu->events.shadow && !cpu->db_deferred && !cpu->attention &&
            cpu->events.activity == SVMX_ACTIVITY_ACTIVE && !events_waiting(cpu);
 }

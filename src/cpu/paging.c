@@ -640,43 +640,48 @@ void paging_reset(svmx_cpu *cpu)
     t->pdpte_loaded = false;
 }
 
-/* What the current state's translations are made from (pg_tlb_inputs).
- * The nested-paging inputs are recorded only with `np`: inputs_match()
- * looks at them only then. */
-static void inputs_now(const svmx_cpu *cpu, pg_tlb_inputs *in)
+/* The nested-paging part of pg_tlb_inputs, recorded only with
+ * pg_tlb_ctx.np: inputs_match() looks at it only then. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void inputs_np(const svmx_cpu *cpu, pg_tlb_inputs *in)
 {
-    const svmx_sregs *s = &cpu->sregs;
-    in->cr0 = s->cr0;
-    in->cr3 = s->cr3;
-    in->cr4 = s->cr4;
-    in->efer = s->efer;
-    in->np = npt_active(cpu);
-    if (in->np) {
-        in->ncr3 = npt_ncr3(cpu);
-        in->host_cr0 = cpu->svm.host.cr0;
-        in->host_cr4 = cpu->svm.host.cr4;
-        in->host_efer = cpu->svm.host.efer;
-    }
+    in->ncr3 = npt_ncr3(cpu);
+    in->host_cr0 = cpu->svm.host.cr0;
+    in->host_cr4 = cpu->svm.host.cr4;
+    in->host_efer = cpu->svm.host.efer;
 }
 
-static bool inputs_match(const svmx_cpu *cpu, const pg_tlb_inputs *in)
+static bool inputs_match(const svmx_cpu *cpu, const pg_tlb_ctx *c)
 {
     const svmx_sregs *s = &cpu->sregs;
+    const pg_tlb_inputs *in = &c->in;
     if (((in->cr0 ^ s->cr0) | (in->cr3 ^ s->cr3) | (in->cr4 ^ s->cr4) |
          (in->efer ^ s->efer)) != 0 ||
-        in->np != npt_active(cpu))
+        c->np != npt_active(cpu))
         return false;
     const svm_host_state *h = &cpu->svm.host;
-    return !in->np ||
+    return !c->np ||
            (in->ncr3 == npt_ncr3(cpu) && in->host_cr0 == h->cr0 &&
             in->host_cr4 == h->cr4 && in->host_efer == h->efer);
 }
 
+/* Records what the current state's translations are made from
+ * (pg_tlb_inputs). */
 void paging_leave(svmx_cpu *cpu)
 {
+    const svmx_sregs *s = &cpu->sregs;
     pg_tlb_ctx *c = ctx_cur(cpu);
-    inputs_now(cpu, &c->in);
+    bool np = npt_active(cpu);
     c->known = true;
+    c->in.cr0 = s->cr0;
+    c->in.cr3 = s->cr3;
+    c->in.cr4 = s->cr4;
+    c->in.efer = s->efer;
+    c->np = np;
+    if (np)
+        inputs_np(cpu, &c->in);
 }
 
 /* The context for guest `asid`: its own, else a free one, else the least
@@ -706,20 +711,8 @@ static unsigned ctx_take(svmx_cpu *cpu, uint32_t asid)
     return victim;
 }
 
-/* The flushes paging_enter() seldom makes, out of its way. */
-#if defined(__GNUC__)
-__attribute__((noinline, cold))
-#endif
-static void ctx_flush_cold(svmx_cpu *cpu, pg_tlb_ctx *c)
-{
-    ctx_flush(cpu, c, false);
-}
-
 /* APM Vol. 2 15.16.1, TLB_CONTROL (Table 15-9), for the context `c`
  * being entered. */
-#if defined(__GNUC__)
-__attribute__((noinline, cold))
-#endif
 static void tlb_control_flush(svmx_cpu *cpu, pg_tlb_ctx *c,
                               unsigned tlb_control)
 {
@@ -738,19 +731,18 @@ static void tlb_control_flush(svmx_cpu *cpu, pg_tlb_ctx *c,
     }
 }
 
-void paging_enter(svmx_cpu *cpu, uint32_t asid, unsigned tlb_control)
+/* paging_enter()'s choice of the context and its flushes, the whole way:
+ * the context of `asid` (ctx_take's when the guest entered last holds
+ * another ASID), TLB_CONTROL, then a flush unless its recorded inputs
+ * match the new state. Returns the context's index. Out of line: the
+ * common case needs none of it. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static unsigned enter_slow(svmx_cpu *cpu, uint32_t asid,
+                           unsigned tlb_control)
 {
     cpu_tlb *t = &cpu->tlb;
-    cpu_hostmap *h = &cpu->hostmap;
-    /* The hostmap entries of the context being left were made under the
-     * snapshot it holds now (hostmap_sync flushes them all when it
-     * changes). */
-    pg_tlb_ctx *old = ctx_cur(cpu);
-    old->hm[0] = h->cr0;
-    old->hm[1] = h->cr3;
-    old->hm[2] = h->cr4;
-    old->hm[3] = h->efer;
-
     unsigned i = 0;
     if (asid != 0) {
         i = t->guest;
@@ -760,13 +752,47 @@ void paging_enter(svmx_cpu *cpu, uint32_t asid, unsigned tlb_control)
         t->ctx[i].last = ++t->clock; /* ctx_take's order */
     }
     pg_tlb_ctx *c = &t->ctx[i];
-    t->cur = i;
-    hostmap_select(cpu, i);
-
     if (tlb_control != SVMX_SVM_TLB_NOTHING)
         tlb_control_flush(cpu, c, tlb_control);
-    if (!c->known || !inputs_match(cpu, &c->in))
-        ctx_flush_cold(cpu, c);
+    if (!c->known || !inputs_match(cpu, c))
+        ctx_flush(cpu, c, false);
+    return i;
+}
+
+void paging_enter(svmx_cpu *cpu, uint32_t asid, unsigned tlb_control)
+{
+    cpu_tlb *t = &cpu->tlb;
+    cpu_hostmap *h = &cpu->hostmap;
+    const svmx_sregs *s = &cpu->sregs;
+    /* The hostmap entries of the context being left were made under the
+     * snapshot it holds now (hostmap_sync flushes them all when it
+     * changes). */
+    pg_tlb_ctx *old = ctx_cur(cpu);
+    uint64_t cr0 = h->cr0, cr3 = h->cr3, cr4 = h->cr4, efer = h->efer;
+    old->hm[0] = cr0;
+    old->hm[1] = cr3;
+    old->hm[2] = cr4;
+    old->hm[3] = efer;
+
+    /* The common case, the world switch of a VMM that keeps its guest's
+     * ASID, TLB_CONTROL and paging registers: the guest entered last (or
+     * the host), nothing to flush, no nested paging on either side -
+     * what enter_slow() finds then, without its calls. */
+    unsigned i = asid != 0 ? t->guest : 0;
+    pg_tlb_ctx *c = &t->ctx[i];
+    bool same = c->known & !c->np & !npt_active(cpu) &
+                (asid == 0 || (c->used & (c->asid == asid))) &
+                (((c->in.cr0 ^ s->cr0) | (c->in.cr3 ^ s->cr3) |
+                  (c->in.cr4 ^ s->cr4) | (c->in.efer ^ s->efer)) == 0);
+    if (same && tlb_control == SVMX_SVM_TLB_NOTHING) {
+        if (asid != 0)
+            c->last = ++t->clock; /* ctx_take's order */
+    } else {
+        i = enter_slow(cpu, asid, tlb_control);
+        c = &t->ctx[i];
+    }
+    t->cur = i;
+    hostmap_select(cpu, i);
     /* The inputs count again once paging_leave() records them: until
      * then the context's entries follow the registers (the flushes of
      * the list in paging.h), and a context left without paging_leave()
@@ -775,12 +801,21 @@ void paging_enter(svmx_cpu *cpu, uint32_t asid, unsigned tlb_control)
 
     /* Just after a flush the hostmap holds no entries: any snapshot will
      * do, and the current registers save it a flush at its next sync. */
-    const svmx_sregs *s = &cpu->sregs;
-    bool empty = h->empty;
-    h->cr0 = empty ? s->cr0 : c->hm[0];
-    h->cr3 = empty ? s->cr3 : c->hm[1];
-    h->cr4 = empty ? s->cr4 : c->hm[2];
-    h->efer = empty ? s->efer : c->hm[3];
+    if (h->empty) {
+        cr0 = s->cr0;
+        cr3 = s->cr3;
+        cr4 = s->cr4;
+        efer = s->efer;
+    } else {
+        cr0 = c->hm[0];
+        cr3 = c->hm[1];
+        cr4 = c->hm[2];
+        efer = c->hm[3];
+    }
+    h->cr0 = cr0;
+    h->cr3 = cr3;
+    h->cr4 = cr4;
+    h->efer = efer;
 }
 
 /* SDM Vol. 3A 4.7: CR2 gets the linear address; 4.10.4.1: a #PF drops

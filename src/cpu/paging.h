@@ -231,10 +231,10 @@ typedef struct pg_tlb_entry {
 typedef struct pg_tlb_inputs {
     uint64_t cr0, cr3, cr4, efer;
     uint64_t ncr3, host_cr0, host_cr4, host_efer; /* nested paging only */
-    bool     np;
 } pg_tlb_inputs;
 
-/* One address space of the TLB. */
+/* One address space of the TLB: 128 bytes on the common ABIs, so that
+ * the world switch indexes it with a shift. */
 typedef struct pg_tlb_ctx {
     uint64_t      key;       /* of its global entries                     */
     uint64_t      ngkey;     /* of its other entries                      */
@@ -242,7 +242,9 @@ typedef struct pg_tlb_ctx {
                                 (replacement)                             */
     uint32_t      asid;      /* 0: the host; else a GUEST_ASID            */
     bool          used;      /* a guest context: holds `asid`             */
-    bool          known;     /* `in` is valid                             */
+    bool          known;     /* `in` and `np` are valid                   */
+    bool          np;        /* `in` was made under nested paging: its
+                                nested-paging inputs count               */
     pg_tlb_inputs in;        /* as it was left                            */
     uint64_t      hm[4];     /* the hostmap's CR0, CR3, CR4, EFER snapshot
                                 its entries of this context were made

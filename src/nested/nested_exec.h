@@ -15,6 +15,7 @@
 
 #include "cpu/cpu_internal.h"
 #include "cpu/fault.h"
+#include "svm/svm_internal.h"
 #include "svmx/nested.h"
 
 /* Whether events of the running CPU go through the router. */
@@ -41,6 +42,38 @@ void nested_exit_init(const svmx_cpu *cpu, svmx_exit *x, uint64_t code,
  * decision is then REFLECT, as an unreadable map reads as all ones).
  */
 svmx_status nested_route(svmx_cpu *cpu, svmx_decision *d);
+
+/*
+ * route.c's tables for the SVM exit codes below NESTED_SVM_DENSE, whose
+ * intercept is bit `code` of the VMCB's vectors: the refine step of each
+ * (svm.h SVMX_SVM_REFINES, 0 for none) and the EXITINFO1 bits that are
+ * decode-assist information (15.33), which a CPU without decode assists
+ * reports as 0.
+ */
+#define NESTED_SVM_DENSE (SVMX_SVM_EXIT_IDLE_HLT + 1)
+extern const uint8_t nested_svm_refine[NESTED_SVM_DENSE];
+extern const uint64_t nested_svm_assist_bits[NESTED_SVM_DENSE];
+
+/*
+ * The common case of nested_route() for an instruction's event, without
+ * its record: true when it is REFLECT - an event of L2 whose vmcb12
+ * intercept bit alone decides (no refine step) and no route hook to call,
+ * so the L0 policy, the rules and the bypass are never reached (route.c);
+ * *info1 is then EXITINFO1 as the exit reports it (decode-assist bits
+ * dropped as route.c drops them). False: build the record
+ * (nested_exit_init) and ask nested_route().
+ */
+static inline bool nested_l2_reflects(const svmx_cpu *cpu, uint64_t code,
+                                      uint64_t *info1)
+{
+    if (!cpu->svm.guest || code >= NESTED_SVM_DENSE ||
+        nested_svm_refine[code] || cpu->nested.hook ||
+        !svm_icpt_bit(&cpu->svm.vmcb, (unsigned)code))
+        return false;
+    if (!(cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS))
+        *info1 &= ~nested_svm_assist_bits[code];
+    return true;
+}
 
 /* Whether `policy` wants x from `level` (policy.c): the ranges of x's
  * kind, or its SVMX_L0_* bit. */

@@ -90,14 +90,10 @@ static unsigned ioio_size(uint64_t info1)
     return info1 & (1u << 4) ? 1 : info1 & (1u << 5) ? 2 : 4;
 }
 
-/* Exit codes below this are dense: their intercept is bit `code` of the
- * vectors (the file comment). */
-#define SVM_DENSE (SVMX_SVM_EXIT_IDLE_HLT + 1)
-
 /* The kind of each exit code a policy can select, by EXITINFO1 bit 0:
  * the MSR's direction (1 = WRMSR, 15.11) and IOIO's TYPE (1 = IN,
  * 15.10.2); the other codes have one kind. */
-static const uint8_t svm_kinds[SVM_DENSE][2] = {
+static const uint8_t svm_kinds[NESTED_SVM_DENSE][2] = {
 #define ONE_(code, kind) [SVMX_SVM_EXIT_##code] = { SVMX_EVENT_##kind,        \
                                                     SVMX_EVENT_##kind }
     ONE_(CPUID, CPUID), ONE_(HLT, HLT), ONE_(PAUSE, PAUSE), ONE_(INVD, INVD),
@@ -111,7 +107,7 @@ _Static_assert(IOIO_IN == 1, "svm_kinds goes by IOIO's TYPE, bit 0");
 
 static inline svmx_event_kind svm_kind(uint64_t code, uint64_t info1)
 {
-    if (code >= SVM_DENSE)
+    if (code >= NESTED_SVM_DENSE)
         return SVMX_EVENT_OTHER;
     return (svmx_event_kind)svm_kinds[code][info1 & 1];
 }
@@ -158,8 +154,10 @@ void nested_exit_init(const svmx_cpu *cpu, svmx_exit *x, uint64_t code,
 /* ====================================================== SVM: L1 step == */
 
 /* Whether the codes that need more than their bit need: the CR0 write
- * codes, IOIO and MSR (svm.h SVMX_SVM_REFINES). */
-static const uint8_t svm_refine[SVM_DENSE] = {
+ * codes, IOIO and MSR (svm.h SVMX_SVM_REFINES). The codes below
+ * NESTED_SVM_DENSE are dense: their intercept is bit `code` of the
+ * vectors (the file comment). */
+const uint8_t nested_svm_refine[NESTED_SVM_DENSE] = {
     [SVMX_SVM_EXIT_CR0_WRITE] = SVMX_SVM_REFINE_CR0_WRITE,
     [SVMX_SVM_EXIT_CR0_SEL_WRITE] = SVMX_SVM_REFINE_CR0_WRITE,
     [SVMX_SVM_EXIT_IOIO] = SVMX_SVM_REFINE_IOPM,
@@ -170,14 +168,14 @@ static const uint8_t svm_refine[SVM_DENSE] = {
  * The bits of EXITINFO1 that are decode-assist information (15.33), read
  * as 0 by a CPU without decode assists: all of it for MOV CR/DR (the
  * register), INVLPG (the address) and INTn (the vector), the segment
- * (bits 12:10) for IOIO. A mask per code, so the fast path applies it
- * without asking which exit it has.
+ * (bits 12:10) for IOIO. A mask per code, so the fast paths (below, and
+ * nested_l2_reflects) apply it without asking which exit it has.
  */
 #define DA_ALL  UINT64_MAX
 #define DA_8(c) [(c)] = DA_ALL, [(c) + 1] = DA_ALL, [(c) + 2] = DA_ALL,      \
                 [(c) + 3] = DA_ALL, [(c) + 4] = DA_ALL, [(c) + 5] = DA_ALL,  \
                 [(c) + 6] = DA_ALL, [(c) + 7] = DA_ALL
-static const uint64_t svm_assist_bits[SVM_DENSE] = {
+const uint64_t nested_svm_assist_bits[NESTED_SVM_DENSE] = {
     DA_8(0x00), DA_8(0x08), DA_8(0x10), DA_8(0x18),   /* CR0-15 read/write */
     DA_8(0x20), DA_8(0x28), DA_8(0x30), DA_8(0x38),   /* DR0-15 read/write */
     [SVMX_SVM_EXIT_INVLPG] = DA_ALL,
@@ -188,11 +186,12 @@ static const uint64_t svm_assist_bits[SVM_DENSE] = {
 #undef DA_ALL
 
 _Static_assert(SVMX_SVM_EXIT_DR15_WRITE == 0x3f,
-               "svm_assist_bits covers the CR and DR codes 0x00-0x3f");
+               "nested_svm_assist_bits covers the CR and DR codes 0x00-0x3f");
 
 static inline uint64_t svm_unassisted(uint64_t code, uint64_t info1)
 {
-    return code < SVM_DENSE ? info1 & ~svm_assist_bits[code] : info1;
+    return code < NESTED_SVM_DENSE ? info1 & ~nested_svm_assist_bits[code]
+                                   : info1;
 }
 
 /* The map's base as VMRUN takes it: bits 11:0 ignored (15.10.1, 15.11). */
@@ -296,7 +295,7 @@ static inline uint64_t svm_l1_exit(const svmx_cpu *cpu, const svmx_exit *in,
 {
     const svmx_vmcb *v = &cpu->svm.vmcb;
     uint64_t code = in->code;
-    if (code >= SVM_DENSE)
+    if (code >= NESTED_SVM_DENSE)
         /* NPF, AVIC and VMGEXIT have no intercept bit: they exit whenever
          * they happen (Table C-1). The negative codes are VMRUN's own
          * answers (VMEXIT_INVALID, BUSY ...), not events of a guest:
@@ -304,7 +303,7 @@ static inline uint64_t svm_l1_exit(const svmx_cpu *cpu, const svmx_exit *in,
         return code >= SVMX_SVM_EXIT_NPF && code <= SVMX_SVM_EXIT_VMGEXIT
                    ? code : SVM_NO_EXIT;
     bool hit = svm_icpt_bit(v, (unsigned)code);
-    switch (svm_refine[code]) {
+    switch (nested_svm_refine[code]) {
     case SVMX_SVM_REFINE_NONE:
         break;
     case SVMX_SVM_REFINE_CR0_WRITE: {
@@ -315,7 +314,7 @@ static inline uint64_t svm_l1_exit(const svmx_cpu *cpu, const svmx_exit *in,
     }
     default: { /* IOPM, MSRPM */
         map_bits m;
-        if (hit && map_locate(v, svm_refine[code], in, &m))
+        if (hit && map_locate(v, nested_svm_refine[code], in, &m))
             hit = map_test(cpu, &m, st);
         break;
     }
@@ -521,7 +520,7 @@ static inline void fast_decide(const svmx_cpu *cpu, const svmx_exit *in,
     if (!hit)
         rule = l2_rule(cpu, in, kind, SVMX_RULE_NONE);
     else if (!(cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS))
-        info1 &= ~svm_assist_bits[code];
+        info1 &= ~nested_svm_assist_bits[code];
     /* Everything `in` says is read: d->exit may be `in` itself. */
     d->exit = *in;
     d->exit.code = code;
@@ -568,10 +567,10 @@ svmx_status svmx_route(svmx_cpu *cpu, const svmx_exit *exit,
     if (!cpu || !exit || !decision)
         return SVMX_E_ARG;
     uint64_t code = exit->code;
-    if (code >= SVM_DENSE || !cpu->svm.guest ||
+    if (code >= NESTED_SVM_DENSE || !cpu->svm.guest ||
         cpu->nested.wants[SVMX_LEVEL_L2])
         return route_pure(cpu, exit, decision);
-    unsigned refine = svm_refine[code];
+    unsigned refine = nested_svm_refine[code];
     if (refine)
         return route_refined(cpu, exit, decision, refine);
     /* No refine step: the bit decides. */

@@ -125,13 +125,14 @@ static cpu_res route(svmx_cpu *cpu, svmx_decision *d)
 /* ------------------------------------------------ instruction exits -- */
 
 /* An instruction intercept L1 takes: performed once the run loop put RIP
- * back on the instruction (svm_exit_finish). */
-static cpu_res record(svmx_cpu *cpu, const svmx_exit *x)
+ * back on the instruction (svm_exit_finish), NRIP the next one (RIP now,
+ * 15.7.1). */
+static cpu_res record(svmx_cpu *cpu, uint64_t code, uint64_t info1,
+                      uint64_t info2, uint64_t nrip)
 {
     cpu->svm.pending.valid = true;
     cpu->svm.pending.exit = (svm_exit){
-        .code = x->code, .info1 = x->info1, .info2 = x->info2,
-        .nrip = x->nrip,
+        .code = code, .info1 = info1, .info2 = info2, .nrip = nrip,
     };
     return CPU_EXIT;
 }
@@ -143,15 +144,31 @@ static cpu_res insn_event(svmx_cpu *cpu, svmx_decision *d)
     cpu_res r = route(cpu, d);
     if (r != CPU_OK || d->route != SVMX_ROUTE_REFLECT)
         return r;
-    return record(cpu, &d->exit);
+    return record(cpu, d->exit.code, d->exit.info1, d->exit.info2,
+                  d->exit.nrip);
+}
+
+/* svm_insn_exit() with the record built: out of line, so that the
+ * common case sets up no decision. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static cpu_res insn_exit_routed(svmx_cpu *cpu, uint64_t code, uint64_t info1,
+                                uint64_t info2)
+{
+    svmx_decision d = { .route = SVMX_ROUTE_ARCH };
+    nested_exit_init(cpu, &d.exit, code, info1, info2);
+    return insn_event(cpu, &d);
 }
 
 cpu_res svm_insn_exit(svmx_cpu *cpu, uint64_t code, uint64_t info1,
                       uint64_t info2)
 {
-    svmx_decision d = { .route = SVMX_ROUTE_ARCH };
-    nested_exit_init(cpu, &d.exit, code, info1, info2);
-    return insn_event(cpu, &d);
+    /* The router's common answer needs no record (nested_l2_reflects). */
+    uint64_t reported = info1;
+    if (nested_l2_reflects(cpu, code, &reported))
+        return record(cpu, code, reported, info2, cpu->regs.rip);
+    return insn_exit_routed(cpu, code, info1, info2);
 }
 
 cpu_res svm_cr0_exit(svmx_cpu *cpu, uint64_t new_cr0, bool lmsw,

@@ -49,15 +49,13 @@ static uint64_t rax(const svmx_cpu *cpu, const svmx_insn *insn)
     return cpu->regs.gpr[SVMX_RAX] & exec_mask(insn->address_size);
 }
 
-/* The checks VMRUN, VMLOAD and VMSAVE share, then their intercept;
- * *page is the VMCB page's host address. Inline: its outputs stay in
- * registers. */
+/* The checks VMRUN, VMLOAD and VMSAVE share up to rAX, which *pa
+ * gets. Inline: its outputs stay in registers. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
-static inline cpu_res vmcb_page(svmx_cpu *cpu, const svmx_insn *insn,
-                                uint64_t code, uint64_t *pa, uint8_t **page,
-                                cpu_fault *f)
+static inline cpu_res vmcb_pa(const svmx_cpu *cpu, const svmx_insn *insn,
+                              uint64_t *pa, cpu_fault *f)
 {
     cpu_res r = svm_checks(cpu, insn, false, f);
     if (r != CPU_OK)
@@ -65,14 +63,44 @@ static inline cpu_res vmcb_page(svmx_cpu *cpu, const svmx_insn *insn,
     *pa = rax(cpu, insn);
     if ((*pa & 0xfff) || (*pa >> cpu->pers->maxphyaddr))
         return cpu_raise(f, CPU_VEC_GP, true, 0);
-    /* The VMCB the last VMRUN entered the guest with is RAM, at the host
-     * address it had then (svm_state.h); any other is looked up. */
-    *page = *pa == cpu->svm.vmcb_pa && cpu->svm.vmcb_page
-                ? cpu->svm.vmcb_page
-                : svmx_mem_ram_ptr(&cpu->mem, *pa, SVMX_VMCB_SIZE);
+    return CPU_OK;
+}
+
+/* The VMCB the last VMRUN entered the guest with is RAM, at the host
+ * address it had then (svm_state.h): that address if `pa` is that VMCB,
+ * else NULL (look it up). */
+static inline uint8_t *vmcb_known(const svmx_cpu *cpu, uint64_t pa)
+{
+    return pa == cpu->svm.vmcb_pa ? cpu->svm.vmcb_page : NULL;
+}
+
+/* The rest of the shared checks for the VMCB at `pa`: it must be RAM,
+ * *page its host address; then the instruction's intercept. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline cpu_res vmcb_lookup(svmx_cpu *cpu, uint64_t code, uint64_t pa,
+                                  uint8_t **page, cpu_fault *f)
+{
+    *page = vmcb_known(cpu, pa);
+    if (!*page)
+        *page = svmx_mem_ram_ptr(&cpu->mem, pa, SVMX_VMCB_SIZE);
     if (!*page)
         return cpu_raise(f, CPU_VEC_GP, true, 0);
     return svm_intercept(cpu, code, 0, 0);
+}
+
+/* Both: the checks VMRUN, VMLOAD and VMSAVE share, then their
+ * intercept; *page is the VMCB page's host address. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline cpu_res vmcb_page(svmx_cpu *cpu, const svmx_insn *insn,
+                                uint64_t code, uint64_t *pa, uint8_t **page,
+                                cpu_fault *f)
+{
+    cpu_res r = vmcb_pa(cpu, insn, pa, f);
+    return r != CPU_OK ? r : vmcb_lookup(cpu, code, *pa, page, f);
 }
 
 static cpu_res vmcb_insn(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
@@ -84,12 +112,31 @@ static cpu_res vmcb_insn(svmx_cpu *cpu, const svmx_insn *insn, uint64_t code,
 
 /* ------------------------------------------------------------- VMRUN -- */
 
+/* insn_vmrun() after its checks up to rAX, for a VMCB to look up or an
+ * intercept to ask about: out of line, so that the common case needs no
+ * frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static cpu_res vmrun_lookup(svmx_cpu *cpu, uint64_t pa, cpu_fault *f)
+{
+    uint8_t *page;
+    cpu_res r = vmcb_lookup(cpu, SVMX_SVM_EXIT_VMRUN, pa, &page, f);
+    return r != CPU_OK ? r : svm_vmrun(cpu, pa, page);
+}
+
 cpu_res insn_vmrun(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     uint64_t pa;
-    uint8_t *page;
-    cpu_res r = vmcb_page(cpu, insn, SVMX_SVM_EXIT_VMRUN, &pa, &page, f);
-    return r != CPU_OK ? r : svm_vmrun(cpu, pa, page);
+    cpu_res r = vmcb_pa(cpu, insn, &pa, f);
+    if (r != CPU_OK)
+        return r;
+    /* A VMM running its VMCB again, with nothing routed (svm_intercept
+     * answers CPU_OK): what vmrun_lookup() finds then. */
+    uint8_t *page = vmcb_known(cpu, pa);
+    if (page && !nested_routed(cpu))
+        return svm_vmrun(cpu, pa, page);
+    return vmrun_lookup(cpu, pa, f);
 }
 
 /* -------------------------------------------------- VMLOAD, VMSAVE -- */

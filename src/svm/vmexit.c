@@ -151,21 +151,42 @@ static svmx_status write_vmcb_mmio(svmx_cpu *cpu, const svm_exit *e,
     return SVMX_OK;
 }
 
-/*
- * Steps 2-4: the fields of EXIT_FIELDS into the VMCB page; then NRIP
- * with NRIP save (15.7.1), the instruction bytes with decode assists for
- * #PF and NPF (15.33), G_PAT with nested paging (15.25.8). Straight into
- * the page VMRUN found in RAM. The instruction bytes are fetched first,
- * from memory as the guest left it.
- */
-static svmx_status write_vmcb(svmx_cpu *cpu, const svm_exit *e)
+/* Steps 2-5 inline into svm_vmexit_full(): one frame for the exit. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* The fields every #VMEXIT writes into the page in RAM: EXIT_FIELDS,
+ * NRIP with NRIP save (15.7.1), G_PAT with nested paging (15.25.8).
+ * Stores into RAM, not through the hostmap (hostmap.h): the fast loop's
+ * hints are void if the page holds code it verified. */
+static ALWAYS_INLINE void store_fields(svmx_cpu *cpu, const svm_exit *e,
+                                       uint8_t *page)
 {
     const svmx_sregs *s = &cpu->sregs;
+    hostmap_wrote(&cpu->hostmap, page);
+#define STORE_ROW(name, value) STORE(page, name, value);
+    EXIT_FIELDS(STORE_ROW)
+#undef STORE_ROW
+    if (cpu->svm.features & SVMX_SVM_FEATURE_NRIPS)
+        STORE(page, NRIP, e->nrip);
+    if (cpu->svm.np)
+        STORE(page, G_PAT, cpu->msr.pat);
+}
+
+/* write_vmcb() with the instruction bytes of decode assists (15.33),
+ * fetched first, from memory as the guest left it, or for a VMCB that
+ * is not RAM. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static svmx_status write_vmcb_slow(svmx_cpu *cpu, const svm_exit *e,
+                                   bool assist)
+{
     uint8_t b[SVMX_INSN_MAX_LEN] = { 0 };
     unsigned n = 0;
-    bool assist = (cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS) &&
-                  (e->code == SVMX_SVM_EXIT_EXCP(CPU_VEC_PF) ||
-                   e->code == SVMX_SVM_EXIT_NPF);
     _Static_assert(sizeof b == SVM_W_GUEST_INSTR_BYTES,
                    "GUEST_INSTR_BYTES holds one instruction's bytes");
     if (assist)
@@ -173,21 +194,31 @@ static svmx_status write_vmcb(svmx_cpu *cpu, const svm_exit *e)
     uint8_t *page = cpu->svm.vmcb_page;
     if (!page)
         return write_vmcb_mmio(cpu, e, assist, b, n);
-    /* Stores into RAM, not through the hostmap (hostmap.h): the fast
-     * loop's hints are void if the page holds code it verified. */
-    hostmap_wrote(&cpu->hostmap, page);
-#define STORE_ROW(name, value) STORE(page, name, value);
-    EXIT_FIELDS(STORE_ROW)
-#undef STORE_ROW
-    if (cpu->svm.features & SVMX_SVM_FEATURE_NRIPS)
-        STORE(page, NRIP, e->nrip);
+    store_fields(cpu, e, page);
     if (assist) {
         STORE(page, GUEST_INSTR_BYTES_COUNT,
               MERGE(GUEST_INSTR_BYTES_COUNT, 0xf, n));
         memcpy(page + SVMX_VMCB_GUEST_INSTR_BYTES, b, sizeof b);
     }
-    if (cpu->svm.np)
-        STORE(page, G_PAT, cpu->msr.pat);
+    return SVMX_OK;
+}
+
+/*
+ * Steps 2-4: the fields of EXIT_FIELDS into the VMCB page; then NRIP
+ * with NRIP save (15.7.1), the instruction bytes with decode assists for
+ * #PF and NPF (15.33), G_PAT with nested paging (15.25.8). Straight into
+ * the page VMRUN found in RAM. The instruction bytes are fetched first,
+ * from memory as the guest left it (write_vmcb_slow).
+ */
+static ALWAYS_INLINE svmx_status write_vmcb(svmx_cpu *cpu, const svm_exit *e)
+{
+    bool assist = (cpu->svm.features & SVMX_SVM_FEATURE_DECODE_ASSISTS) &&
+                  (e->code == SVMX_SVM_EXIT_EXCP(CPU_VEC_PF) ||
+                   e->code == SVMX_SVM_EXIT_NPF);
+    uint8_t *page = cpu->svm.vmcb_page;
+    if (assist || !page)
+        return write_vmcb_slow(cpu, e, assist);
+    store_fields(cpu, e, page);
     return SVMX_OK;
 }
 
@@ -203,7 +234,7 @@ static svmx_status write_vmcb(svmx_cpu *cpu, const svm_exit *e)
  * a shutdown"). A host single-stepping over VMRUN takes its #DB now, as
  * VMRUN completes at #VMEXIT (routing-rules.md 1.6).
  */
-static cpu_res restore_host(svmx_cpu *cpu)
+static ALWAYS_INLINE cpu_res restore_host(svmx_cpu *cpu)
 {
     const svm_host_state *h = &cpu->svm.host;
     svmx_sregs *s = &cpu->sregs;

@@ -48,6 +48,7 @@ static const uint16_t ctrl_ends[] = {
 #undef ROW_END
 };
 #define CTRL_END   ctrl_ends[COUNT_OF(ctrl_ends) - 1]
+#define CTRL_SPLIT 0xc0 /* 192 bytes, then the other 176 (read_vmcb) */
 #define INTERCEPT_BYTES (SVMX_VMCB_INTERCEPT_MISC3 + 4)
 _Static_assert(SVMX_VMCB_ES_SELECTOR == 0x400,
                "the save area starts at 0x400 (Table B-2)");
@@ -77,7 +78,11 @@ static void read_vmcb(svmx_cpu *cpu, const uint8_t *page)
 {
     svmx_vmcb *v = &cpu->svm.vmcb;
     bool masked = memcmp(v->bytes, page, INTERCEPT_BYTES) == 0;
-    memcpy(v->bytes, page, CTRL_END);
+    /* In two parts of at most 256 bytes: compilers copy those with
+     * vector moves, the whole area at once with a string instruction,
+     * which costs more at this size. */
+    memcpy(v->bytes, page, CTRL_SPLIT);
+    memcpy(v->bytes + CTRL_SPLIT, page + CTRL_SPLIT, CTRL_END - CTRL_SPLIT);
     memcpy(v->bytes + SVMX_VMCB_G_PAT, page + SVMX_VMCB_G_PAT, SVM_W_G_PAT);
     if (!masked)
         svm_mask_intercepts(cpu);
