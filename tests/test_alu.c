@@ -346,6 +346,112 @@ static void test_arith8_exhaustive(void **state)
     }
 }
 
+/*
+ * Every group-1 op and INC DEC NEG at 16, 32 and 64 bits, on edge values
+ * (0, 1, the signs, all ones and their neighbours) and random ones, with
+ * CF in both ways and the other flags kept: the result and all six flags
+ * against a model that works bit by bit, the way the manuals define
+ * them (CF the carry or borrow out of the top bit, OF the carry into it
+ * differing from the carry out, AF the carry out of bit 3).
+ */
+static uint64_t ref_add(unsigned bits, uint64_t a, uint64_t b, unsigned cin,
+                        uint64_t *flags)
+{
+    uint64_t r = 0;
+    unsigned c = cin, c3 = 0, cin_top = 0;
+    for (unsigned i = 0; i < bits; i++) {
+        unsigned s = (unsigned)((a >> i) & 1) + (unsigned)((b >> i) & 1) + c;
+        if (i == bits - 1)
+            cin_top = c;
+        r |= (uint64_t)(s & 1) << i;
+        c = s >> 1;
+        if (i == 3)
+            c3 = c;
+    }
+    *flags = ref_szp(r, bits) | (c ? CF : 0) | (c3 ? AF : 0) |
+             (c != cin_top ? OF : 0);
+    return r;
+}
+
+static void test_arith_wide_reference(void **state)
+{
+    (void)state;
+    static const alu_op ops[] = { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND,
+                                  ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST,
+                                  ALU_INC, ALU_DEC, ALU_NEG };
+    static const unsigned sizes[] = { 2, 4, 8 };
+    const alu_policy *p = alu_policy_get(SVMX_VENDOR_AMD);
+    uint64_t x = 0x243f6a8885a308d3ull;
+    for (unsigned si = 0; si < COUNT_OF(sizes); si++) {
+        unsigned size = sizes[si], bits = 8 * size;
+        uint64_t m = alu_mask(size), sign = (m >> 1) + 1;
+        const uint64_t edges[] = { 0, 1, 2, 0xf, 0x10, sign - 1, sign,
+                                   sign + 1, m - 1, m };
+        for (unsigned i = 0; i < 30; i++)
+            for (unsigned j = 0; j < 30; j++) {
+                uint64_t a, b;
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                a = i < COUNT_OF(edges) ? edges[i] : x;
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                b = j < COUNT_OF(edges) ? edges[j] : x;
+                /* bits above the size must not matter */
+                uint64_t ha = a | (x & ~m), hb = b | (~x & ~m);
+                a &= m, b &= m;
+                for (unsigned k = 0; k < COUNT_OF(ops); k++)
+                    for (unsigned c = 0; c < 2; c++) {
+                        alu_op op = ops[k];
+                        uint64_t fin = OTHER_FLAGS | (c ? CF : 0) |
+                                       (x & (PF | AF | ZF | SF | OF));
+                        uint64_t want_r, want_f, f = fin, res;
+                        bool carry = op == ALU_ADC || op == ALU_SBB;
+                        unsigned cin = carry ? c : 0;
+                        switch (op) {
+                        case ALU_ADD: case ALU_ADC:
+                            want_r = ref_add(bits, a, b, cin, &want_f);
+                            break;
+                        case ALU_SUB: case ALU_SBB: case ALU_CMP:
+                            /* a - b - cin = a + ~b + !cin, borrows inverted */
+                            want_r = ref_add(bits, a, ~b & m, !cin, &want_f);
+                            want_f ^= CF | AF;
+                            if (op == ALU_CMP)
+                                want_r = a;
+                            break;
+                        case ALU_INC: case ALU_DEC:
+                            want_r = op == ALU_INC
+                                         ? ref_add(bits, a, 1, 0, &want_f)
+                                         : ref_add(bits, a, m, 0, &want_f);
+                            if (op == ALU_DEC)
+                                want_f ^= AF; /* a + ~1 + 1: borrow of bit 3 */
+                            want_f = (want_f & ~CF) | (c ? CF : 0);
+                            break;
+                        case ALU_NEG:
+                            want_r = ref_add(bits, 0, ~a & m, 1, &want_f);
+                            want_f ^= CF | AF;
+                            break;
+                        default: { /* OR AND XOR TEST: CF OF 0, AF policy */
+                            uint64_t v = op == ALU_OR ? a | b
+                                         : op == ALU_XOR ? a ^ b : a & b;
+                            want_f = ref_szp(v, bits) | p->logic_af;
+                            want_r = op == ALU_TEST ? a : v;
+                            break;
+                        }
+                        }
+                        want_f |= fin & ~ALL;
+                        if (op >= ALU_INC)
+                            res = alu_unary(op, size, ha, &f);
+                        else
+                            res = alu_arith(p, op, size, ha, hb, &f);
+                        if (res != want_r || f != want_f)
+                            fail_msg("%s size %u %#" PRIx64 ", %#" PRIx64
+                                     " CF=%u: %#" PRIx64 " flags %#" PRIx64
+                                     ", want %#" PRIx64 " flags %#" PRIx64,
+                                     alu_op_name(op), size, a, b, c, res, f,
+                                     want_r, want_f);
+                    }
+            }
+    }
+}
+
 /* MUL IMUL over every pair of bytes; DIV IDIV over every AX. */
 static void test_muldiv8(void **state)
 {
@@ -518,8 +624,16 @@ static void test_cond(void **state)
 static void test_helpers(void **state)
 {
     (void)state;
-    for (unsigned v = 0; v < 0x200; v++)
+    for (unsigned v = 0; v < 0x200; v++) {
         assert_int_equal(alu_parity(v), ones(v & 0xff) % 2 == 0);
+        assert_int_equal(alu_pf_bits[v & 0xff], ones(v & 0xff) % 2 ? 0 : PF);
+    }
+    for (unsigned bits = 8; bits <= 64; bits *= 2)
+        for (unsigned at = 1; at < 64; at++) {
+            uint64_t top = 1ull << (bits - 1);
+            assert_true(alu_top_to(top, bits, at) == 1ull << at);
+            assert_true(alu_top_to(~top, bits, at) == 0);
+        }
     assert_int_equal(alu_mask(1), 0xff);
     assert_int_equal(alu_mask(2), 0xffff);
     assert_int_equal(alu_mask(4), 0xffffffffu);
@@ -572,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_intel_policy),
         cmocka_unit_test(test_policy_and_names),
         cmocka_unit_test(test_arith8_exhaustive),
+        cmocka_unit_test(test_arith_wide_reference),
         cmocka_unit_test(test_muldiv8),
         cmocka_unit_test(test_shift_reference),
         cmocka_unit_test(test_cond),

@@ -1,10 +1,11 @@
 /*
  * tests/test_exec_fast.c - the fast loop's handlers for the group-1 ALU
- * instructions with a memory operand (src/cpu/exec_fast.c: ADD OR ADC
- * SBB AND SUB XOR CMP TEST as op mem, reg; op mem, imm; op reg, mem in
- * 64-bit mode at an address size of 8) against the general handler they
- * stand for (insn_binop), and the general handlers the fast loop runs
- * without an end of the hostmap's epoch around them.
+ * instructions and MOV with a memory operand (src/cpu/exec_fast.c: ADD
+ * OR ADC SBB AND SUB XOR CMP TEST MOV as op mem, reg; op mem, imm; op
+ * reg, mem in 64-bit mode at an address size of 8) against the general
+ * handlers they stand for (insn_binop, insn_mov), JMP rel against
+ * insn_jmp, and the general handlers the fast loop runs without an end
+ * of the hostmap's epoch around them.
  *
  * Every case is one program, run three times on a fresh machine each:
  *
@@ -286,11 +287,11 @@ static uint64_t ref_stack(unsigned slot)
 /* ---- encoding -------------------------------------------------------- */
 
 /* ADD OR ADC SBB AND SUB XOR CMP (ModRM.reg order, SDM Vol. 2D A.4),
- * then TEST. */
+ * then TEST, then MOV (a plain load or store: insn_mov). */
 enum { OP_ADD, OP_OR, OP_ADC, OP_SBB, OP_AND, OP_SUB, OP_XOR, OP_CMP, OP_TEST,
-       OP_COUNT };
+       OP_MOV, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
-    "add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test"
+    "add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test", "mov"
 };
 
 /* op mem, reg; op mem, imm (imm8 for bytes, else iw/id); op mem, imm8
@@ -307,6 +308,8 @@ static bool form_exists(unsigned op, unsigned form, unsigned size)
 {
     if (op == OP_TEST)
         return form == F_MR || form == F_MI;
+    if (op == OP_MOV)
+        return form != F_MI8;
     return !(form == F_MI8 && size == 1);
 }
 
@@ -331,21 +334,25 @@ static unsigned encode(uint8_t *p, unsigned op, unsigned form, unsigned size,
     bool wide = size != 1;
     switch (form) {
     case F_MR:
-        p[n++] = op == OP_TEST ? (wide ? 0x85 : 0x84)
-                               : (uint8_t)(op << 3 | (wide ? 1 : 0));
+        p[n++] = op == OP_TEST  ? (wide ? 0x85 : 0x84)
+                 : op == OP_MOV ? (wide ? 0x89 : 0x88)
+                                : (uint8_t)(op << 3 | (wide ? 1 : 0));
         break;
     case F_RM:
-        p[n++] = (uint8_t)(op << 3 | (wide ? 3 : 2));
+        p[n++] = op == OP_MOV ? (wide ? 0x8b : 0x8a)
+                              : (uint8_t)(op << 3 | (wide ? 3 : 2));
         break;
     case F_MI:
-        p[n++] = op == OP_TEST ? (wide ? 0xf7 : 0xf6) : (wide ? 0x81 : 0x80);
+        p[n++] = op == OP_TEST  ? (wide ? 0xf7 : 0xf6)
+                 : op == OP_MOV ? (wide ? 0xc7 : 0xc6)
+                                : (wide ? 0x81 : 0x80);
         break;
     default:
         p[n++] = 0x83;
         break;
     }
     unsigned reg = form == F_MR || form == F_RM ? SVMX_RDX
-                   : op == OP_TEST ? 0 : op;
+                   : op == OP_TEST || op == OP_MOV ? 0 : op;
     unsigned modrm_at = n;
     switch (am) {
     case A_D8:
@@ -512,6 +519,7 @@ static void test_faults_agree(void **state)
                     snprintf(c.what, sizeof c.what, "%s: %s %s size %u", x->what,
                              op_names[op], form_names[form], size);
                     bad += run_case(&c);
+                    /* a read for writing, or MOV's plain write */
                     bool rmw = form != F_RM && op != OP_CMP && op != OP_TEST;
                     int v = rmw ? x->write_vector : x->vector;
                     if (ref_vector() != v) {
@@ -793,6 +801,184 @@ static void test_general_handlers(void **state)
     }
 }
 
+/* ---- JMP rel ------------------------------------------------------------ */
+
+/* The decode of `bytes` in 64-bit mode, and the handler exec_fast_pick()
+ * gives it. */
+static exec_fn pick_long(const uint8_t *bytes, size_t n, svmx_insn *insn)
+{
+    size_t needed;
+    assert_int_equal(svmx_decode(SVMX_MODE_LONG64, 0, bytes, n, insn, &needed),
+                     SVMX_OK);
+    assert_int_equal(insn->fault, SVMX_DECODE_FAULT_NONE);
+    return exec_fast_pick(insn);
+}
+
+/*
+ * JMP rel8 and rel32 in 64-bit mode get a handler of their own (and
+ * outside it one for the other modes); JMP r/m does not. White-box, the
+ * handler and insn_jmp agree at the edges of the canonical halves, with
+ * the wrap-around at 2^64: a target that is not canonical is #GP(0) with
+ * RIP unchanged (SDM Vol. 2A JMP), at the personality's linear width.
+ */
+static void test_jmp_rel_edges(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t next;      /* RIP of the next instruction */
+        int32_t disp;
+        bool gp;
+    } rows[] = {
+        { 0x7c07, -7, false },
+        { 0x00007ffffffffff0ull, 0xf, false },
+        { 0x00007ffffffffff0ull, 0x10, true },
+        { 0x00007fff00000000ull, 0x7fffffff, false },
+        { 0x00007fffffff0000ull, 0x7fffffff, true },
+        { 0xffff800000000010ull, -0x10, false },
+        { 0xffff800000000010ull, -0x11, true },
+        { 0xffff800000000000ull, -0x80000000, true },
+        { 0xfffffffffffffff0ull, 0x20, false },   /* wraps to 0x10 */
+        { 0x10, -0x20, false },                   /* and back */
+    };
+    static const uint8_t jmp_rm[] = { 0xff, 0xe0 }; /* jmp rax */
+    static const uint8_t jmp_rel32_32[] = { 0xe9, 0, 0, 0, 0 };
+    assert_false(has_own_handler(SVMX_MODE_LONG64, jmp_rm, sizeof jmp_rm));
+    assert_true(has_own_handler(SVMX_MODE_PROT32, jmp_rel32_32,
+                                sizeof jmp_rel32_32));
+    boot_long(jmp_rel32_32, sizeof jmp_rel32_32, false);
+    svmx_cpu *cpu = m.cpu;
+    cpu->hostmap.run_width = cpu->pers->linear_width; /* as the fast loop */
+    assert_int_equal(cpu->hostmap.run_width, 48);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        for (int wide = 0; wide < 2; wide++) {
+            uint8_t b[5];
+            size_t n;
+            if (!wide && (rows[i].disp < -128 || rows[i].disp > 127))
+                continue;
+            if (wide) {
+                b[0] = 0xe9;
+                for (int k = 0; k < 4; k++)
+                    b[1 + k] = (uint8_t)((uint32_t)rows[i].disp >> (8 * k));
+                n = 5;
+            } else {
+                b[0] = 0xeb;
+                b[1] = (uint8_t)rows[i].disp;
+                n = 2;
+            }
+            svmx_insn insn;
+            exec_fn fast = pick_long(b, n, &insn);
+            assert_true(fast != exec_table[SVMX_INSN_JMP]);
+            cpu_fault ff, fg;
+            memset(&ff, 0, sizeof ff);
+            memset(&fg, 0, sizeof fg);
+            cpu->regs.rip = rows[i].next;
+            cpu_res rf = fast(cpu, &insn, &ff);
+            uint64_t rip_f = cpu->regs.rip;
+            cpu->regs.rip = rows[i].next;
+            cpu_res rg = exec_table[SVMX_INSN_JMP](cpu, &insn, &fg);
+            uint64_t rip_g = cpu->regs.rip;
+            uint64_t want = rows[i].next + (uint64_t)(int64_t)rows[i].disp;
+            if (rf != rg || rip_f != rip_g || ff.vector != fg.vector ||
+                ff.has_error != fg.has_error || ff.error != fg.error)
+                print_error("jmp %#llx%+d: fast %d rip %#llx vector %u, "
+                            "insn_jmp %d rip %#llx vector %u\n",
+                            (unsigned long long)rows[i].next, rows[i].disp,
+                            (int)rf, (unsigned long long)rip_f, ff.vector,
+                            (int)rg, (unsigned long long)rip_g, fg.vector);
+            assert_int_equal(rf, rg);
+            assert_true(rip_f == rip_g);
+            if (rows[i].gp) {
+                assert_int_equal(rf, CPU_FAULT);
+                assert_int_equal(ff.vector, CPU_VEC_GP);
+                assert_true(ff.has_error && ff.error == 0);
+                assert_true(rip_f == rows[i].next);
+            } else {
+                assert_int_equal(rf, CPU_OK);
+                assert_true(rip_f == want);
+            }
+        }
+}
+
+/*
+ * JMP rel8 and rel32 run three ways (the reference, the fast loop and
+ * single steps) in code at the top of the lower canonical half: a loop
+ * of both, then a JMP rel32 past 2^47, whose #GP(0) handler counts and
+ * returns to it (IRETQ) twice, so that the fast loop meets the fault in
+ * the cached decode. Registers, RAM (the exception frames) and the stop
+ * must agree, and the frame must name the JMP.
+ */
+#define HIGH 0x00007fffffe00000ull /* maps physical 0-2 MiB */
+#define GP_HANDLER 0x9100u
+
+static void boot_jmp(void)
+{
+    /*
+     * 7c00 mov ecx, 3             b9 03 00 00 00
+     * 7c05 dec ecx                ff c9
+     * 7c07 jz 7c10                74 07
+     * 7c09 jmp 7c20               e9 12 00 00 00
+     * 7c0e hlt                    f4 f4
+     * 7c10 jmp HIGH+7c15+2 MiB    e9 00 00 20 00   (not canonical)
+     * 7c15 hlt                    f4 ...
+     * 7c20 jmp 7c05               eb e3
+     */
+    uint8_t code[0x22];
+    memset(code, 0xf4, sizeof code);
+    static const uint8_t a[] = { 0xb9, 0x03, 0x00, 0x00, 0x00, 0xff, 0xc9,
+                                 0x74, 0x07, 0xe9, 0x12, 0x00, 0x00, 0x00 };
+    static const uint8_t b[] = { 0xe9, 0x00, 0x00, 0x20, 0x00 };
+    memcpy(code, a, sizeof a);
+    memcpy(code + 0x10, b, sizeof b);
+    code[0x20] = 0xeb;
+    code[0x21] = 0xe3;
+    boot_long(code, sizeof code, false);
+    map_pages();
+    put64(0x10000 + 255 * 8, 0x14000 | 0x27);  /* PML4[255] */
+    put64(0x14000 + 511 * 8, 0x15000 | 0x27);  /* PDPT[511] */
+    put64(0x15000 + 511 * 8, 0xe7);            /* PD[511]: 2 MiB at 0 */
+    /* #GP: inc r9d; cmp r9d, 3; je hlt; add rsp, 8; btr qword [rsp+16],
+     * 16; iretq; hlt. The frame's RF (set for a fault, SDM Vol. 3A
+     * 18.3.1.1) is cleared so that the CPU is quiet again at the JMP and
+     * runs it in the fast loop. */
+    static const uint8_t h[] = { 0x41, 0xff, 0xc1, 0x41, 0x83, 0xf9, 0x03,
+                                 0x74, 0x0d, 0x48, 0x83, 0xc4, 0x08, 0x48,
+                                 0x0f, 0xba, 0x74, 0x24, 0x10, 0x10, 0x48,
+                                 0xcf, 0xf4 };
+    memcpy(m.ram + GP_HANDLER, h, sizeof h);
+    put64(IDT + 16 * 13, (GP_HANDLER & 0xffff) | 0x18ull << 16 |
+                             0x8eull << 40 | (uint64_t)(GP_HANDLER >> 16) << 48);
+    svmx_regs r;
+    svmx_cpu_get_regs(m.cpu, &r);
+    r.rip = HIGH + CODE;
+    assert_int_equal(svmx_cpu_set_regs(m.cpu, &r), SVMX_OK);
+}
+
+static void test_jmp_rel_runs_agree(void **state)
+{
+    (void)state;
+    tcase c = { .what = "jmp rel8/rel32, then not canonical" };
+    for (int way = 0; way < WAYS; way++) {
+        boot_jmp();
+        svmx_stop st = run_booted(way);
+        outcome *o = &outs[way];
+        svmx_sregs s;
+        o->st = st;
+        o->st.insns = 0; /* stepping counts otherwise */
+        svmx_cpu_get_regs(m.cpu, &o->r);
+        svmx_cpu_get_sregs(m.cpu, &s);
+        o->cr2 = s.cr2;
+        memcpy(o->ram, m.ram, RAM_SIZE);
+    }
+    int bad = differ(&c, RUN) + differ(&c, STEP);
+    assert_int_equal(bad, 0);
+    assert_int_equal(outs[REF].st.reason, SVMX_STOP_HLT);
+    assert_true(outs[REF].st.rip == GP_HANDLER + 23); /* past its HLT */
+    assert_true(outs[REF].r.gpr[SVMX_R9] == 3);
+    assert_true(outs[REF].r.gpr[SVMX_RCX] == 0);
+    assert_true(ref_stack(0) == 0);                      /* #GP(0) */
+    assert_true(ref_stack(1) == HIGH + CODE + 0x10);     /* the JMP */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -803,6 +989,8 @@ int main(void)
         cmocka_unit_test(test_self_modifying_rmw),
         cmocka_unit_test(test_self_modifying_string),
         cmocka_unit_test(test_general_handlers),
+        cmocka_unit_test(test_jmp_rel_edges),
+        cmocka_unit_test(test_jmp_rel_runs_agree),
     };
     return cmocka_run_group_tests(tests, NULL, fixture_teardown);
 }

@@ -2,9 +2,9 @@
  * src/cpu/alu.c - integer arithmetic and RFLAGS, as pure functions.
  *
  * Flags are computed straight from the operands and the result, with no
- * lazy-flags state: carries and borrows come from the carry vector
- * (a & b) | ((a | b) & ~r), overflow from the sign bits, AF from bit 4 of
- * a ^ b ^ r. Everything the manuals leave undefined is read from the one
+ * lazy-flags state: carries and borrows of the group-1 ops from compares
+ * of the masked operands and result (alu_group1_op in alu.h), overflow
+ * from the sign bits, AF from bit 4 of a ^ b ^ r. Everything the manuals leave undefined is read from the one
  * alu_policy table below; nothing else in this file makes such a choice
  * (docs/flags.md lists each case with its citations).
  */
@@ -23,6 +23,19 @@
 #ifdef __SIZEOF_INT128__
 __extension__ typedef unsigned __int128 u128;
 #endif
+
+/* PF (bit 2) of each byte: set when the byte has an even number of ones
+ * (SDM Vol. 1 3.4.3.1). Each row of four flips the parity of the one
+ * before as the top bits of the index do: ABBA at every level. */
+#define PF_2(n) n, n ^ F_PF, n ^ F_PF, n
+#define PF_4(n) PF_2(n), PF_2(n ^ F_PF), PF_2(n ^ F_PF), PF_2(n)
+#define PF_6(n) PF_4(n), PF_4(n ^ F_PF), PF_4(n ^ F_PF), PF_4(n)
+const uint8_t alu_pf_bits[256] = {
+    PF_6(F_PF), PF_6(0), PF_6(0), PF_6(F_PF)
+};
+#undef PF_2
+#undef PF_4
+#undef PF_6
 
 /*
  * What a personality does where the manuals leave a flag or a result

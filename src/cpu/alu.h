@@ -1,6 +1,7 @@
 /*
  * src/cpu/alu.h - the integer arithmetic and flags core: pure functions of
- * their operands and RFLAGS, no CPU state, no allocation, no globals.
+ * their operands and RFLAGS, no CPU state, no allocation, no globals but
+ * constant tables.
  *
  * Conventions shared by every function here:
  * - size is the operand size in bytes: 1, 2, 4 or 8. Any other value is
@@ -194,18 +195,31 @@ static inline uint64_t alu_bit(uint64_t v, unsigned n)
     return (v >> n) & 1;
 }
 
+/* Bit bits-1 of v moved to bit `at` (0 < at < 64), the rest cleared:
+ * one shift and one AND whichever way it goes. */
+static inline uint64_t alu_top_to(uint64_t v, unsigned bits, unsigned at)
+{
+    uint64_t bit = (uint64_t)1 << at;
+    return bits - 1 >= at ? (v >> ((bits - 1 - at) & 63)) & bit
+                          : (v << ((at - bits + 1) & 63)) & bit;
+}
+
+/* PF of each value of a result's low byte, already at bit 2 (alu.c): a
+ * load where the parity and its placing take five instructions. */
+extern const uint8_t alu_pf_bits[256];
+
 /* SF ZF PF of a result already masked to `bits`. */
 static inline uint64_t alu_szp(uint64_t r, unsigned bits)
 {
-    return (r == 0 ? SVMX_RFLAGS_ZF : 0) | alu_bit(r, bits - 1) << 7 |
-           (uint64_t)alu_parity(r) << 2;
+    return (r == 0 ? SVMX_RFLAGS_ZF : 0) | alu_top_to(r, bits, 7) |
+           alu_pf_bits[r & 0xff];
 }
 
 /*
- * How each group-1 op and TEST computes. Subtraction is a + ~b + 1 (SBB:
- * + !CF), whose carry out is the inverted borrow, so one straight-line
- * path serves all five arithmetic ops (SDM Vol. 2A ADD, ADC, CMP; Vol. 2B
- * SUB, SBB) and the flags need no switch.
+ * How each group-1 op and TEST computes: an addition or a subtraction,
+ * with CF in or not (SDM Vol. 2A ADD, ADC, CMP; Vol. 2B SUB, SBB), or a
+ * logic op; stored or not. With op a constant, each compiles to one
+ * straight line.
  */
 enum { ALU_G1_SUB = 1, ALU_G1_CARRY = 2, ALU_G1_LOGIC = 4, ALU_G1_NO_STORE = 8 };
 static const uint8_t alu_g1_props[ALU_TEST + 1] = {
@@ -232,26 +246,37 @@ static ALU_ALWAYS_INLINE uint64_t alu_group1_op(uint64_t logic_af, alu_op op,
                                                 uint64_t b, uint64_t *rflags)
 {
     unsigned bits = 8 * size;
-    uint64_t m = alu_mask(size), f = *rflags;
+    uint64_t m = alu_mask(size), f = *rflags, r, cf, of, af;
 
     a &= m;
     b &= m;
     if ((unsigned)op > ALU_TEST) /* not a group-1 op: nothing happens */
         return a;
     unsigned k = alu_g1_props[op];
-    uint64_t sub = k & ALU_G1_SUB;
-    uint64_t nb = b ^ ((0 - sub) & m); /* b, or ~b to subtract */
-    uint64_t cin = ((k & ALU_G1_CARRY) ? (f & SVMX_RFLAGS_CF) : 0) ^ sub;
-    uint64_t sum = (a + nb + cin) & m;
-    uint64_t carry = (a & nb) | ((a | nb) & ~sum);
-    uint64_t logic = op == ALU_OR ? a | b : op == ALU_XOR ? a ^ b : a & b;
-    bool is_logic = k & ALU_G1_LOGIC; /* AND OR XOR TEST: CF = OF = 0 */
-    uint64_t r = is_logic ? logic : sum;
-    uint64_t cf = is_logic ? 0 : alu_bit(carry, bits - 1) ^ sub;
-    uint64_t of = is_logic ? 0 : alu_bit((a ^ sum) & (nb ^ sum), bits - 1);
-    uint64_t af = is_logic ? logic_af : (a ^ b ^ sum) & SVMX_RFLAGS_AF;
-
-    *rflags = (f & ~ALU_ARITH) | cf | of << ALU_OF_SHIFT | af | alu_szp(r, bits);
+    if (k & ALU_G1_LOGIC) { /* AND OR XOR TEST: CF = OF = 0 */
+        r = op == ALU_OR ? a | b : op == ALU_XOR ? a ^ b : a & b;
+        cf = of = 0;
+        af = logic_af;
+    } else {
+        /* With a and b below 2^bits, the carry out of a + b + cin is
+         * r < a, or r == a with cin = 1 (b + cin was 2^bits); the
+         * borrow of a - b - cin is a < b, or a == b with cin = 1. OF:
+         * the operands' signs agree (ADD) or differ (SUB) and the
+         * result's differs from a's. AF: the carry into bit 4. */
+        uint64_t cin = (k & ALU_G1_CARRY) ? (f & SVMX_RFLAGS_CF) : 0;
+        if (k & ALU_G1_SUB) {
+            r = (a - b - cin) & m;
+            cf = (uint64_t)(a < b) | (cin & (a == b));
+            of = (a ^ b) & (a ^ r);
+        } else {
+            r = (a + b + cin) & m;
+            cf = (uint64_t)(r < a) | (cin & (r == a));
+            of = (a ^ r) & (b ^ r);
+        }
+        of = alu_top_to(of, bits, ALU_OF_SHIFT);
+        af = (a ^ b ^ r) & SVMX_RFLAGS_AF;
+    }
+    *rflags = (f & ~ALU_ARITH) | cf | of | af | alu_szp(r, bits);
     return (k & ALU_G1_NO_STORE) ? a : r;
 }
 
@@ -297,27 +322,34 @@ static ALU_ALWAYS_INLINE uint64_t alu_unary_in(alu_op op, unsigned size,
 {
     size = alu_norm(size);
     unsigned bits = 8 * size;
-    uint64_t m = alu_mask(size), sign = (m >> 1) + 1, f = *rflags, r, cf;
+    uint64_t m = alu_mask(size), f = *rflags, r, x;
 
     a &= m;
     switch (op) {
-    case ALU_INC: /* SDM Vol. 2A INC: CF unaffected */
+    /* x = a ^ r: bit 4 is AF (the operand 1 or 0 - a has nothing of its
+     * own there). OF: r is the sign alone (INC), or the sign bit of
+     * x & a or a & r is set (DEC, NEG), whichever compiles shorter. */
+    case ALU_INC: /* SDM Vol. 2A INC: CF unaffected; OF: + to - */
         r = (a + 1) & m;
-        cf = f & SVMX_RFLAGS_CF;
-        *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(r == sign) << ALU_OF_SHIFT |
-                  ((a ^ r) & SVMX_RFLAGS_AF) | alu_szp(r, bits);
+        x = a ^ r;
+        *rflags = (f & ~(ALU_ARITH & ~(uint64_t)SVMX_RFLAGS_CF)) |
+                  (uint64_t)(r == (m >> 1) + 1) << ALU_OF_SHIFT |
+                  (x & SVMX_RFLAGS_AF) | alu_szp(r, bits);
         return r;
-    case ALU_DEC: /* SDM Vol. 2A DEC: CF unaffected */
+    case ALU_DEC: /* SDM Vol. 2A DEC: CF unaffected; OF: - to + */
         r = (a - 1) & m;
-        cf = f & SVMX_RFLAGS_CF;
-        *rflags = (f & ~ALU_ARITH) | cf | (uint64_t)(a == sign) << ALU_OF_SHIFT |
-                  ((a ^ r) & SVMX_RFLAGS_AF) | alu_szp(r, bits);
+        x = a ^ r;
+        *rflags = (f & ~(ALU_ARITH & ~(uint64_t)SVMX_RFLAGS_CF)) |
+                  alu_top_to(x & a, bits, ALU_OF_SHIFT) |
+                  (x & SVMX_RFLAGS_AF) | alu_szp(r, bits);
         return r;
-    case ALU_NEG: /* SDM Vol. 2B NEG: CF = source != 0; flags as 0 - a */
+    case ALU_NEG: /* SDM Vol. 2B NEG: CF = source != 0; flags as 0 - a;
+                     OF: a and -a both negative, a the sign alone */
         r = (0 - a) & m;
+        x = a ^ r;
         *rflags = (f & ~ALU_ARITH) | (uint64_t)(a != 0) |
-                  (uint64_t)(a == sign) << ALU_OF_SHIFT | ((a ^ r) & SVMX_RFLAGS_AF) |
-                  alu_szp(r, bits);
+                  alu_top_to(a & r, bits, ALU_OF_SHIFT) |
+                  (x & SVMX_RFLAGS_AF) | alu_szp(r, bits);
         return r;
     case ALU_NOT: /* SDM Vol. 2B NOT: no flags */
         return ~a & m;

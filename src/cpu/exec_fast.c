@@ -75,25 +75,62 @@ static ALU_ALWAYS_INLINE uint64_t ea64(const svmx_cpu *cpu,
     return exec_effective_sum(cpu, op);
 }
 
-/* exec_mem_linear() in 64-bit mode at an address size of 8: only FS and
- * GS have a base, and both ends must be canonical (SDM Vol. 3A 3.3.7.1;
- * #SS(0) for a stack reference, else #GP(0), Vol. 3A 6.15). The
- * canonical boundary is a page boundary, so the last byte needs a check
- * of its own only when the access crosses a page. */
-static ALU_ALWAYS_INLINE cpu_res lin64(svmx_cpu *cpu, const svmx_operand *op,
-                                       unsigned size, uint64_t *lin,
-                                       cpu_fault *f)
+/*
+ * The memory forms do only the common case themselves: an access within
+ * one page, at a canonical address, that the hostmap maps. Anything else
+ * - the end of a page, a non-canonical address, a miss - goes to the
+ * class's general handler, which then does the whole instruction, faults
+ * included; nothing has changed by then.
+ *
+ * The shape of a memory operand is the decode's, so each form comes in
+ * two, picked with the handler: EA_BASE, [base + disp] with a general
+ * register as the base, no index and no FS or GS override (most
+ * operands), and EA_ANY, every other.
+ */
+enum { EA_BASE, EA_ANY, EA_COUNT };
+
+static unsigned ea_shape(const svmx_operand *op)
 {
-    unsigned seg = op->seg < SVMX_SEG_COUNT ? op->seg : SVMX_DS;
+    return op->base < 16 && op->index == SVMX_GPR_NONE &&
+                   op->seg != SVMX_FS && op->seg != SVMX_GS
+               ? EA_BASE : EA_ANY;
+}
+
+/* exec_mem_linear()'s address in 64-bit mode at an address size of 8,
+ * without its checks: only FS and GS have a base (SDM Vol. 3A 3.2.4). */
+static ALU_ALWAYS_INLINE uint64_t lin64(const svmx_cpu *cpu,
+                                        const svmx_operand *op, unsigned shape)
+{
+    if (shape == EA_BASE)
+        return cpu->regs.gpr[op->base & 15] + (uint64_t)op->disp;
     uint64_t a = ea64(cpu, op);
-    if (seg == SVMX_FS || seg == SVMX_GS)
-        a += cpu->sregs.seg[seg].base;
-    unsigned w = cpu->hostmap.run_width;
-    if (!cpu_canonical(a, w) ||
-        ((a & 0xfff) > 4096u - size && !cpu_canonical(a + size - 1, w)))
-        return cpu_raise(f, seg == SVMX_SS ? CPU_VEC_SS : CPU_VEC_GP, true, 0);
-    *lin = a;
-    return CPU_OK;
+    if (op->seg == SVMX_FS || op->seg == SVMX_GS)
+        a += cpu->sregs.seg[op->seg].base;
+    return a;
+}
+
+/*
+ * The host address of an access of `size` bytes at lin of kind PG_READ,
+ * or PG_WRITE (a write, or a read for writing: exec_read_operand_rmw),
+ * at the fast loop's privilege level: when the access stays in one page
+ * and lin is canonical - its last byte then is too, the canonical
+ * boundary being a page boundary (SDM Vol. 3A 3.3.7.1) - and the hostmap
+ * has the page (hostmap_lookup_as). False otherwise.
+ */
+static ALU_ALWAYS_INLINE bool mapped(svmx_cpu *cpu, uint64_t lin,
+                                     unsigned size, unsigned kind,
+                                     uint8_t **p)
+{
+    cpu_hostmap *h = &cpu->hostmap;
+    /* & rather than &&: both checks are cheap and mostly pass. */
+    if (!(((lin & 0xfff) <= 4096u - size) &
+          cpu_canonical(lin, h->run_width)))
+        return false;
+    const hostmap_entry *e = hostmap_slot(h, lin, kind);
+    if (e->tag != hostmap_tag(h, lin, kind | h->run_user))
+        return false;
+    *p = e->host + (lin & 0xfff);
+    return true;
 }
 
 /* exec_fast_ptr() with the fast loop's privilege level. */
@@ -103,41 +140,6 @@ static ALU_ALWAYS_INLINE uint8_t *ram_ptr(svmx_cpu *cpu, uint64_t lin,
     if ((lin & 0xfff) > 4096u - size)
         return NULL;
     return hostmap_lookup_as(&cpu->hostmap, lin, kind, cpu->hostmap.run_user);
-}
-
-/* A read of `size` bytes at lin, as a read (kind PG_READ) or as the first
- * half of a read-modify-write (PG_WRITE: exec_read_operand_rmw). */
-static ALU_ALWAYS_INLINE cpu_res read64_as(svmx_cpu *cpu, uint64_t lin,
-                                           unsigned size, unsigned kind,
-                                           uint64_t *v, cpu_fault *f)
-{
-    const uint8_t *p = ram_ptr(cpu, lin, size, kind);
-    if (p) {
-        *v = le_load(p, size);
-        return CPU_OK;
-    }
-    return exec_read_linear_slow(cpu, lin, size,
-                                 cpu->hostmap.run_user | (kind & PG_WRITE),
-                                 v, f);
-}
-
-static ALU_ALWAYS_INLINE cpu_res read64(svmx_cpu *cpu, uint64_t lin,
-                                        unsigned size, uint64_t *v,
-                                        cpu_fault *f)
-{
-    return read64_as(cpu, lin, size, PG_READ, v, f);
-}
-
-static ALU_ALWAYS_INLINE cpu_res write64(svmx_cpu *cpu, uint64_t lin,
-                                         unsigned size, uint64_t v,
-                                         cpu_fault *f)
-{
-    uint8_t *p = ram_ptr(cpu, lin, size, PG_WRITE);
-    if (p) {
-        le_store(p, size, v);
-        return CPU_OK;
-    }
-    return exec_write_linear_slow(cpu, lin, size, cpu->hostmap.run_user, v, f);
 }
 
 /* exec_push() and exec_pop() of 8 bytes in 64-bit mode. */
@@ -245,58 +247,59 @@ _Static_assert(ALU_ADD == 0 && ALU_OR == 1 && ALU_ADC == 2 && ALU_SBB == 3 &&
  * flags only) and their read is a plain read (exec_read_operand); the
  * others read the destination for writing (exec_read_operand_rmw: a page
  * not present or not writable faults on that read with W = 1), write the
- * result to the same bytes, and only then the flags. The linear address
- * is the general path's for both accesses: its canonical check does not
- * depend on the kind of access (SDM Vol. 3A 3.3.7.1). LOCK forms are left
- * to insn_binop.
+ * result to the same bytes, and only then the flags. A write entry of
+ * the hostmap serves both the read for writing and the write. LOCK forms
+ * are left to insn_binop.
  */
 static ALU_ALWAYS_INLINE cpu_res binop_mem(svmx_cpu *cpu, const svmx_insn *insn,
                                            alu_op op, unsigned size,
-                                           uint64_t b, cpu_fault *f)
+                                           unsigned shape, uint64_t b,
+                                           cpu_fault *f)
 {
-    uint64_t lin, a, fl = cpu->regs.rflags;
     bool writes = op != ALU_CMP && op != ALU_TEST;
-    cpu_res r = lin64(cpu, &insn->operands[0], size, &lin, f);
-    if (r == CPU_OK)
-        r = read64_as(cpu, lin, size, writes ? PG_WRITE : PG_READ, &a, f);
-    if (r != CPU_OK)
-        return r;
+    uint8_t *p;
+    if (!mapped(cpu, lin64(cpu, &insn->operands[0], shape), size,
+                writes ? PG_WRITE : PG_READ, &p))
+        return insn_binop(cpu, insn, f);
+    uint64_t fl = cpu->regs.rflags;
     uint64_t v = alu_group1_op(alu_policy_get(cpu->vendor)->logic_af, op, size,
-                               a, b, &fl);
-    if (writes && (r = write64(cpu, lin, size, v, f)) != CPU_OK)
-        return r;
+                               le_load(p, size), b, &fl);
+    if (writes)
+        le_store(p, size, v);
     cpu->regs.rflags = fl;
     return CPU_OK;
 }
 
 /* op mem, reg; op mem, imm; op reg, mem (the register destination is read
- * first there, which has no effect of its own). */
-#define FAST_BINOP_MEM_SIZE(name, op, size)                                   \
-    static cpu_res fast_##name##_mr64_##size(svmx_cpu *cpu,                  \
-                                             const svmx_insn *insn,           \
-                                             cpu_fault *f)                    \
+ * first there, which has no effect of its own), each in both shapes. */
+#define FAST_BINOP_MEM_SHAPE(name, op, size, shape, sfx)                      \
+    static cpu_res fast_##name##_mr64_##size##sfx(svmx_cpu *cpu,             \
+                                                  const svmx_insn *insn,      \
+                                                  cpu_fault *f)               \
     {                                                                         \
-        return binop_mem(cpu, insn, op, size,                                 \
+        return binop_mem(cpu, insn, op, size, shape,                          \
                          gpr_get(cpu, insn->operands[1].reg, size), f);       \
     }                                                                         \
-    static cpu_res fast_##name##_mi64_##size(svmx_cpu *cpu,                  \
-                                             const svmx_insn *insn,           \
-                                             cpu_fault *f)                    \
+    static cpu_res fast_##name##_mi64_##size##sfx(svmx_cpu *cpu,             \
+                                                  const svmx_insn *insn,      \
+                                                  cpu_fault *f)               \
     {                                                                         \
-        return binop_mem(cpu, insn, op, size, insn->operands[1].imm, f);      \
+        return binop_mem(cpu, insn, op, size, shape, insn->operands[1].imm,   \
+                         f);                                                  \
     }                                                                         \
-    static cpu_res fast_##name##_rm64_##size(svmx_cpu *cpu,                  \
-                                             const svmx_insn *insn,           \
-                                             cpu_fault *f)                    \
+    static cpu_res fast_##name##_rm64_##size##sfx(svmx_cpu *cpu,             \
+                                                  const svmx_insn *insn,      \
+                                                  cpu_fault *f)               \
     {                                                                         \
-        uint64_t lin, b;                                                      \
-        cpu_res r = lin64(cpu, &insn->operands[1], size, &lin, f);            \
-        if (r == CPU_OK)                                                      \
-            r = read64(cpu, lin, size, &b, f);                                \
-        if (r == CPU_OK)                                                      \
-            r = binop(cpu, insn, op, size, b);                                \
-        return r;                                                             \
+        uint8_t *p;                                                           \
+        if (!mapped(cpu, lin64(cpu, &insn->operands[1], shape), size,         \
+                    PG_READ, &p))                                             \
+            return insn_binop(cpu, insn, f);                                  \
+        return binop(cpu, insn, op, size, le_load(p, size));                  \
     }
+#define FAST_BINOP_MEM_SIZE(name, op, size)                                   \
+    FAST_BINOP_MEM_SHAPE(name, op, size, EA_BASE, _b)                         \
+    FAST_BINOP_MEM_SHAPE(name, op, size, EA_ANY, _x)
 #define FAST_BINOP_MEM(name, op)                                              \
     FAST_BINOP_MEM_SIZE(name, op, 1) FAST_BINOP_MEM_SIZE(name, op, 2)         \
     FAST_BINOP_MEM_SIZE(name, op, 4) FAST_BINOP_MEM_SIZE(name, op, 8)
@@ -311,22 +314,26 @@ FAST_BINOP_MEM(cmp, ALU_CMP)
 FAST_BINOP_MEM(test, ALU_TEST)
 #undef FAST_BINOP_MEM
 #undef FAST_BINOP_MEM_SIZE
+#undef FAST_BINOP_MEM_SHAPE
 
-/* [op][mem, reg | mem, imm | reg, mem][size index], in alu_op order. */
+/* [op][mem, reg | mem, imm | reg, mem][shape][size index], in alu_op
+ * order. */
 enum { BINOP_MR, BINOP_MI, BINOP_RM };
+#define FAST_BINOP_MEM_FORM(name, form)                                       \
+    { { fast_##name##_##form##64_1_b, fast_##name##_##form##64_2_b,           \
+        fast_##name##_##form##64_4_b, fast_##name##_##form##64_8_b },         \
+      { fast_##name##_##form##64_1_x, fast_##name##_##form##64_2_x,           \
+        fast_##name##_##form##64_4_x, fast_##name##_##form##64_8_x } }
 #define FAST_BINOP_MEM_ROW(name)                                              \
-    { { fast_##name##_mr64_1, fast_##name##_mr64_2, fast_##name##_mr64_4,     \
-        fast_##name##_mr64_8 },                                               \
-      { fast_##name##_mi64_1, fast_##name##_mi64_2, fast_##name##_mi64_4,     \
-        fast_##name##_mi64_8 },                                               \
-      { fast_##name##_rm64_1, fast_##name##_rm64_2, fast_##name##_rm64_4,     \
-        fast_##name##_rm64_8 } },
-static const exec_fn binop_mem_fns[ALU_TEST + 1][3][4] = {
+    { FAST_BINOP_MEM_FORM(name, mr), FAST_BINOP_MEM_FORM(name, mi),           \
+      FAST_BINOP_MEM_FORM(name, rm) },
+static const exec_fn binop_mem_fns[ALU_TEST + 1][3][EA_COUNT][4] = {
     FAST_BINOP_MEM_ROW(add) FAST_BINOP_MEM_ROW(or) FAST_BINOP_MEM_ROW(adc)
     FAST_BINOP_MEM_ROW(sbb) FAST_BINOP_MEM_ROW(and) FAST_BINOP_MEM_ROW(sub)
     FAST_BINOP_MEM_ROW(xor) FAST_BINOP_MEM_ROW(cmp) FAST_BINOP_MEM_ROW(test)
 };
 #undef FAST_BINOP_MEM_ROW
+#undef FAST_BINOP_MEM_FORM
 
 /* ---- INC DEC reg, shifts of reg by imm (insn_unary, insn_shift) ------ */
 
@@ -378,6 +385,40 @@ FAST_SIZES(FAST_SHIFT, rcr, ALU_RCR)
 
 /* ---- MOV (insn_mov, insn_basic.c) ------------------------------------ */
 
+#define FAST_MOV_MEM(size, shape, sfx)                                        \
+    static cpu_res fast_mov_rm64_##size##sfx(svmx_cpu *cpu,                   \
+                                             const svmx_insn *insn,           \
+                                             cpu_fault *f)                    \
+    {                                                                         \
+        uint8_t *p;                                                           \
+        if (!mapped(cpu, lin64(cpu, &insn->operands[1], shape), size,         \
+                    PG_READ, &p))                                             \
+            return insn_mov(cpu, insn, f);                                    \
+        gpr_set(cpu, insn->operands[0].reg, size, le_load(p, size));          \
+        return CPU_OK;                                                        \
+    }                                                                         \
+    static cpu_res fast_mov_mr64_##size##sfx(svmx_cpu *cpu,                   \
+                                             const svmx_insn *insn,           \
+                                             cpu_fault *f)                    \
+    {                                                                         \
+        uint8_t *p;                                                           \
+        if (!mapped(cpu, lin64(cpu, &insn->operands[0], shape), size,         \
+                    PG_WRITE, &p))                                            \
+            return insn_mov(cpu, insn, f);                                    \
+        le_store(p, size, gpr_get(cpu, insn->operands[1].reg, size));         \
+        return CPU_OK;                                                        \
+    }                                                                         \
+    static cpu_res fast_mov_mi64_##size##sfx(svmx_cpu *cpu,                   \
+                                             const svmx_insn *insn,           \
+                                             cpu_fault *f)                    \
+    {                                                                         \
+        uint8_t *p;                                                           \
+        if (!mapped(cpu, lin64(cpu, &insn->operands[0], shape), size,         \
+                    PG_WRITE, &p))                                            \
+            return insn_mov(cpu, insn, f);                                    \
+        le_store(p, size, insn->operands[1].imm);                             \
+        return CPU_OK;                                                        \
+    }
 #define FAST_MOV(size)                                                        \
     static cpu_res fast_mov_rr##size(svmx_cpu *cpu, const svmx_insn *insn,    \
                                      cpu_fault *f)                            \
@@ -394,36 +435,16 @@ FAST_SIZES(FAST_SHIFT, rcr, ALU_RCR)
         gpr_set(cpu, insn->operands[0].reg, size, insn->operands[1].imm);     \
         return CPU_OK;                                                        \
     }                                                                         \
-    /* 64-bit mode, address size 8: the source is read before the         \
-     * destination is touched. */                                            \
-    static cpu_res fast_mov_rm64_##size(svmx_cpu *cpu, const svmx_insn *insn, \
-                                        cpu_fault *f)                         \
-    {                                                                         \
-        uint64_t lin, v;                                                      \
-        cpu_res r = lin64(cpu, &insn->operands[1], size, &lin, f);            \
-        if (r == CPU_OK)                                                      \
-            r = read64(cpu, lin, size, &v, f);                                \
-        if (r == CPU_OK)                                                      \
-            gpr_set(cpu, insn->operands[0].reg, size, v);                     \
-        return r;                                                             \
-    }                                                                         \
-    static cpu_res fast_mov_mr64_##size(svmx_cpu *cpu, const svmx_insn *insn, \
-                                        cpu_fault *f)                         \
-    {                                                                         \
-        const svmx_operand *s = &insn->operands[1];                          \
-        uint64_t v = s->kind == SVMX_OPK_IMM ? s->imm                         \
-                                             : gpr_get(cpu, s->reg, size);    \
-        uint64_t lin;                                                         \
-        cpu_res r = lin64(cpu, &insn->operands[0], size, &lin, f);            \
-        if (r == CPU_OK)                                                      \
-            r = write64(cpu, lin, size, v, f);                                \
-        return r;                                                             \
-    }
+    /* 64-bit mode, address size 8, in both shapes (lin64): the source is \
+     * read before the destination is touched. */                            \
+    FAST_MOV_MEM(size, EA_BASE, _b)                                           \
+    FAST_MOV_MEM(size, EA_ANY, _x)
 FAST_MOV(1)
 FAST_MOV(2)
 FAST_MOV(4)
 FAST_MOV(8)
 #undef FAST_MOV
+#undef FAST_MOV_MEM
 
 /* MOV reg, mem and MOV mem, reg|imm in the other modes: as insn_mov. */
 static cpu_res fast_mov_rm(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
@@ -520,6 +541,23 @@ static cpu_res fast_jcc(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
     return exec_branch(cpu, insn, cpu->regs.rip + insn->operands[0].imm, f);
 }
 
+/* ---- JMP rel (insn_jmp, insn_basic.c) -------------------------------- */
+
+/* JMP rel8/rel32 in 64-bit mode at an operand size of 8: RIP plus the
+ * sign-extended displacement; #GP(0) with RIP unchanged if the target
+ * is not canonical (SDM Vol. 2A JMP). */
+static cpu_res fast_jmp_rel64(svmx_cpu *cpu, const svmx_insn *insn,
+                              cpu_fault *f)
+{
+    return branch64(cpu, cpu->regs.rip + insn->operands[0].imm, f);
+}
+
+/* JMP rel in the other modes and sizes: as insn_jmp. */
+static cpu_res fast_jmp_rel(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
+{
+    return exec_branch(cpu, insn, cpu->regs.rip + insn->operands[0].imm, f);
+}
+
 /* ---- the 64-bit stack forms (insn_push, insn_pop, insn_call, insn_ret,
  * insn_basic.c), decoded in 64-bit mode with an 8-byte operand size --- */
 
@@ -601,12 +639,21 @@ static const exec_fn shift_fns[][4] = {
     [ALU_SHL - ALU_ROL] = FAST_SIZE_ROW(shl), [ALU_SHR - ALU_ROL] = FAST_SIZE_ROW(shr),
     [ALU_SAR - ALU_ROL] = FAST_SIZE_ROW(sar),
 };
-static const exec_fn mov_fns[4][4] = {
+static const exec_fn mov_fns[2][4] = {
     { fast_mov_rr1, fast_mov_rr2, fast_mov_rr4, fast_mov_rr8 },
     { fast_mov_ri1, fast_mov_ri2, fast_mov_ri4, fast_mov_ri8 },
-    { fast_mov_rm64_1, fast_mov_rm64_2, fast_mov_rm64_4, fast_mov_rm64_8 },
-    { fast_mov_mr64_1, fast_mov_mr64_2, fast_mov_mr64_4, fast_mov_mr64_8 },
 };
+/* [reg, mem | mem, reg | mem, imm][shape][size index] */
+enum { MOV_RM, MOV_MR, MOV_MI };
+#define FAST_MOV_MEM_ROW(form)                                                \
+    { { fast_mov_##form##64_1_b, fast_mov_##form##64_2_b,                     \
+        fast_mov_##form##64_4_b, fast_mov_##form##64_8_b },                   \
+      { fast_mov_##form##64_1_x, fast_mov_##form##64_2_x,                     \
+        fast_mov_##form##64_4_x, fast_mov_##form##64_8_x } }
+static const exec_fn mov_mem_fns[3][EA_COUNT][4] = {
+    FAST_MOV_MEM_ROW(rm), FAST_MOV_MEM_ROW(mr), FAST_MOV_MEM_ROW(mi),
+};
+#undef FAST_MOV_MEM_ROW
 #undef FAST_SIZE_ROW
 _Static_assert(ALU_INC + 1 == ALU_DEC && ALU_DEC + 1 == ALU_NEG &&
                ALU_NEG + 1 == ALU_NOT, "unary_fns rows follow alu_op's order");
@@ -630,13 +677,13 @@ exec_fn exec_fast_pick(const svmx_insn *insn)
         if (reg0 && o1->kind == SVMX_OPK_IMM)
             return binop_fns[op][1][sz];
         if (reg0 && mem64 && is_mem(o1) && o1->size == o0->size)
-            return binop_mem_fns[op][BINOP_RM][sz];
+            return binop_mem_fns[op][BINOP_RM][ea_shape(o1)][sz];
         if (mem64 && is_mem(o0) && sz < 4 &&
             !(insn->prefixes & SVMX_PFX_LOCK)) {
             if (is_gpr(o1) && o1->size == o0->size)
-                return binop_mem_fns[op][BINOP_MR][sz];
+                return binop_mem_fns[op][BINOP_MR][ea_shape(o0)][sz];
             if (o1->kind == SVMX_OPK_IMM)
-                return binop_mem_fns[op][BINOP_MI][sz];
+                return binop_mem_fns[op][BINOP_MI][ea_shape(o0)][sz];
         }
     }
     switch (insn->cls) {
@@ -648,11 +695,13 @@ exec_fn exec_fast_pick(const svmx_insn *insn)
         if (reg0 && o1->kind == SVMX_OPK_IMM)
             return mov_fns[1][sz];
         if (mem64 && reg0 && is_mem(o1) && o1->size == o0->size)
-            return mov_fns[2][sz];
-        if (mem64 && is_mem(o0) &&
-            size_index(o0->size) < 4 &&
-            ((is_gpr(o1) && o1->size == o0->size) || o1->kind == SVMX_OPK_IMM))
-            return mov_fns[3][size_index(o0->size)];
+            return mov_mem_fns[MOV_RM][ea_shape(o1)][sz];
+        if (mem64 && is_mem(o0) && sz < 4) {
+            if (is_gpr(o1) && o1->size == o0->size)
+                return mov_mem_fns[MOV_MR][ea_shape(o0)][sz];
+            if (o1->kind == SVMX_OPK_IMM)
+                return mov_mem_fns[MOV_MI][ea_shape(o0)][sz];
+        }
         if (is_gpr(o0) && is_mem(o1))
             return fast_mov_rm;
         if (is_mem(o0) && (is_gpr(o1) || o1->kind == SVMX_OPK_IMM))
@@ -666,6 +715,10 @@ exec_fn exec_fast_pick(const svmx_insn *insn)
     case SVMX_INSN_JCC:
         if (n >= 1 && is_rel_imm(o0))
             return long64 ? jcc64_fns[insn->cond & 15] : fast_jcc;
+        break;
+    case SVMX_INSN_JMP:
+        if (n >= 1 && is_rel_imm(o0))
+            return long64 ? fast_jmp_rel64 : fast_jmp_rel;
         break;
     case SVMX_INSN_INC: case SVMX_INSN_DEC: case SVMX_INSN_NEG: case SVMX_INSN_NOT:
         if (n == 1 && reg0)
