@@ -385,6 +385,20 @@ FAST_SIZES(FAST_SHIFT, rcr, ALU_RCR)
 
 /* ---- MOV (insn_mov, insn_basic.c) ------------------------------------ */
 
+/* MOV mem, reg|imm: `v` into the destination when the hostmap maps it,
+ * else the whole instruction by insn_mov. */
+static ALU_ALWAYS_INLINE cpu_res mov_store(svmx_cpu *cpu, const svmx_insn *insn,
+                                           unsigned shape, unsigned size,
+                                           uint64_t v, cpu_fault *f)
+{
+    uint8_t *p;
+    if (!mapped(cpu, lin64(cpu, &insn->operands[0], shape), size, PG_WRITE,
+                &p))
+        return insn_mov(cpu, insn, f);
+    le_store(p, size, v);
+    return CPU_OK;
+}
+
 #define FAST_MOV_MEM(size, shape, sfx)                                        \
     static cpu_res fast_mov_rm64_##size##sfx(svmx_cpu *cpu,                   \
                                              const svmx_insn *insn,           \
@@ -401,23 +415,14 @@ FAST_SIZES(FAST_SHIFT, rcr, ALU_RCR)
                                              const svmx_insn *insn,           \
                                              cpu_fault *f)                    \
     {                                                                         \
-        uint8_t *p;                                                           \
-        if (!mapped(cpu, lin64(cpu, &insn->operands[0], shape), size,         \
-                    PG_WRITE, &p))                                            \
-            return insn_mov(cpu, insn, f);                                    \
-        le_store(p, size, gpr_get(cpu, insn->operands[1].reg, size));         \
-        return CPU_OK;                                                        \
+        return mov_store(cpu, insn, shape, size,                              \
+                         gpr_get(cpu, insn->operands[1].reg, size), f);       \
     }                                                                         \
     static cpu_res fast_mov_mi64_##size##sfx(svmx_cpu *cpu,                   \
                                              const svmx_insn *insn,           \
                                              cpu_fault *f)                    \
     {                                                                         \
-        uint8_t *p;                                                           \
-        if (!mapped(cpu, lin64(cpu, &insn->operands[0], shape), size,         \
-                    PG_WRITE, &p))                                            \
-            return insn_mov(cpu, insn, f);                                    \
-        le_store(p, size, insn->operands[1].imm);                             \
-        return CPU_OK;                                                        \
+        return mov_store(cpu, insn, shape, size, insn->operands[1].imm, f);   \
     }
 #define FAST_MOV(size)                                                        \
     static cpu_res fast_mov_rr##size(svmx_cpu *cpu, const svmx_insn *insn,    \

@@ -84,16 +84,19 @@ static void put_ret(unsigned page)
  */
 static const char rsvd_note[] = "reserved-bit #PF with P = 0 in the error "
                                 "code (SDM Vol. 3A 5.7: RSVD implies P)";
-#define CHECK_PF_RSVD(caught, err, addr)                                      \
+/* CHECK_PF, with QEMU TCG's error code `tcg_err` accepted there only
+ * (rt_tcg_excuse prints `note` once). */
+#define CHECK_PF_TCG(caught, err, tcg_err, note, addr)                        \
     do {                                                                      \
         int c_ = (caught);                                                    \
         CHECK(c_ == RT_PF + 1 &&                                              \
-                  rt_tcg_excuse(rt_last.error, (err), (err) & ~E_P,           \
-                                rsvd_note),                                   \
+                  rt_tcg_excuse(rt_last.error, (err), (tcg_err), (note)),     \
               "expected #PF(%#x), got %s(%#lx)", (unsigned)(err),             \
               c_ ? rt_vector_name(c_ - 1) : "nothing", rt_last.error);        \
         CHECK_EQ(rt_last.cr2, addr);                                          \
     } while (0)
+#define CHECK_PF_RSVD(caught, err, addr)                                      \
+    CHECK_PF_TCG(caught, err, (err) & ~E_P, rsvd_note, addr)
 
 static void t_not_present(void)
 {
@@ -297,15 +300,7 @@ static const char rmw_note[] = "read-modify-write destination faults as a "
                                "read, W/R = 0 (SDM Vol. 3A 5.7: the access "
                                "is a write)";
 #define CHECK_PF_RMW(caught, err, addr)                                       \
-    do {                                                                      \
-        int c_ = (caught);                                                    \
-        CHECK(c_ == RT_PF + 1 &&                                              \
-                  rt_tcg_excuse(rt_last.error, (err), (err) & ~E_W,           \
-                                rmw_note),                                    \
-              "expected #PF(%#x), got %s(%#lx)", (unsigned)(err),             \
-              c_ ? rt_vector_name(c_ - 1) : "nothing", rt_last.error);        \
-        CHECK_EQ(rt_last.cr2, addr);                                          \
-    } while (0)
+    CHECK_PF_TCG(caught, err, (err) & ~E_W, rmw_note, addr)
 #define RMW_1(insn, a)                                                        \
     __asm__ volatile(insn " %0" : "+m"(*(volatile uint64_t *)(a)) : : "cc")
 #define RMW_2(insn, a, r)                                                     \
