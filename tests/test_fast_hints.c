@@ -14,6 +14,12 @@
  * ran. The whole scenario is one svmx_cpu_run(), as every run starts a
  * new epoch.
  *
+ * The last three check an instruction the fast loop hands over to
+ * step_one and then goes on from (run_fast, exec.c): a run stops on its
+ * budget exactly wherever it ends, in the state single steps reach; a
+ * stop request or an event a port handler raises during the hand-over
+ * is seen at the boundary right after it.
+ *
  * The machine is svm_fixture.h's: L1 at 0x7C00 in 64-bit mode, the VMCB
  * at 0x4000. The guest's code and the code that changes are at 0x9100,
  * away from L1's in the direct-mapped decode cache (its slot index is
@@ -263,6 +269,182 @@ static void test_hints_hook_writes_code(void **state)
     assert_int_equal(get(CODE, 8), CODE_R10);
 }
 
+/*
+ * The round trip of bench/roundtrip.c: L1 `vmrun; cmp; jne; mov; mov;
+ * dec; jnz`, L2 `cpuid; jmp` with CPUID intercepted. VMRUN and CPUID are
+ * not for the fast loop, which hands them to step_one and, when the CPU
+ * is still quiet after the world switch, goes on by itself (run_fast).
+ */
+static const uint8_t trip_l1[] = {
+    0x48, 0xc7, 0xc0, 0x00, 0x40, 0x00, 0x00,       /* mov rax, VMCB     */
+    0x41, 0xb8, 0x05, 0x00, 0x00, 0x00,             /* mov r8d, 5        */
+    0x0f, 0x01, 0xd8,                               /* 1: vmrun          */
+    0x48, 0x83, 0x78, 0x70, 0x72,                   /* cmp [rax+0x70], 0x72 */
+    0x75, 0x13,                                     /* jne 9f            */
+    0x48, 0x8b, 0x90, 0xc8, 0x00, 0x00, 0x00,       /* mov rdx, [rax+NRIP] */
+    0x48, 0x89, 0x90, 0x78, 0x05, 0x00, 0x00,       /* mov [rax+RIP], rdx */
+    0x41, 0xff, 0xc8,                               /* dec r8d           */
+    0x75, 0xe3,                                     /* jnz 1b            */
+    0xf4,                                           /* 9: hlt            */
+};
+static const uint8_t trip_l2[] = {
+    0x0f, 0xa2,                                     /* 1: cpuid          */
+    0xeb, 0xfc,                                     /* jmp 1b            */
+};
+/* Two MOVs, eight instructions in the first trip (L2 starts at its
+ * CPUID), nine in each other one, and the HLT. */
+#define TRIP_INSNS (2u + 8u + 4u * 9u + 1u)
+
+static void boot_trips(void)
+{
+    setup_l1(SVMX_VENDOR_AMD, trip_l1, sizeof trip_l1, NULL, 0, false);
+    memcpy(m.ram + CODE, trip_l2, sizeof trip_l2);
+    vset(SVMX_VMCB_RIP, CODE);
+    icpt(SVMX_SVM_INTERCEPT_CPUID);
+}
+
+typedef struct trip_state {
+    uint64_t insns;
+    svmx_stop_reason reason;
+    svmx_regs regs;
+    svmx_sregs sregs;
+    uint64_t tsc;
+} trip_state;
+
+static trip_state trip_state_now(uint64_t insns, svmx_stop_reason reason)
+{
+    trip_state t;
+    memset(&t, 0, sizeof t);
+    t.insns = insns;
+    t.reason = reason;
+    svmx_cpu_get_regs(m.cpu, &t.regs);
+    t.sregs = sregs();
+    t.tsc = msr(0x10); /* IA32_TIME_STAMP_COUNTER */
+    return t;
+}
+
+/*
+ * A run of budget k ends after exactly k instructions, wherever the k-th
+ * falls - a fast instruction, a hand-over, the instruction after a world
+ * switch - in the same state, with the same count and TSC, as k runs of
+ * one instruction each (each of which starts a new epoch, so no hint is
+ * followed there).
+ */
+static void test_handoff_budget_exact(void **state)
+{
+    (void)state;
+    for (uint64_t k = 1; k <= TRIP_INSNS + 2; k++) {
+        boot_trips();
+        svmx_stop st = run_vm(k);
+        trip_state whole = trip_state_now(st.insns, st.reason);
+        assert_int_equal(st.rip, whole.regs.rip);
+        fixture_teardown(NULL);
+
+        boot_trips();
+        st = run_vm(1);
+        uint64_t insns = st.insns;
+        for (uint64_t i = 1; i < k && st.reason == SVMX_STOP_BUDGET; i++) {
+            st = run(1);
+            insns += st.insns;
+        }
+        trip_state steps = trip_state_now(insns, st.reason);
+        fixture_teardown(NULL);
+
+        assert_int_equal(whole.insns, steps.insns);
+        assert_int_equal(whole.insns, k <= TRIP_INSNS ? k : TRIP_INSNS);
+        assert_int_equal(whole.reason, steps.reason);
+        assert_int_equal(whole.reason, k <= TRIP_INSNS ? SVMX_STOP_BUDGET
+                                                       : SVMX_STOP_HLT);
+        assert_int_equal(whole.tsc, steps.tsc);
+        assert_memory_equal(&whole.regs, &steps.regs, sizeof whole.regs);
+        assert_memory_equal(&whole.sregs, &steps.sregs, sizeof whole.sregs);
+    }
+}
+
+/* The port handler of test_handoff_stop_request: the second OUT asks
+ * the run to stop. */
+static unsigned outs;
+static svmx_status stop_out(void *ctx, uint16_t port, unsigned size,
+                            uint32_t value)
+{
+    (void)ctx, (void)port, (void)size, (void)value;
+    if (++outs == 2)
+        svmx_cpu_request_stop(m.cpu);
+    return SVMX_OK;
+}
+
+/*
+ * A stop request from a port handler, while OUT runs as a hand-over
+ * inside the fast loop's stretch (run_fast): the run stops right after
+ * that OUT, which is counted, and runs nothing more.
+ */
+static void test_handoff_stop_request(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0xb9, 0x04, 0x00, 0x00, 0x00,             /* mov ecx, 4           */
+        0xe6, 0x80,                               /* 1: out 0x80, al      */
+        0xff, 0xc3,                               /*    inc ebx           */
+        0xff, 0xc9,                               /*    dec ecx           */
+        0x75, 0xf8,                               /*    jnz 1b            */
+        0xf4,                                     /*    hlt               */
+    };
+    boot_long(code, sizeof code, false);
+    m.io.pio_out = stop_out;
+    outs = 0;
+    set_reg(SVMX_RBX, 0);
+    uint64_t tsc = msr(0x10);
+    svmx_stop st = run(200);
+    assert_int_equal(st.reason, SVMX_STOP_REQUESTED);
+    assert_int_equal(st.insns, 6);          /* MOV, OUT, INC, DEC, JNZ, OUT */
+    assert_int_equal(st.rip, 0x7c00 + 7);   /* after the second OUT        */
+    assert_int_equal(reg(SVMX_RBX), 1);
+    assert_int_equal(msr(0x10), tsc + 6);
+    /* The next run goes on from there. */
+    st = run(200);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(reg(SVMX_RBX), 4);
+}
+
+/* The port handler of test_handoff_event: the second OUT raises an NMI. */
+static svmx_status nmi_out(void *ctx, uint16_t port, unsigned size,
+                           uint32_t value)
+{
+    (void)ctx, (void)port, (void)size, (void)value;
+    if (++outs == 2)
+        assert_int_equal(svmx_cpu_inject_nmi(m.cpu), SVMX_OK);
+    return SVMX_OK;
+}
+
+/*
+ * An event a port handler raises while OUT runs as a hand-over inside
+ * the fast loop's stretch is taken at the boundary right after that OUT:
+ * the NMI handler (a HLT) finds the OUT's successor in its frame, and
+ * nothing else ran.
+ */
+static void test_handoff_event(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0xb9, 0x04, 0x00, 0x00, 0x00,             /* mov ecx, 4           */
+        0xe6, 0x80,                               /* 1: out 0x80, al      */
+        0xff, 0xc3,                               /*    inc ebx           */
+        0xff, 0xc9,                               /*    dec ecx           */
+        0x75, 0xf8,                               /*    jnz 1b            */
+        0xf4,                                     /*    hlt               */
+    };
+    setup_l1(SVMX_VENDOR_AMD, code, sizeof code, NULL, 0, false);
+    m.io.pio_out = nmi_out;
+    outs = 0;
+    set_reg(SVMX_RBX, 0);
+    svmx_stop st = run_vm(200);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, L1HANDLER(2) + 1);
+    assert_int_equal(st.insns, 7);          /* ... OUT, then the HLT       */
+    assert_int_equal(reg(SVMX_RBX), 1);
+    assert_int_equal(get(reg(SVMX_RSP), 8), 0x7c00 + 7); /* the frame's RIP */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +455,10 @@ int main(void)
                                   fixture_teardown),
         cmocka_unit_test_teardown(test_hints_hook_writes_code,
                                   fixture_teardown),
+        cmocka_unit_test(test_handoff_budget_exact),
+        cmocka_unit_test_teardown(test_handoff_stop_request,
+                                  fixture_teardown),
+        cmocka_unit_test_teardown(test_handoff_event, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

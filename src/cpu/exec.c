@@ -192,7 +192,7 @@ static cpu_res code_breakpoint(svmx_cpu *cpu, svmx_mode mode, bool *hit)
 /*
  * One instruction: fetch, execute, and deliver a fault if there is one.
  * `pre`, when not NULL, is the cached decode at CS:RIP that the fast loop
- * found and left to this path (run_fast_in), in mode `pre_mode`: the
+ * found and left to this path (run_fast), in mode `pre_mode`: the
  * fetch is then done, and so is what the fast loop did on entry and no
  * instruction of its list undoes - the hostmap sync (no control register
  * changed) and bp_armed = false (quiet(): DR7 enables no breakpoint, so
@@ -201,9 +201,12 @@ static cpu_res code_breakpoint(svmx_cpu *cpu, svmx_mode mode, bool *hit)
  * opened it (SDM Vol. 2B STI, Vol. 2A MOV), so it is cleared here before
  * the handler runs; STI, MOV SS and POP SS open it again.
  */
-static cpu_res step_one(svmx_cpu *cpu, const svmx_insn *pre,
-                        svmx_mode pre_mode, uint8_t *shadow_before,
-                        bool *faulted)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline cpu_res step_one(svmx_cpu *cpu, const svmx_insn *pre,
+                               svmx_mode pre_mode, uint8_t *shadow_before,
+                               bool *faulted)
 {
     svmx_mode mode = pre ? pre_mode : cpu_mode(cpu);
     const svmx_insn *insn = NULL;
@@ -402,10 +405,11 @@ static inline cache_entry *fetch_fast(svmx_cpu *cpu, fast_fetch *ff,
 /*
  * Runs at most `budget` simple instructions; returns how many ran (a
  * faulting one counts, as in step_one). *res is CPU_STOP if the run must
- * stop. *slow is the decode at CS:RIP when the loop ended only because
- * that instruction is not for it (fetch_fast): nothing has happened since
- * the last instruction, which raised no attention, so the run loop may
- * hand it straight to step_one, with *slow_mode. Else NULL.
+ * stop. *unfetched is true when the loop ended only because the
+ * instruction at CS:RIP is not for it or fetch_fast() could not give it:
+ * nothing has happened since the last instruction, which raised no
+ * attention, so run_fast() may hand it straight to step_one; *slow is
+ * then its decode if there is one (not for the loop). Else NULL.
  *
  * Each decode keeps hints to the decodes that followed it (its successor
  * hints, decode_cache_fast.h), tagged with the hostmap's epoch and the
@@ -427,7 +431,7 @@ __attribute__((always_inline))
 #endif
 static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
                                    cpu_res *res, const svmx_insn **slow,
-                                   svmx_mode *slow_mode, svmx_mode mode,
+                                   bool *unfetched, svmx_mode mode,
                                    bool long64)
 {
     cpu_hostmap *h = &cpu->hostmap;
@@ -442,11 +446,13 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
      * followed when its address and tag match. */
     cache_entry *prev = h->run_prev ? h->run_prev : &cpu->dcache->entries[0];
     uint64_t seq = h->run_seq; /* where prev falls through to */
-    uint64_t n = 0;
+    uint64_t left = budget; /* a countdown, tested with attention at the
+                               loop's end: one register and one compare
+                               fewer per instruction */
 
     *res = CPU_OK;
     *slow = NULL;
-    *slow_mode = mode;
+    *unfetched = false;
     cpu->bp_armed = false; /* quiet(): DR7 enables no breakpoint */
     hostmap_sync(h, cpu->sregs.cr0, cpu->sregs.cr3, cpu->sregs.cr4,
                  cpu->sregs.efer);
@@ -458,7 +464,7 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
                         .cs_limit = long64 ? 0 : cs->limit,
                         .meta = meta, .user = acc & PG_USER };
     hostmap_env_select(h, &env);
-    while (n < budget) {
+    while (left) {
         uint64_t rip = cpu->regs.rip;
         uint64_t lin = (cs_base + rip) & lin_mask;
         cache_entry *e;
@@ -471,8 +477,10 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
             e = prev->link[1].to;
         } else {
             e = fetch_fast(cpu, &ff, rip, lin, long64, acc, salt, meta);
-            if (!e)
+            if (!e) {
+                *unfetched = true;
                 break;
+            }
             prev->link[rip == seq ? 0 : 1] =
                 (decode_cache_link){ lin, h->epoch, e };
         }
@@ -486,37 +494,26 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
                 /* Not for this loop: for step_one, which makes it
                  * run_prev. */
                 *slow = &e->insn;
+                *unfetched = true;
             } else if (r == CPU_FAULT) {
                 /* Counted as step_one's caller counts it: unless the
                  * delivery stopped the run (a shutdown). */
                 *res = exec_deliver(cpu, &f);
-                n += *res != CPU_STOP;
+                left -= *res != CPU_STOP;
             } else {
                 *res = r;
             }
             break;
         }
-        n++;
+        left--;
         prev = e;
-        if (cpu->attention)
+        if (!left || cpu->attention)
             break;
     }
     h->run_prev = prev;
     h->run_seq = seq;
-    cpu->tsc += n; /* no instruction of the list reads the TSC */
-    return n;
-}
-
-/* The loop compiled twice: 64-bit mode, where there is no CS base or
- * limit, and the rest. */
-static uint64_t run_fast(svmx_cpu *cpu, uint64_t budget, cpu_res *res,
-                         const svmx_insn **slow, svmx_mode *slow_mode)
-{
-    svmx_mode mode = cpu_mode(cpu);
-    if (mode == SVMX_MODE_LONG64)
-        return run_fast_in(cpu, budget, res, slow, slow_mode,
-                           SVMX_MODE_LONG64, true);
-    return run_fast_in(cpu, budget, res, slow, slow_mode, mode, false);
+    cpu->tsc += budget - left; /* no instruction of the list reads it */
+    return budget - left;
 }
 
 /* A CPU_STOP that nobody described came from the page walker: an MMIO
@@ -591,6 +588,94 @@ static cpu_res after_traps(svmx_cpu *cpu, bool tf, uint8_t shadow_before)
 }
 
 
+/*
+ * The end of an instruction step_one() completed (not CPU_STOP): it is
+ * counted and ticks the TSC (docs/interpreter.md), then come the #DB
+ * traps unless it delivered an event (`faulted`), then a stop request.
+ * false if the run ends.
+ */
+static inline bool retire(svmx_cpu *cpu, svmx_stop *stop, bool tf,
+                          uint8_t shadow_before, bool faulted)
+{
+    stop->insns++;
+    cpu->tsc++;
+    if (tf | cpu->db_deferred | cpu->stop_requested | cpu->bp_hits) {
+        if ((tf || cpu->db_deferred || cpu->bp_hits) && !faulted &&
+            after_traps(cpu, tf, shadow_before) == CPU_STOP)
+            return false;
+        if (cpu->stop_requested) {
+            exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Where the run loop goes on after run_fast(). */
+typedef enum fast_next {
+    FAST_TOP,   /* to the top of the loop: its checks are due           */
+    FAST_STEP,  /* straight to step_one(): nothing changed since them    */
+    FAST_END,   /* the run ends; the stop record is written              */
+} fast_next;
+
+/*
+ * The fast loop while the CPU is quiet, compiled twice: 64-bit mode,
+ * where there is no CS base or limit, and the rest. An instruction it
+ * stops in front of because it does not run it (run_fast_in: nothing has
+ * happened since the last instruction, which raised no attention) goes
+ * to step_one() here, and is retired as the run loop retires one. If the
+ * budget is not spent and the CPU is still quiet() after it, which also
+ * says that no attention is raised, that the CPU is active and that no
+ * event waits, the top of the run loop would find nothing to do and
+ * enter the fast loop again: so that happens here at once, with the mode
+ * and the fetch environment computed anew, as a world switch may have
+ * changed them.
+ */
+static fast_next run_fast(svmx_cpu *cpu, svmx_stop *stop, uint64_t limit)
+{
+    for (;;) {
+        svmx_mode mode = cpu_mode(cpu);
+        const svmx_insn *pre;
+        bool unfetched;
+        cpu_res fr;
+        uint64_t n;
+        if (mode == SVMX_MODE_LONG64)
+            n = run_fast_in(cpu, limit - stop->insns, &fr, &pre, &unfetched,
+                            SVMX_MODE_LONG64, true);
+        else
+            n = run_fast_in(cpu, limit - stop->insns, &fr, &pre, &unfetched,
+                            mode, false);
+        stop->insns += n;
+        if (fr == CPU_STOP) {
+            stop_from_paging(cpu);
+            return FAST_END;
+        }
+        if (cpu->stop_requested) {
+            exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
+            return FAST_END;
+        }
+        /* In front of an instruction the fast loop could not fetch, the
+         * top of the run loop would find nothing to do, and the fast loop
+         * would stop there again at once. */
+        if (!pre)
+            return unfetched || !n ? FAST_STEP : FAST_TOP;
+        /* RFLAGS.TF = 0: quiet() said so, and no instruction of the list
+         * writes it. */
+        uint8_t shadow_before;
+        bool faulted;
+        cpu_res r = step_one(cpu, pre, mode, &shadow_before, &faulted);
+        if (r == CPU_STOP) {
+            stop_from_paging(cpu);
+            return FAST_END;
+        }
+        if (!retire(cpu, stop, false, shadow_before, faulted))
+            return FAST_END;
+        if (stop->insns >= limit || !quiet(cpu))
+            return FAST_TOP;
+    }
+}
+
+
 svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
 {
     if (!cpu || !stop)
@@ -614,48 +699,24 @@ svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns, svmx_stop *stop)
             if (boundary(cpu) != CPU_OK)
                 break;
         }
-        const svmx_insn *pre = NULL;
-        svmx_mode pre_mode = SVMX_MODE_REAL;
         if (quiet(cpu)) {
-            cpu_res fr;
-            uint64_t n = run_fast(cpu, limit - stop->insns, &fr, &pre,
-                                  &pre_mode);
-            stop->insns += n;
-            if (fr == CPU_STOP) {
-                stop_from_paging(cpu);
+            fast_next next = run_fast(cpu, stop, limit);
+            if (next == FAST_END)
                 break;
-            }
-            if (cpu->stop_requested) {
-                exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
-                break;
-            }
-            /* With `pre`, the loop stopped in front of an instruction it
-             * does not run, with the budget not spent, no attention
-             * raised and the CPU still quiet: the top of this loop would
-             * find nothing to do and the fast loop would stop there again
-             * at once, so that instruction goes to step_one now. */
-            if (n && !pre)
+            if (next == FAST_TOP)
                 continue;
         }
         bool tf = (cpu->regs.rflags & SVMX_RFLAGS_TF) != 0;
         uint8_t shadow_before;
         bool faulted;
-        cpu_res r = step_one(cpu, pre, pre_mode, &shadow_before, &faulted);
+        cpu_res r = step_one(cpu, NULL, SVMX_MODE_REAL, &shadow_before,
+                             &faulted);
         if (r == CPU_STOP) {
             stop_from_paging(cpu);
             break;
         }
-        stop->insns++;
-        cpu->tsc++; /* one tick per instruction (docs/interpreter.md) */
-        if (tf | cpu->db_deferred | cpu->stop_requested | cpu->bp_hits) {
-            if ((tf || cpu->db_deferred || cpu->bp_hits) && !faulted &&
-                after_traps(cpu, tf, shadow_before) == CPU_STOP)
-                break;
-            if (cpu->stop_requested) {
-                exec_stop(cpu, SVMX_STOP_REQUESTED, NULL);
-                break;
-            }
-        }
+        if (!retire(cpu, stop, tf, shadow_before, faulted))
+            break;
     }
     stop->rip = cpu->regs.rip;
     cpu->stop = NULL;

@@ -41,6 +41,16 @@ void hostmap_fill(svmx_cpu *cpu, uint64_t lin, unsigned acc, uint64_t phys)
     cpu->hostmap.empty = false;
 }
 
+void hostmap_sync_slow(cpu_hostmap *h, uint64_t cr0, uint64_t cr3,
+                       uint64_t cr4, uint64_t efer)
+{
+    hostmap_flush(h);
+    h->cr0 = cr0;
+    h->cr3 = cr3;
+    h->cr4 = cr4;
+    h->efer = efer;
+}
+
 void hostmap_protect_code_slow(cpu_hostmap *h, const uint8_t *page)
 {
     if (!hostmap_is_code(h, page)) {

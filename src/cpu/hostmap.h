@@ -234,17 +234,18 @@ static inline void hostmap_protect_code(cpu_hostmap *h, const uint8_t *page)
         hostmap_protect_code_slow(h, page);
 }
 
-/* Flushes when a control register differs from the snapshot. */
+/* Flushes and takes the controls as the snapshot (hostmap.c). */
+void hostmap_sync_slow(cpu_hostmap *h, uint64_t cr0, uint64_t cr3,
+                       uint64_t cr4, uint64_t efer);
+
+/* Flushes when a control register differs from the snapshot. The four
+ * compares are one test, and the rare flush is out of line, so the
+ * common case asked before each instruction stays short. */
 static inline void hostmap_sync(cpu_hostmap *h, uint64_t cr0, uint64_t cr3,
                                 uint64_t cr4, uint64_t efer)
 {
-    if (h->cr0 != cr0 || h->cr3 != cr3 || h->cr4 != cr4 || h->efer != efer) {
-        hostmap_flush(h);
-        h->cr0 = cr0;
-        h->cr3 = cr3;
-        h->cr4 = cr4;
-        h->efer = efer;
-    }
+    if ((h->cr0 ^ cr0) | (h->cr3 ^ cr3) | (h->cr4 ^ cr4) | (h->efer ^ efer))
+        hostmap_sync_slow(h, cr0, cr3, cr4, efer);
 }
 
 typedef struct svmx_cpu svmx_cpu;
