@@ -361,6 +361,17 @@ static void test_handoff_budget_exact(void **state)
     }
 }
 
+/* The program of the hand-over tests: four OUTs, each handed over by
+ * the fast loop, between INC/DEC/JNZ it runs itself. */
+static const uint8_t out_loop[] = {
+    0xb9, 0x04, 0x00, 0x00, 0x00,             /* mov ecx, 4           */
+    0xe6, 0x80,                               /* 1: out 0x80, al      */
+    0xff, 0xc3,                               /*    inc ebx           */
+    0xff, 0xc9,                               /*    dec ecx           */
+    0x75, 0xf8,                               /*    jnz 1b            */
+    0xf4,                                     /*    hlt               */
+};
+
 /* The port handler of test_handoff_stop_request: the second OUT asks
  * the run to stop. */
 static unsigned outs;
@@ -381,15 +392,7 @@ static svmx_status stop_out(void *ctx, uint16_t port, unsigned size,
 static void test_handoff_stop_request(void **state)
 {
     (void)state;
-    static const uint8_t code[] = {
-        0xb9, 0x04, 0x00, 0x00, 0x00,             /* mov ecx, 4           */
-        0xe6, 0x80,                               /* 1: out 0x80, al      */
-        0xff, 0xc3,                               /*    inc ebx           */
-        0xff, 0xc9,                               /*    dec ecx           */
-        0x75, 0xf8,                               /*    jnz 1b            */
-        0xf4,                                     /*    hlt               */
-    };
-    boot_long(code, sizeof code, false);
+    boot_long(out_loop, sizeof out_loop, false);
     m.io.pio_out = stop_out;
     outs = 0;
     set_reg(SVMX_RBX, 0);
@@ -425,15 +428,7 @@ static svmx_status nmi_out(void *ctx, uint16_t port, unsigned size,
 static void test_handoff_event(void **state)
 {
     (void)state;
-    static const uint8_t code[] = {
-        0xb9, 0x04, 0x00, 0x00, 0x00,             /* mov ecx, 4           */
-        0xe6, 0x80,                               /* 1: out 0x80, al      */
-        0xff, 0xc3,                               /*    inc ebx           */
-        0xff, 0xc9,                               /*    dec ecx           */
-        0x75, 0xf8,                               /*    jnz 1b            */
-        0xf4,                                     /*    hlt               */
-    };
-    setup_l1(SVMX_VENDOR_AMD, code, sizeof code, NULL, 0, false);
+    setup_l1(SVMX_VENDOR_AMD, out_loop, sizeof out_loop, NULL, 0, false);
     m.io.pio_out = nmi_out;
     outs = 0;
     set_reg(SVMX_RBX, 0);
