@@ -274,6 +274,22 @@ cpu_res exec_write_operand_any(svmx_cpu *cpu, const svmx_insn *insn,
                                const svmx_operand *op, uint64_t value,
                                cpu_fault *f);
 
+/* A memory operand of 1-8 bytes read as a read (`write` 0) or for
+ * writing (PG_WRITE: exec_read_operand_rmw). */
+static inline cpu_res exec_read_mem_operand(svmx_cpu *cpu,
+                                            const svmx_insn *insn,
+                                            const svmx_operand *op,
+                                            unsigned write, uint64_t *value,
+                                            cpu_fault *f)
+{
+    uint64_t lin;
+    cpu_res r = exec_mem_linear(cpu, insn, op, write != 0, &lin, f);
+    if (r != CPU_OK)
+        return r;
+    return exec_read_linear(cpu, lin, op->size, exec_user_flag(cpu) | write,
+                            value, f);
+}
+
 static inline cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
                                         const svmx_operand *op,
                                         uint64_t *value, cpu_fault *f)
@@ -286,13 +302,8 @@ static inline cpu_res exec_read_operand(svmx_cpu *cpu, const svmx_insn *insn,
         *value = op->imm;
         return CPU_OK;
     }
-    if (op->kind == SVMX_OPK_MEM && op->size && op->size <= 8) {
-        uint64_t lin;
-        cpu_res r = exec_mem_linear(cpu, insn, op, false, &lin, f);
-        if (r != CPU_OK)
-            return r;
-        return exec_read_linear(cpu, lin, op->size, exec_user_flag(cpu), value, f);
-    }
+    if (op->kind == SVMX_OPK_MEM && op->size && op->size <= 8)
+        return exec_read_mem_operand(cpu, insn, op, 0, value, f);
     return exec_read_operand_any(cpu, insn, op, value, f);
 }
 
@@ -313,14 +324,8 @@ static inline cpu_res exec_read_operand_rmw(svmx_cpu *cpu,
                                             const svmx_operand *op,
                                             uint64_t *value, cpu_fault *f)
 {
-    if (op->kind == SVMX_OPK_MEM && op->size && op->size <= 8) {
-        uint64_t lin;
-        cpu_res r = exec_mem_linear(cpu, insn, op, true, &lin, f);
-        if (r != CPU_OK)
-            return r;
-        return exec_read_linear(cpu, lin, op->size,
-                                exec_user_flag(cpu) | PG_WRITE, value, f);
-    }
+    if (op->kind == SVMX_OPK_MEM && op->size && op->size <= 8)
+        return exec_read_mem_operand(cpu, insn, op, PG_WRITE, value, f);
     return exec_read_operand(cpu, insn, op, value, f);
 }
 

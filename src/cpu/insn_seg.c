@@ -456,35 +456,22 @@ cpu_res insn_verw(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
  * mode (the decoder's). A memory destination is a read-modify-write: it
  * is checked for writing - segment (#GP(0) "if the destination is located
  * in a non-writable segment") and page - before it is read, whichever
- * way the comparison goes.
+ * way the comparison goes (exec_read_operand_rmw).
  */
 cpu_res insn_arpl(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
     const svmx_operand *dst = &insn->operands[0];
     uint64_t src = exec_gpr_read(cpu, insn->operands[1].reg, 2, false);
-    uint64_t v, lin = 0;
-    unsigned acc = exec_user_flag(cpu);
-    cpu_res r;
+    uint64_t v;
     if (!protected_mode(cpu) || svmx_cpu_mode(cpu) == SVMX_MODE_LONG64)
         return cpu_raise(f, CPU_VEC_UD, false, 0);
-    if (dst->kind == SVMX_OPK_MEM) {
-        unsigned seg = dst->seg < SVMX_SEG_COUNT ? dst->seg : SVMX_DS;
-        r = exec_seg_address(cpu, seg, exec_effective_offset(cpu, insn, dst),
-                             2, true, &lin, f);
-        if (r == CPU_OK)
-            r = exec_read_linear(cpu, lin, 2, acc | PG_WRITE, &v, f);
-    } else {
-        r = exec_read_operand(cpu, insn, dst, &v, f);
-    }
+    cpu_res r = exec_read_operand_rmw(cpu, insn, dst, &v, f);
     if (r != CPU_OK)
         return r;
     bool raise = (v & 3) < (src & 3);
     if (raise) {
         v = (v & ~3ull) | (src & 3);
-        r = dst->kind == SVMX_OPK_MEM
-                ? exec_write_linear(cpu, lin, 2, acc, v, f)
-                : exec_write_operand(cpu, insn, dst, v, f);
-        if (r != CPU_OK)
+        if ((r = exec_write_operand(cpu, insn, dst, v, f)) != CPU_OK)
             return r;
     }
     set_zf(cpu, raise);
