@@ -25,14 +25,6 @@
 
 #include "exec_fixture.h"
 
-#define CF SVMX_RFLAGS_CF
-#define PF SVMX_RFLAGS_PF
-#define AF SVMX_RFLAGS_AF
-#define ZF SVMX_RFLAGS_ZF
-#define SF SVMX_RFLAGS_SF
-#define OF SVMX_RFLAGS_OF
-#define ALL (CF | PF | AF | ZF | SF | OF)
-
 #define CODE   0x7c00u /* where the fixture places the code           */
 #define STACK  0x7000u /* SP/ESP/RSP at boot                          */
 #define DATA   0x5000u /* the rows' memory operand                    */

@@ -46,14 +46,6 @@
 #include "exec_fixture.h"
 #include "cpu/exec_fast.h"
 
-#define CF SVMX_RFLAGS_CF
-#define PF SVMX_RFLAGS_PF
-#define AF SVMX_RFLAGS_AF
-#define ZF SVMX_RFLAGS_ZF
-#define SF SVMX_RFLAGS_SF
-#define OF SVMX_RFLAGS_OF
-#define ALL (CF | PF | AF | ZF | SF | OF)
-
 #define CODE    0x7c00u  /* the fixture's code address                   */
 #define LOOP    0x7c05u  /* L: the instruction under test                */
 #define DATA    0x5000u  /* the cases' memory: two pages of pattern       */
