@@ -80,6 +80,11 @@ expect_err "run l0 bad range" 2 "--l0: range ends before it starts" run --l0 io=
 expect_err "run l0 range on hlt" 2 "--l0: this kind takes no range" run --l0 hlt=1 k
 expect_err "run l0 too many" 2 "more than 8 ranges" run --l0 io=1,io=2,io=3,io=4,io=5,io=6,io=7,io=8,io=9 k
 expect_err "run l0 empty item" 2 "--l0: empty item" run --l0 hlt,,io k
+expect_err "run bad break" 2 "--break wants ADDR, ADDR:l1 or ADDR:l2, not 'zz'" run --break zz k
+expect_err "run bad break level" 2 "not '0x10:l3'" run --break 0x10:l3 k
+expect_err "run break empty" 2 "not ':l1'" run --break :l1 k
+expect_err "run break too many" 2 "--break: at most 8 breakpoints" run \
+    --break 1 --break 2 --break 3 --break 4 --break 5 --break 6 --break 7 --break 8 --break 9 k
 
 # The demo's exit trace: the rules are decided as docs/router.md says.
 "$svmx" run --trace-format jsonl >"$out" 2>"$err"
@@ -97,6 +102,26 @@ if ! grep -q '^exit: L1 IOIO .* port=0xe9 size=1 -> L0' "$err" ||
    ! cmp -s "$out" "$out.plain"; then
     echo "FAIL --l0 io=0xe9: no L0 decision traced, or the output changed"
     fails=$((fails + 1))
+fi
+rm -f "$out.plain"
+
+# --break: the demo's CPUID in L2 (its RIP from the instruction trace) ends
+# the run there, before the #VMEXIT, in the same state whether run or
+# stepped; for L1 alone it never stops the demo.
+cpuid=$("$svmx" run --trace insns,exits 2>&1 >/dev/null |
+        grep -B1 '^exit: L2 CPUID' | head -n 1 | sed 's/^[0-9a-f]*:0*\([0-9a-f]*\) .*/0x\1/')
+"$svmx" run --break "$cpuid:l2" --digest >"$out" 2>"$err"
+got=$?
+a=$(tail -n 1 "$out")
+b=$("$svmx" run --break "$cpuid:l2" --digest --trace insns 2>/dev/null | tail -n 1)
+if [ "$got" -ne 1 ] || ! grep -q "^svmx run: breakpoint 0 (--break) in L2 at RIP $cpuid, after" "$err" ||
+   grep -q "exit: L2 CPUID" "$err" || [ "$a" != "$b" ]; then
+    echo "FAIL --break $cpuid:l2: status $got, '$a' vs '$b',"; cat "$err"; fails=$((fails + 1))
+fi
+"$svmx" run >"$out.plain" 2>/dev/null
+"$svmx" run --break "$cpuid:l1" >"$out" 2>/dev/null
+if ! cmp -s "$out" "$out.plain"; then
+    echo "FAIL --break $cpuid:l1 changed the demo's run"; fails=$((fails + 1))
 fi
 rm -f "$out.plain"
 

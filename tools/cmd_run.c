@@ -61,7 +61,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: svmx run [--cpu amd|intel] [-m MIB] [--max-insns N]\n"
             "                [--trace WHAT] [--trace-format text|jsonl]\n"
-            "                [--l0 SPEC] [--append ARGS] [--digest] [KERNEL]\n"
+            "                [--l0 SPEC] [--append ARGS] [--break ADDR[:LEVEL]]\n"
+            "                [--digest] [KERNEL]\n"
             "\n"
             "Loads KERNEL (multiboot v1: ELF32, or a flat image with the\n"
             "header's address fields) as QEMU's -kernel does and runs it.\n"
@@ -90,12 +91,17 @@ static void usage(FILE *f)
             "                  without the policy (see it with --trace exits)\n"
             "  --append ARGS   the multiboot command line after the kernel's\n"
             "                  name, as QEMU's -append\n"
+            "  --break ADDR[:LEVEL]\n"
+            "                  end the run before the instruction at linear\n"
+            "                  address ADDR executes, in L1 or L2 (LEVEL l1\n"
+            "                  or l2; both without it); up to 8 of them\n"
             "  --digest        end with 'digest: ' and the XXH3-64 of the\n"
             "                  architectural state in 16 hex digits on\n"
             "                  stdout, however the run ended (docs/digest.md)\n"
             "\n"
             "Any other end (HLT, triple fault, unsupported instruction, the\n"
-            "instruction budget) prints one line on stderr and exits with 1.\n");
+            "instruction budget, a breakpoint) prints one line on stderr and\n"
+            "exits with 1.\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *v)
@@ -106,6 +112,30 @@ static bool parse_u64(const char *s, uint64_t *v)
     if (errno || end == s || *end || s[0] == '-')
         return false;
     *v = x;
+    return true;
+}
+
+/* --break ADDR[:l1|:l2] into the next free breakpoint of `d`. */
+static bool parse_break(const char *v, svmx_debug *d)
+{
+    char addr[32];
+    const char *colon = strchr(v, ':');
+    size_t n = colon ? (size_t)(colon - v) : strlen(v);
+    uint64_t a;
+    uint8_t levels = SVMX_DEBUG_L1 | SVMX_DEBUG_L2;
+    if (n == 0 || n >= sizeof addr)
+        return false;
+    memcpy(addr, v, n);
+    addr[n] = '\0';
+    if (!parse_u64(addr, &a))
+        return false;
+    if (colon && !strcmp(colon + 1, "l1"))
+        levels = SVMX_DEBUG_L1;
+    else if (colon && !strcmp(colon + 1, "l2"))
+        levels = SVMX_DEBUG_L2;
+    else if (colon)
+        return false;
+    d->breakpoints[d->nbreakpoints++] = (svmx_breakpoint){ a, levels };
     return true;
 }
 
@@ -228,6 +258,11 @@ static int report(const svmx_stop *st, uint64_t max_insns)
         fprintf(stderr, "svmx run: the kernel halted at RIP %#" PRIx64
                         " with nothing to wake it\n", st->rip);
         break;
+    case SVMX_STOP_DEBUG: /* a --break (run_kernel goes on after a step) */
+        fprintf(stderr, "svmx run: breakpoint %u (--break) in L%u at RIP %#"
+                        PRIx64 ", after %" PRIu64 " instructions\n",
+                st->breakpoint, st->level, st->rip, st->insns);
+        break;
     default:
         fprintf(stderr, "svmx run: stopped at RIP %#" PRIx64 ": %s\n", st->rip,
                 svmx_stop_reason_str(st->reason));
@@ -257,13 +292,16 @@ static void run_kernel(run_ctx *ctx, bool trace, uint64_t max_insns,
                   st->reason == SVMX_STOP_L0_EXIT;
         if (l0 && l0_complete(ctx->cpu, st) != SVMX_OK)
             return;
-        bool more = l0 || (trace && st->reason == SVMX_STOP_DEBUG);
+        bool stepped = st->reason == SVMX_STOP_DEBUG &&
+                       st->debug == SVMX_DEBUG_STEP;
+        bool more = l0 || (trace && stepped);
         if (!more || (max_insns && done >= max_insns))
             break;
     }
-    if (st->reason == SVMX_STOP_DEBUG || (max_insns && done >= max_insns &&
-                                          (st->reason == SVMX_STOP_HYPERCALL ||
-                                           st->reason == SVMX_STOP_L0_EXIT)))
+    if ((st->reason == SVMX_STOP_DEBUG && st->debug == SVMX_DEBUG_STEP) ||
+        (max_insns && done >= max_insns &&
+         (st->reason == SVMX_STOP_HYPERCALL ||
+          st->reason == SVMX_STOP_L0_EXIT)))
         st->reason = SVMX_STOP_BUDGET;
     st->insns = done;
 }
@@ -275,6 +313,7 @@ int cmd_run(int argc, char **argv)
     bool trace = false, digest = false, exits = false, exits_set = false;
     trace_format format = TRACE_TEXT;
     svmx_policy policy = { 0 };
+    svmx_debug breaks = { 0 };
     const char *append = NULL;
     const char *kernel = NULL;
 
@@ -290,7 +329,8 @@ int cmd_run(int argc, char **argv)
         }
         if (!strcmp(a, "--cpu") || !strcmp(a, "-m") || !strcmp(a, "--max-insns") ||
             !strcmp(a, "--trace") || !strcmp(a, "--trace-format") ||
-            !strcmp(a, "--l0") || !strcmp(a, "--append")) {
+            !strcmp(a, "--l0") || !strcmp(a, "--append") ||
+            !strcmp(a, "--break")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "svmx run: %s needs a value\n", a);
                 return 2;
@@ -323,6 +363,17 @@ int cmd_run(int argc, char **argv)
                 }
             } else if (!strcmp(a, "--append")) {
                 append = v;
+            } else if (!strcmp(a, "--break")) {
+                if (breaks.nbreakpoints == SVMX_DEBUG_BREAKPOINTS) {
+                    fprintf(stderr, "svmx run: --break: at most %d breakpoints\n",
+                            SVMX_DEBUG_BREAKPOINTS);
+                    return 2;
+                }
+                if (!parse_break(v, &breaks)) {
+                    fprintf(stderr, "svmx run: --break wants ADDR, ADDR:l1 or "
+                                    "ADDR:l2, not '%s'\n", v);
+                    return 2;
+                }
             } else if (!strcmp(a, "--trace-format")) {
                 if (!strcmp(v, "text"))
                     format = TRACE_TEXT;
@@ -396,6 +447,10 @@ int cmd_run(int argc, char **argv)
         svmx_cpu_set_route_hook(ctx.cpu, trace_exits_hook, &tx);
     if (svmx_cpu_set_policy(ctx.cpu, &policy) != SVMX_OK) {
         fprintf(stderr, "svmx run: internal: the --l0 policy was refused\n");
+        goto out;
+    }
+    if (svmx_cpu_set_debug(ctx.cpu, &breaks) != SVMX_OK) {
+        fprintf(stderr, "svmx run: internal: the --break list was refused\n");
         goto out;
     }
 

@@ -341,7 +341,7 @@ SVMX_API svmx_mode svmx_cpu_mode(const svmx_cpu *cpu);
     X(BUDGET,      "instruction budget exhausted")                            \
     X(IO,          "a port I/O handler failed")                               \
     X(MMIO,        "an MMIO handler failed")                                  \
-    X(DEBUG,       "single step done")                                        \
+    X(DEBUG,       "a debug hook: single step, breakpoint or INT3")           \
     X(REQUESTED,   "svmx_cpu_request_stop() was called")                      \
     X(HYPERCALL,   "L1 made a hypercall the L0 policy wants")                 \
     X(L0_EXIT,     "an event the L0 policy wants")
@@ -382,6 +382,10 @@ typedef struct svmx_stop {
     bool        write;
     svmx_status handler_status;
     svmx_exit   exit;           /* HYPERCALL, L0_EXIT: the event          */
+    uint8_t     debug;          /* DEBUG: svmx_debug_cause                */
+    uint8_t     breakpoint;     /* DEBUG, BREAKPOINT: its index in
+                                   svmx_debug.breakpoints                 */
+    uint8_t     level;          /* DEBUG: svmx_level of the CPU           */
 } svmx_stop;
 
 /*
@@ -396,10 +400,82 @@ SVMX_API svmx_status svmx_cpu_run(svmx_cpu *cpu, uint64_t max_insns,
 
 /*
  * Executes one instruction, after delivering the event that is due at
- * this boundary if there is one, and stops with DEBUG (or an earlier
- * stop reason).
+ * this boundary if there is one, and stops with DEBUG, cause STEP (or an
+ * earlier stop reason, or DEBUG with the cause of a debug hook below
+ * when one stops the CPU before the instruction).
  */
 SVMX_API svmx_status svmx_cpu_step(svmx_cpu *cpu, svmx_stop *stop);
+
+/* ======================================================= debug hooks == */
+
+/*
+ * The embedder's own debugger: breakpoints on instruction addresses and
+ * INT3 taken as a software breakpoint. They come first in the router's
+ * order (DESIGN.md, "Data flow"; docs/router.md): they stop the run
+ * before the instruction runs, so before anything it could raise meets
+ * L1's intercepts, the L0 policy, the guest's own DR0-DR3 breakpoints or
+ * the guest's IDT. The guest sees nothing of them: at such a stop no
+ * state has changed, and `rip` is the instruction's own.
+ *
+ * Resuming (svmx_cpu_run or svmx_cpu_step) from a DEBUG stop of a
+ * breakpoint or INT3 executes that instruction without stopping for it
+ * again, provided the CPU is still at the same level and linear address
+ * when it resumes - the embedder's counterpart of RFLAGS.RF. An INT3 the
+ * debugger did not plant is thus given back to the guest by running on.
+ */
+#define SVMX_DEBUG_BREAKPOINTS 8
+
+/* Levels a hook applies at (svmx_breakpoint.levels, svmx_debug.int3). */
+#define SVMX_DEBUG_L1 (1u << SVMX_LEVEL_L1) /* outside guest mode         */
+#define SVMX_DEBUG_L2 (1u << SVMX_LEVEL_L2) /* in guest mode, after VMRUN */
+
+/*
+ * A breakpoint: the run stops when the CPU, at one of `levels`, is about
+ * to execute an instruction whose first byte's linear address (CS.base +
+ * RIP, 32 bits wide outside 64-bit mode) is `addr`. It is checked at the
+ * instruction boundary after the event due there is delivered (so a
+ * breakpoint on a handler's first instruction stops there) and before
+ * the instruction is fetched (so before a fault of the fetch).
+ */
+typedef struct svmx_breakpoint {
+    uint64_t addr;
+    uint8_t  levels;     /* SVMX_DEBUG_L1 and/or SVMX_DEBUG_L2        */
+} svmx_breakpoint;
+
+typedef struct svmx_debug {
+    svmx_breakpoint breakpoints[SVMX_DEBUG_BREAKPOINTS];
+    uint8_t  nbreakpoints;
+    /* The levels at which INT3 (opcode CC; not INT 3 as CD 03, INTO or
+     * INT1) stops the run instead of raising #BP. */
+    uint8_t  int3;
+} svmx_debug;
+
+/* Why a DEBUG stop happened (svmx_stop.debug). */
+#define SVMX_DEBUG_CAUSES(X)                                                  \
+    X(STEP,       "svmx_cpu_step() executed its instruction")                 \
+    X(BREAKPOINT, "an embedder breakpoint, before its instruction")           \
+    X(INT3,       "INT3 for the embedder, before it executes")
+
+typedef enum svmx_debug_cause {
+#define SVMX_DEBUG_ENUM_(name, text) SVMX_DEBUG_##name,
+    SVMX_DEBUG_CAUSES(SVMX_DEBUG_ENUM_)
+#undef SVMX_DEBUG_ENUM_
+    SVMX_DEBUG_CAUSE_COUNT
+} svmx_debug_cause;
+
+/* Name ("BREAKPOINT") of a cause; "?" outside the enum. */
+SVMX_API const char *svmx_debug_cause_name(svmx_debug_cause cause);
+
+/*
+ * Sets the debug hooks whole; NULL removes them all (the default).
+ * SVMX_E_ARG, with the hooks as they were, for a NULL cpu, more than
+ * SVMX_DEBUG_BREAKPOINTS breakpoints, a breakpoint whose levels are none
+ * or other than SVMX_DEBUG_L1/L2, or other bits in `int3`. May be called
+ * from an I/O or MMIO callback: the hooks hold from the next boundary.
+ * The hooks are the embedder's: RESET and INIT keep them.
+ */
+SVMX_API svmx_status svmx_cpu_set_debug(svmx_cpu *cpu, const svmx_debug *debug);
+SVMX_API svmx_status svmx_cpu_get_debug(const svmx_cpu *cpu, svmx_debug *debug);
 
 /*
  * Asks a running svmx_cpu_run() to stop after the current instruction

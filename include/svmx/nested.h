@@ -16,7 +16,8 @@
  *
  * For an event of L2 (a guest VMRUN entered) the order is: L1's intercept,
  * then the L0 policy, then ARCH; for an event of L1: the L0 policy, then
- * ARCH. The three nested rules of DESIGN.md are decided here too (R1
+ * ARCH. The embedder's debug hooks (svmx_cpu_set_debug, svmx/cpu.h) come
+ * before all of it: they stop the CPU before the instruction runs. The three nested rules of DESIGN.md are decided here too (R1
  * VMMCALL, R2 EFER.SVME, R3 invalid L2 state) and named in the decision.
  */
 #ifndef SVMX_NESTED_H

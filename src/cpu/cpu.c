@@ -66,6 +66,7 @@ static void initial_state(svmx_cpu *cpu)
     memset(&cpu->regs, 0, sizeof cpu->regs);
     memset(&cpu->svm, 0, sizeof cpu->svm); /* out of guest mode */
     nested_reset(cpu);
+    debug_reset(cpu);
     /* The interpreter's between-instruction state: no trap waits. */
     cpu->db_deferred = false;
     cpu->db_deferred_dr6 = 0;

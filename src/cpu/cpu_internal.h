@@ -17,6 +17,7 @@
 
 #include "svmx/cpu.h"
 #include "svmx/mem.h"
+#include "cpu/debug_hooks.h"
 #include "cpu/hostmap.h"
 #include "cpu/msr.h"
 #include "cpu/paging.h"
@@ -103,6 +104,7 @@ struct svmx_cpu {
     cpu_hostmap   hostmap;      /* fast path to RAM pages (hostmap.h)     */
     cpu_svm       svm;          /* AMD SVM (src/svm/svm_state.h)          */
     cpu_nested    nested;       /* router and L0 policy (src/nested)      */
+    cpu_debug     debug;        /* the embedder's debug hooks             */
 
     /* The interpreter (exec.c). */
     svmx_decode_cache *dcache;  /* placed after the struct, see cpu.c     */

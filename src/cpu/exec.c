@@ -49,21 +49,16 @@ void svmx_cpu_request_stop(svmx_cpu *cpu)
     }
 }
 
-/* Width of RIP arithmetic by mode: IP wraps at 64 KiB, EIP at 4 GiB. */
-static const uint64_t rip_masks[SVMX_MODE_COUNT] = {
+const uint64_t exec_rip_masks[SVMX_MODE_COUNT] = {
     [SVMX_MODE_REAL] = 0xffff,           [SVMX_MODE_V86] = 0xffff,
     [SVMX_MODE_PROT16] = 0xffff,         [SVMX_MODE_PROT32] = 0xffffffffull,
     [SVMX_MODE_COMPAT16] = 0xffff,       [SVMX_MODE_COMPAT32] = 0xffffffffull,
     [SVMX_MODE_LONG64] = UINT64_MAX,
 };
 
-/* The linear address of CS:RIP: no CS base in 64-bit mode, 32 bits
- * elsewhere (SDM Vol. 3A 3.4, 3.3.7.1). */
 static uint64_t cs_rip_linear(const svmx_cpu *cpu, svmx_mode mode)
 {
-    if (mode == SVMX_MODE_LONG64)
-        return cpu->regs.rip;
-    return (cpu->sregs.seg[SVMX_CS].base + cpu->regs.rip) & 0xffffffffull;
+    return exec_cs_linear(cpu, mode, cpu->regs.rip);
 }
 
 /* The decoder's own faults, and the CS limit for the whole instruction
@@ -190,13 +185,41 @@ static cpu_res code_breakpoint(svmx_cpu *cpu, svmx_mode mode, bool *hit)
 }
 
 /*
+ * What comes before the fetch at CS:RIP when a hook or a breakpoint is
+ * armed: the embedder's debug hooks first (DESIGN.md's order, step 1;
+ * debug_hooks.c), then the guest's own instruction breakpoint. *ended
+ * when the instruction will not run: the run stops (CPU_STOP, the
+ * embedder's stop), or the #DB was delivered instead (*faulted). Out of
+ * line: the common step pays one test for both.
+ */
+static cpu_res __attribute__((noinline))
+before_fetch(svmx_cpu *cpu, svmx_mode mode, bool *faulted, bool *ended)
+{
+    *ended = true;
+    if (cpu->debug.active &&
+        debug_boundary(cpu, cs_rip_linear(cpu, mode)) == CPU_STOP)
+        return CPU_STOP;
+    if (cpu->bp_armed) {
+        bool hit;
+        cpu_res b = code_breakpoint(cpu, mode, &hit);
+        if (hit) {
+            *faulted = true;
+            return b;
+        }
+    }
+    *ended = false;
+    return CPU_OK;
+}
+
+/*
  * One instruction: fetch, execute, and deliver a fault if there is one.
  * `pre`, when not NULL, is the cached decode at CS:RIP that the fast loop
  * found and left to this path (run_fast), in mode `pre_mode`: the
  * fetch is then done, and so is what the fast loop did on entry and no
  * instruction of its list undoes - the hostmap sync (no control register
  * changed) and bp_armed = false (quiet(): DR7 enables no breakpoint, so
- * there is no code breakpoint to check either).
+ * there is no code breakpoint to check either, and no embedder breakpoint
+ * or resume is pending: debug.active is false).
  * An interrupt shadow lasts for the one instruction after the one that
  * opened it (SDM Vol. 2B STI, Vol. 2A MOV), so it is cleared here before
  * the handler runs; STI, MOV SS and POP SS open it again.
@@ -226,11 +249,12 @@ static inline cpu_res step_one(svmx_cpu *cpu, const svmx_insn *pre,
         hostmap_sync(&cpu->hostmap, cpu->sregs.cr0, cpu->sregs.cr3,
                      cpu->sregs.cr4, cpu->sregs.efer);
         cpu->bp_armed = bp_enabled(cpu->dregs.dr7);
-        if (cpu->bp_armed) {
-            bool hit;
-            cpu_res b = code_breakpoint(cpu, mode, &hit);
-            if (hit) {
-                *faulted = true; /* the #DB was delivered instead */
+        if (cpu->bp_armed | cpu->debug.active) {
+            bool ended;
+            cpu_res b = before_fetch(cpu, mode, faulted, &ended);
+            if (ended) {
+                if (!*faulted) /* the embedder's stop: nothing happened */
+                    cpu->events.shadow = *shadow_before;
                 return b;
             }
         }
@@ -239,7 +263,7 @@ static inline cpu_res step_one(svmx_cpu *cpu, const svmx_insn *pre,
     if (r == CPU_OK) {
         /* The fast loop's next hint hangs off this decode. */
         cpu->hostmap.run_prev = decode_cache_entry_of(insn);
-        cpu->hostmap.run_seq = (rip + insn->length) & rip_masks[mode];
+        cpu->hostmap.run_seq = (rip + insn->length) & exec_rip_masks[mode];
         exec_fn fn = exec_table[insn->cls];
         if (!fn) {
             record_bytes(cpu, mode, insn->length);
@@ -247,7 +271,7 @@ static inline cpu_res step_one(svmx_cpu *cpu, const svmx_insn *pre,
             return exec_stop(cpu, SVMX_STOP_UNSUPPORTED,
                              "instruction not modelled");
         }
-        cpu->regs.rip = (rip + insn->length) & rip_masks[mode];
+        cpu->regs.rip = (rip + insn->length) & exec_rip_masks[mode];
         r = fn(cpu, insn, &f);
         if (r == CPU_OK) {
             /* RF clears once an instruction completes, except after IRET,
@@ -345,6 +369,7 @@ static inline bool quiet(const svmx_cpu *cpu)
 {
     return !(cpu->regs.rflags & (SVMX_RFLAGS_TF | SVMX_RFLAGS_RF)) &&
            !bp_enabled(cpu->dregs.dr7) &&
+           !cpu->debug.active &&
            !cpu->events.shadow && !cpu->db_deferred && !cpu->attention &&
            cpu->events.activity == SVMX_ACTIVITY_ACTIVE && !events_waiting(cpu);
 }
@@ -437,7 +462,7 @@ static inline uint64_t run_fast_in(svmx_cpu *cpu, uint64_t budget,
     cpu_hostmap *h = &cpu->hostmap;
     uint64_t cs_base = long64 ? 0 : cpu->sregs.seg[SVMX_CS].base;
     uint64_t lin_mask = long64 ? UINT64_MAX : 0xffffffffull;
-    uint64_t rip_mask = rip_masks[mode];
+    uint64_t rip_mask = exec_rip_masks[mode];
     unsigned acc = PG_EXEC | exec_user_flag(cpu);
     uint64_t salt = decode_cache_where_key(0, mode);
     uint32_t meta = decode_cache_meta(SVMX_INSN_MAX_LEN, mode, cpu->decode_flags);
@@ -728,7 +753,10 @@ svmx_status svmx_cpu_step(svmx_cpu *cpu, svmx_stop *stop)
     if (!cpu || !stop)
         return SVMX_E_ARG;
     svmx_status st = svmx_cpu_run(cpu, 1, stop);
-    if (st == SVMX_OK && stop->reason == SVMX_STOP_BUDGET)
+    if (st == SVMX_OK && stop->reason == SVMX_STOP_BUDGET) {
         stop->reason = SVMX_STOP_DEBUG;
+        stop->debug = SVMX_DEBUG_STEP;
+        stop->level = cpu->svm.guest ? SVMX_LEVEL_L2 : SVMX_LEVEL_L1;
+    }
     return st;
 }

@@ -119,6 +119,19 @@ extern const exec_fn exec_table[SVMX_INSN_CLASS_COUNT];
 /* Fills the stop record of the run in progress and returns CPU_STOP. */
 cpu_res exec_stop(svmx_cpu *cpu, svmx_stop_reason reason, const char *what);
 
+/* Width of RIP arithmetic by mode: IP wraps at 64 KiB, EIP at 4 GiB. */
+extern const uint64_t exec_rip_masks[SVMX_MODE_COUNT];
+
+/* The linear address of CS:rip: no CS base in 64-bit mode, 32 bits
+ * elsewhere (SDM Vol. 3A 3.4, 3.3.7.1). */
+static inline uint64_t exec_cs_linear(const svmx_cpu *cpu, svmx_mode mode,
+                                      uint64_t rip)
+{
+    if (mode == SVMX_MODE_LONG64)
+        return rip;
+    return (cpu->sregs.seg[SVMX_CS].base + rip) & 0xffffffffull;
+}
+
 /* Mask for an operand or address size of `size` bytes. */
 static inline uint64_t exec_mask(unsigned size)
 {

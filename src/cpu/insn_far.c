@@ -611,10 +611,12 @@ cpu_res insn_int(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 }
 
 /* INT3: #BP as a software exception, with no IOPL check in v86 mode
- * (SDM Vol. 2A INT n; APM Vol. 3 INT 3). */
+ * (SDM Vol. 2A INT n; APM Vol. 3 INT 3) - unless the embedder's debug
+ * hooks take it first (debug_hooks.c): then it does not execute. */
 cpu_res insn_int3(svmx_cpu *cpu, const svmx_insn *insn, cpu_fault *f)
 {
-    (void)cpu;
+    if (cpu->debug.set.int3 && debug_int3(cpu, insn))
+        return CPU_STOP;
     return cpu_raise_soft(f, CPU_VEC_BP, CPU_EV_SOFTEXC, insn->length);
 }
 

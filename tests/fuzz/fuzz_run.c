@@ -6,8 +6,10 @@
  * paged modes, and MMIO and port handlers that answer and sometimes
  * fail. Whatever the guest does must end in a stop reason — never a
  * crash, an abort, or an access outside RAM (ASan and UBSan watch). The
- * same input run twice must give the same result (determinism), and a
- * run stepped one instruction at a time must agree with one run.
+ * same input run twice must give the same result (determinism), a run
+ * stepped one instruction at a time must agree with one run, and so must
+ * a run with the embedder's debug hooks armed and resumed at each of
+ * their stops (the guest never sees them).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -147,24 +149,53 @@ static svmx_cpu *make_cpu(svmx_vendor v, const svmx_io_ops *io)
     return cpu;
 }
 
-/* Runs the input; returns the final state in *regs and the stop. */
-static bool run_once(svmx_cpu *cpu, uint8_t sel, const uint8_t *code,
-                     size_t n, bool stepped, svmx_regs *regs, svmx_stop *st)
+typedef enum how { RUN, STEPPED, HOOKED } how;
+
+/* The hooks of a HOOKED run: INT3 at both levels and two breakpoints in
+ * the code, at offsets the code's first and last bytes pick. */
+static void arm(svmx_cpu *cpu, const uint8_t *code, size_t n)
 {
-    if (svmx_cpu_reset(cpu) != SVMX_OK)
+    svmx_debug d = { .nbreakpoints = 2,
+                     .int3 = SVMX_DEBUG_L1 | SVMX_DEBUG_L2 };
+    uint8_t both = SVMX_DEBUG_L1 | SVMX_DEBUG_L2;
+    d.breakpoints[0] = (svmx_breakpoint){ CODE + code[0] % n, both };
+    d.breakpoints[1] = (svmx_breakpoint){ CODE + code[n - 1] % n, both };
+    if (svmx_cpu_set_debug(cpu, &d) != SVMX_OK)
+        abort();
+}
+
+/* Runs the input; returns the final state in *regs and the stop, with
+ * st->insns the instructions of the whole run. */
+static bool run_once(svmx_cpu *cpu, uint8_t sel, const uint8_t *code,
+                     size_t n, how how, svmx_regs *regs, svmx_stop *st)
+{
+    if (svmx_cpu_reset(cpu) != SVMX_OK || svmx_cpu_set_debug(cpu, NULL))
         abort();
     if (!setup(cpu, sel, code, n))
         return false;
-    if (stepped) {
-        uint64_t total = 0;
+    uint64_t total = 0;
+    if (how == STEPPED) {
         do {
             if (svmx_cpu_step(cpu, st) != SVMX_OK)
                 abort();
             total += st->insns;
         } while (st->reason == SVMX_STOP_DEBUG && total < MAX_INSNS);
-    } else if (svmx_cpu_run(cpu, MAX_INSNS, st) != SVMX_OK) {
-        abort();
+    } else {
+        if (how == HOOKED && n)
+            arm(cpu, code, n);
+        /* A hook's stop is resumed: at most two per instruction (a
+         * breakpoint, then INT3 on the same one). */
+        unsigned stops = 0;
+        do {
+            if (svmx_cpu_run(cpu, MAX_INSNS - total, st) != SVMX_OK ||
+                ++stops > 2 * MAX_INSNS + 2)
+                abort();
+            total += st->insns;
+        } while (st->reason == SVMX_STOP_DEBUG && total < MAX_INSNS);
+        if (st->reason == SVMX_STOP_DEBUG) /* the budget ran out there */
+            st->reason = SVMX_STOP_BUDGET;
     }
+    st->insns = total;
     svmx_cpu_get_regs(cpu, regs);
     return true;
 }
@@ -195,22 +226,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!cpus[v])
         cpus[v] = make_cpu(v, &io);
 
-    svmx_regs a, b, c;
-    svmx_stop sa, sb, sc;
-    if (!run_once(cpus[v], sel, data + 2, size - 2, false, &a, &sa))
+    svmx_regs a, b, c, d;
+    svmx_stop sa, sb, sc, sd;
+    if (!run_once(cpus[v], sel, data + 2, size - 2, RUN, &a, &sa))
         return 0;
     /* Deterministic: the same input, the same end. */
-    if (!run_once(cpus[v], sel, data + 2, size - 2, false, &b, &sb) ||
+    if (!run_once(cpus[v], sel, data + 2, size - 2, RUN, &b, &sb) ||
         memcmp(&a, &b, sizeof a) != 0 || sa.reason != sb.reason ||
         sa.insns != sb.insns)
         mismatch("run 1", &a, &sa, "run 2", &b, &sb);
     /* One instruction at a time (the full per-instruction path) ends
      * where one run (which takes the fast loop) does. */
-    if (!run_once(cpus[v], sel, data + 2, size - 2, true, &c, &sc))
+    if (!run_once(cpus[v], sel, data + 2, size - 2, STEPPED, &c, &sc))
         abort();
     bool same_end = sc.reason == sa.reason ||
                     (sa.reason == SVMX_STOP_BUDGET && sc.reason == SVMX_STOP_DEBUG);
     if (!same_end || memcmp(&a, &c, sizeof a) != 0)
         mismatch("run", &a, &sa, "step", &c, &sc);
+    /* The embedder's hooks stop and resume, and change nothing else. */
+    if (!run_once(cpus[v], sel, data + 2, size - 2, HOOKED, &d, &sd))
+        abort();
+    if (sd.reason != sa.reason || sd.insns != sa.insns ||
+        memcmp(&a, &d, sizeof a) != 0)
+        mismatch("run", &a, &sa, "hooked", &d, &sd);
     return 0;
 }
