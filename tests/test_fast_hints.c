@@ -6,7 +6,9 @@
  *     other bytes at the same linear address (the fetch environment);
  *   - #VMEXIT writing the VMCB page, which holds code L1 runs;
  *   - a port handler or the route hook (embedder callbacks) rewriting
- *     code in RAM.
+ *     code in RAM;
+ *   - the page walker setting an accessed bit in a page table that is
+ *     also a code page.
  * In each, an instruction reaches a piece of code once to decode it and
  * once more to hint it, then the bytes change behind the fast loop's
  * back (other bytes in the other context, a #VMEXIT, a callback), and
@@ -270,6 +272,67 @@ static void test_hints_hook_writes_code(void **state)
 }
 
 /*
+ * The page walker's accessed-bit write into a code page. The PTE of the
+ * page L (0x388000 -> 0x50000, a RET), in a page table at 0x7000 - the
+ * code page - is the 8-byte immediate of the loop's `mov rax, imm64`.
+ * Each round clears the PTE's A bit and flushes L, then runs the MOV
+ * three times, always coming to it through the same JMP: the second time
+ * by a hint made in this epoch, and before the third it calls L, whose
+ * fetch walks the tables and sets the A bit (SDM Vol. 3A 4.8, APM Vol. 2
+ * 5.4.2). The third MOV must read the immediate with the A bit set: the
+ * walk's write ends the epoch (phys_access in paging.c), or the JMP's
+ * hint would run the MOV decoded before it.
+ *
+ * The first round decodes everything, so that in the second no decode
+ * is refilled between the hint and the walk (a refill ends the epoch by
+ * itself and would hide a stale hint); INVLPG empties the hostmap, so
+ * PUSH and POP put the stack page, which holds the slots the MOV's
+ * results go to, back in it for the same reason.
+ */
+static void test_hints_walker_writes_code(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0x41, 0xb8, 0x02, 0x00, 0x00, 0x00,       /* 7c00 mov r8d, 2        */
+        0xb9, 0x03, 0x00, 0x00, 0x00,             /* 7c06 R: mov ecx, 3     */
+        0xc7, 0x04, 0x25, 0x40, 0x7c, 0x00, 0x00, /* 7c0b mov dword [7c40], */
+        0x03, 0x00, 0x05, 0x00,                   /*      0x50003: A clear  */
+        0x0f, 0x01, 0x3c, 0x25, 0x00, 0x80, 0x38, 0x00, /* 7c16 invlpg [L] */
+        0x50, 0x58,                               /* 7c1e push rax; pop rax */
+        0xeb, 0x0e,                               /* 7c20 jmp J             */
+        0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, /* 7c22                   */
+        0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0xeb, 0x0c,                               /* 7c30 J: jmp MOV        */
+        0x90, 0x90, 0x90, 0x90, 0x90, 0x90,       /* 7c32                   */
+        0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0x48, 0xb8,                               /* 7c3e MOV: mov rax,     */
+        0x03, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, /* 7c40 the PTE   */
+        0x48, 0x89, 0x04, 0xcd, 0x00, 0x60, 0x00, 0x00, /* 7c48 mov
+                                                     [rcx*8+0x6000], rax */
+        0xff, 0xc9,                               /* 7c50 dec ecx           */
+        0x74, 0x0c,                               /* 7c52 jz 7c60           */
+        0x83, 0xf9, 0x01,                         /* 7c54 cmp ecx, 1        */
+        0x75, 0x05,                               /* 7c57 jne 7c5e          */
+        0xe8, 0xa2, 0x03, 0x38, 0x00,             /* 7c59 call L (walks)    */
+        0xeb, 0xd0,                               /* 7c5e jmp J             */
+        0x41, 0xff, 0xc8,                         /* 7c60 dec r8d           */
+        0x75, 0xa1,                               /* 7c63 jnz R             */
+        0xf4,                                     /* 7c65 hlt               */
+    };
+    assert_int_equal(sizeof code, 0x66);
+    boot_long(code, sizeof code, false);
+    put64(0x12008, 0x7000 | 3);     /* PD[1]: a page table at 0x7000 */
+    m.ram[0x50000] = 0xc3;          /* L: ret */
+    svmx_stop st = run(100);
+    assert_int_equal(st.reason, SVMX_STOP_HLT);
+    assert_int_equal(st.rip, 0x7c66);
+    assert_int_equal(get(0x6018, 8), 0x50003);  /* the round's first MOV */
+    assert_int_equal(get(0x6010, 8), 0x50003);  /* by the hint           */
+    assert_int_equal(get(0x6008, 8), 0x50023);  /* after the walk        */
+    assert_int_equal(get(0x7c40, 8), 0x50023);
+}
+
+/*
  * The round trip of bench/roundtrip.c: L1 `vmrun; cmp; jne; mov; mov;
  * dec; jnz`, L2 `cpuid; jmp` with CPUID intercepted. VMRUN and CPUID are
  * not for the fast loop, which hands them to step_one and, when the CPU
@@ -449,6 +512,8 @@ int main(void)
         cmocka_unit_test_teardown(test_hints_callback_writes_code,
                                   fixture_teardown),
         cmocka_unit_test_teardown(test_hints_hook_writes_code,
+                                  fixture_teardown),
+        cmocka_unit_test_teardown(test_hints_walker_writes_code,
                                   fixture_teardown),
         cmocka_unit_test(test_handoff_budget_exact),
         cmocka_unit_test_teardown(test_handoff_stop_request,
