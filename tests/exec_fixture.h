@@ -18,15 +18,8 @@
 #include <stdint.h>
 
 #include "svmx/svmx.h"
+#include "flag_names.h"
 
-/* The arithmetic flags by their short names, and all six. */
-#define CF SVMX_RFLAGS_CF
-#define PF SVMX_RFLAGS_PF
-#define AF SVMX_RFLAGS_AF
-#define ZF SVMX_RFLAGS_ZF
-#define SF SVMX_RFLAGS_SF
-#define OF SVMX_RFLAGS_OF
-#define ALL (CF | PF | AF | ZF | SF | OF)
 
 #define RAM_SIZE (1u << 20)
 #define GDT 0x1000

@@ -24,18 +24,14 @@
 #include <string.h>
 
 #include "cpu/alu.h"
+#include "flag_names.h"
 #include "test_util.h"
 
-#define CF   SVMX_RFLAGS_CF
-#define PF   SVMX_RFLAGS_PF
-#define AF   SVMX_RFLAGS_AF
-#define ZF   SVMX_RFLAGS_ZF
-#define SF   SVMX_RFLAGS_SF
-#define OF   SVMX_RFLAGS_OF
-#define ALL  ALU_ARITH
 #define NONE 0
 #define SZP  (SF | ZF | PF)
 #define SZAP (SF | ZF | AF | PF)
+
+_Static_assert(ALL == ALU_ARITH, "flag_names.h's ALL is alu.h's six flags");
 
 /* Bits outside the six that every row passes in and must get back. */
 #define OTHER_FLAGS (SVMX_RFLAGS_FIXED | SVMX_RFLAGS_IF | SVMX_RFLAGS_DF |    \
