@@ -133,6 +133,19 @@ static ALU_ALWAYS_INLINE bool mapped(svmx_cpu *cpu, uint64_t lin,
     return true;
 }
 
+/* The `size` bytes of memory operand `op` (address shape `shape`) in *v,
+ * when mapped() gives them; false otherwise. */
+static ALU_ALWAYS_INLINE bool loaded(svmx_cpu *cpu, const svmx_operand *op,
+                                     unsigned shape, unsigned size,
+                                     uint64_t *v)
+{
+    uint8_t *p;
+    if (!mapped(cpu, lin64(cpu, op, shape), size, PG_READ, &p))
+        return false;
+    *v = le_load(p, size);
+    return true;
+}
+
 /* exec_fast_ptr() with the fast loop's privilege level. */
 static ALU_ALWAYS_INLINE uint8_t *ram_ptr(svmx_cpu *cpu, uint64_t lin,
                                           unsigned size, unsigned kind)
@@ -291,11 +304,10 @@ static ALU_ALWAYS_INLINE cpu_res binop_mem(svmx_cpu *cpu, const svmx_insn *insn,
                                                   const svmx_insn *insn,      \
                                                   cpu_fault *f)               \
     {                                                                         \
-        uint8_t *p;                                                           \
-        if (!mapped(cpu, lin64(cpu, &insn->operands[1], shape), size,         \
-                    PG_READ, &p))                                             \
+        uint64_t v;                                                           \
+        if (!loaded(cpu, &insn->operands[1], shape, size, &v))                \
             return insn_binop(cpu, insn, f);                                  \
-        return binop(cpu, insn, op, size, le_load(p, size));                  \
+        return binop(cpu, insn, op, size, v);                                 \
     }
 #define FAST_BINOP_MEM_SIZE(name, op, size)                                   \
     FAST_BINOP_MEM_SHAPE(name, op, size, EA_BASE, _b)                         \
@@ -404,11 +416,10 @@ static ALU_ALWAYS_INLINE cpu_res mov_store(svmx_cpu *cpu, const svmx_insn *insn,
                                              const svmx_insn *insn,           \
                                              cpu_fault *f)                    \
     {                                                                         \
-        uint8_t *p;                                                           \
-        if (!mapped(cpu, lin64(cpu, &insn->operands[1], shape), size,         \
-                    PG_READ, &p))                                             \
+        uint64_t v;                                                           \
+        if (!loaded(cpu, &insn->operands[1], shape, size, &v))                \
             return insn_mov(cpu, insn, f);                                    \
-        gpr_set(cpu, insn->operands[0].reg, size, le_load(p, size));          \
+        gpr_set(cpu, insn->operands[0].reg, size, v);                         \
         return CPU_OK;                                                        \
     }                                                                         \
     static cpu_res fast_mov_mr64_##size##sfx(svmx_cpu *cpu,                   \
